@@ -1,0 +1,1 @@
+"""Detectors: pure functions from a canonical message (and a RuleSet) to findings. No I/O."""

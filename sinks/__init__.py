@@ -1,0 +1,1 @@
+"""Outputs of chatwatch: alerts, metrics (and later notifications and ClickHouse)."""

@@ -1,0 +1,60 @@
+"""Every Prometheus metric chatwatch exports, in one place.
+
+Naming: chatwatch_<noun>_<unit>_total for counters, _seconds for durations. Labels come only
+from bounded sets (message type, direction, rule id, severity, stage, reason code, field
+name from a known list); never message text, phone numbers or raw error strings.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+KNOWN_FIELDS = {
+    "messages", "smb_message_echoes", "account_update", "account_alerts", "account_review_update",
+    "business_capability_update", "message_template_status_update", "message_template_quality_update",
+    "phone_number_name_update", "phone_number_quality_update", "template_category_update", "flows",
+    "security", "calls", "history", "smb_app_state_sync", "user_preferences",
+}
+
+webhook_requests = Counter(
+    "chatwatch_webhook_requests_total", "Webhook HTTP requests by method and response code.", ["method", "code"]
+)
+payloads_received = Counter(
+    "chatwatch_payloads_received_total", "Signed webhook payloads accepted and stored on the raw topic."
+)
+messages_received = Counter(
+    "chatwatch_messages_received_total", "Raw events read by the normalize agent."
+)
+messages_normalized = Counter(
+    "chatwatch_messages_normalized_total", "Canonical messages produced.", ["type", "direction"]
+)
+statuses_normalized = Counter(
+    "chatwatch_statuses_normalized_total", "Delivery status updates produced.", ["status"]
+)
+changes_ignored = Counter(
+    "chatwatch_webhook_changes_ignored_total", "Webhook changes deliberately not processed.", ["field"]
+)
+messages_scanned = Counter(
+    "chatwatch_messages_scanned_total", "Messages run through the detectors.", ["direction"]
+)
+alerts_produced = Counter(
+    "chatwatch_alerts_produced_total", "Alerts written to the alerts topic.", ["rule_id", "severity"]
+)
+dead_letters = Counter(
+    "chatwatch_dead_letters_total", "Records sent to the dead-letter topic.", ["stage", "reason"]
+)
+processing_seconds = Histogram(
+    "chatwatch_processing_seconds",
+    "Time to process one record in an agent, outputs delivered included.",
+    ["agent"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+rule_packs = Gauge(
+    "chatwatch_rule_pack_info", "Rule packs loaded by this worker (value 1).", ["pack", "version"]
+)
+rules_loaded = Gauge("chatwatch_rules_loaded", "Enabled rules in the running rule set.")
+
+
+def field_label(field: str) -> str:
+    """Bounded label for a webhook change field."""
+    return field if field in KNOWN_FIELDS else "other"

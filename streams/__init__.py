@@ -1,0 +1,1 @@
+"""Kafka/Faust wiring of chatwatch. Importing `streams.schemas` or `streams.settings` must not import Faust."""

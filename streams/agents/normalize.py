@@ -1,0 +1,77 @@
+"""normalize: raw webhook bodies -> canonical messages and status updates, or a dead letter."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sinks import metrics
+from streams.agents.outputs import Delivery, Output, dead_letter_output
+from streams.deadletter import Reason
+from streams.ingest.whatsapp_webhook import PayloadError, parse_notification
+from streams.schemas import Origin
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+STAGE = "normalize"
+
+
+def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = None, offset: int | None = None,
+                received_at: datetime | None = None) -> list[Output]:
+    """One raw event -> outputs. Never raises: what cannot be parsed becomes a dead letter."""
+    metrics.messages_received.inc()
+    origin = Origin(field="messages", raw_topic=topics.raw, raw_partition=partition, raw_offset=offset,
+                    received_at=received_at)
+
+    def dead(reason: str, error: str) -> Output:
+        return dead_letter_output(STAGE, reason, error, value, topics.deadletter, topics.raw, partition, offset)
+
+    try:
+        result = parse_notification(value, origin)
+    except PayloadError as exc:
+        return [dead(exc.reason, str(exc))]
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the stream
+        log.exception("normalize failed at %s[%s]@%s", topics.raw, partition, offset)
+        return [dead(Reason.processing_error, type(exc).__name__)]
+
+    outputs = []
+    for msg in result.messages:
+        metrics.messages_normalized.labels(msg.type.value, msg.direction.value).inc()
+        outputs.append(Output(topics.messages, msg.conversation_key.encode(), msg.to_bytes()))
+    for status in result.statuses:
+        metrics.statuses_normalized.labels(status.status if status.status in _STATUSES else "other").inc()
+        outputs.append(Output(topics.statuses, status.conversation_key.encode(), status.to_bytes()))
+    for fld, reason in result.ignored:
+        metrics.changes_ignored.labels(metrics.field_label(fld)).inc()
+        log.info("ignored webhook change field=%s: %s", metrics.field_label(fld), reason)
+    if result.problems:
+        reasons = sorted({r for r, _ in result.problems})
+        detail = "; ".join(d for _, d in result.problems)
+        outputs.append(dead(reasons[0], detail))
+    return outputs
+
+
+_STATUSES = {"sent", "delivered", "read", "played", "failed", "deleted", "warning"}
+
+
+
+
+def register(app: Any, topics: TopicNames) -> Any:
+    raw = app.topic(topics.raw, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
+
+    deliver = Delivery(app)
+
+    @app.agent(raw, name="chatwatch.normalize")
+    async def normalize(stream: Any) -> None:
+        async for event in stream.events():
+            started = time.perf_counter()
+            msg = event.message
+            received = datetime.fromtimestamp(msg.timestamp, UTC) if msg.timestamp else None
+            outputs = process_raw(msg.value or b"", topics, partition=msg.partition, offset=msg.offset,
+                                  received_at=received)
+            await deliver(outputs)
+            metrics.processing_seconds.labels(STAGE).observe(time.perf_counter() - started)
+
+    return normalize

@@ -1,0 +1,140 @@
+"""The `chatwatch` command: run the worker and the webhook receiver, the demo, and rule tools."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from rules import RulePackError, load_rules_dir
+from streams.settings import Settings
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+rules_cli = typer.Typer(no_args_is_help=True, help="Validate and test rule packs.")
+cli.add_typer(rules_cli, name="rules")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic ValidationError: show it, not a traceback
+        err.print(f"[red]invalid configuration:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+def worker(loglevel: str = typer.Option("info", help="debug, info, warning, error")) -> None:
+    """Run the Faust worker: normalize and scan agents, /metrics, /healthz, /ready."""
+    import faust  # only the worker needs Faust
+
+    from streams.app import create_app, load_scanner
+    from streams.topics import ensure_topics
+
+    settings = _settings()
+    try:
+        scanner = load_scanner(settings)
+    except RulePackError as exc:
+        err.print(f"[red]rule packs in {settings.rules_dir} are invalid:[/]\n{exc}")
+        raise typer.Exit(2) from None
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(settings))
+    app = create_app(settings, scanner)
+    faust.Worker(app, loglevel=loglevel, loop=loop).execute_from_commandline()
+
+
+@cli.command()
+def webhook(loglevel: str = typer.Option("info")) -> None:
+    """Run the WhatsApp Cloud API webhook receiver (verification, signed POSTs -> raw topic)."""
+    from aiohttp import web
+
+    from streams.ingest.web import create_webhook_app
+    from streams.topics import ensure_topics
+
+    _logging(loglevel)
+    settings = _settings()
+    try:
+        app = create_webhook_app(settings)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    asyncio.run(ensure_topics(settings))
+    web.run_app(app, host=settings.webhook_host, port=settings.webhook_port, print=None, access_log=None)
+
+
+@cli.command()
+def topics() -> None:
+    """Create the topics (idempotent) and print their names."""
+    from streams.topics import TopicNames, ensure_topics
+
+    settings = _settings()
+    created = asyncio.run(ensure_topics(settings))
+    for name in TopicNames.from_settings(settings).all():
+        console.print(f"{name}{'  (created)' if name in created else ''}")
+
+
+@cli.command()
+def demo(kafka: str = typer.Option("127.0.0.1:9092", envvar="CHATWATCH_KAFKA_BOOTSTRAP",
+                                    help="Kafka bootstrap (scripts/kafka-local starts one).")) -> None:
+    """Post the bundled signed conversations through webhook -> Kafka -> worker; print the alerts."""
+    from streams.demo.run import run_demo
+
+    raise typer.Exit(run_demo(kafka, console))
+
+
+@rules_cli.command("validate")
+def rules_validate(paths: list[Path] = typer.Argument(..., help="Pack files or folders.")) -> None:
+    """Check packs; print every problem as file:line:column and exit 1 if there is one."""
+    try:
+        ruleset = load_rules_dir(*paths)
+    except RulePackError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    for pack_id, version in ruleset.versions().items():
+        console.print(f"ok  {pack_id}@{version}")
+
+
+@rules_cli.command("test")
+def rules_test(paths: list[Path] = typer.Argument(..., help="Pack files or folders.")) -> None:
+    """Run every rule's examples (match / no_match); exit 1 on any failure."""
+    from detectors.scanner import Scanner
+
+    try:
+        ruleset = load_rules_dir(*paths)
+    except RulePackError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    scanner = Scanner(ruleset)
+    failures = 0
+    for _, rule in ruleset.rules():
+        direction = "outbound" if rule.direction.value == "both" else rule.direction.value
+        for text in rule.examples.match:
+            if rule.id not in {h.rule.id for h in scanner.scan(text, direction)}:
+                failures += 1
+                console.print(f"[red]FAIL[/] {rule.id}: should match: {text!r}")
+        for text in rule.examples.no_match:
+            if rule.id in {h.rule.id for h in scanner.scan(text, direction)}:
+                failures += 1
+                console.print(f"[red]FAIL[/] {rule.id}: should not match: {text!r}")
+    total = sum(len(r.examples.match) + len(r.examples.no_match) for _, r in ruleset.rules())
+    console.print(f"{total - failures} passed, {failures} failed")
+    raise typer.Exit(1 if failures else 0)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

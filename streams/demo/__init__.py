@@ -1,0 +1,1 @@
+"""The bundled demo: realistic conversations, signed and posted through the real stack."""

@@ -1,0 +1,123 @@
+"""Runs the real chatwatch processes (worker + webhook receiver) against a Kafka broker.
+
+Used by `chatwatch demo` and by the integration tests: both start the same commands a
+deployment runs, on free loopback ports, wait for readiness (no fixed sleeps), and stop them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+@dataclass
+class LocalStack:
+    kafka_bootstrap: str
+    log_dir: Path
+    topic_prefix: str = field(default_factory=lambda: f"cw-{secrets.token_hex(4)}")
+    app_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    verify_token: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    rules_dir: Path | None = None
+    partitions: int = 2
+    worker_port: int = field(default_factory=free_port)
+    webhook_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATWATCH_")}
+        env.update(
+            CHATWATCH_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
+            CHATWATCH_TOPIC_PREFIX=self.topic_prefix,
+            CHATWATCH_TOPIC_PARTITIONS=str(self.partitions),
+            CHATWATCH_WORKER_PORT=str(self.worker_port),
+            CHATWATCH_WEBHOOK_PORT=str(self.webhook_port),
+            CHATWATCH_APP_SECRET=self.app_secret,
+            CHATWATCH_VERIFY_TOKEN=self.verify_token,
+        )
+        if self.rules_dir is not None:
+            env["CHATWATCH_RULES_DIR"] = str(self.rules_dir)
+        return env
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.webhook_port}/webhooks/whatsapp"
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://127.0.0.1:{self.worker_port}"
+
+    def start(self, timeout_s: float = 150.0) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("webhook", "worker"):
+            log = open(self.log_dir / f"{name}.log", "ab")
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", name], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self.wait_until(f"http://127.0.0.1:{self.webhook_port}/healthz", timeout_s)
+        self.wait_until(f"{self.worker_url}/ready", timeout_s)
+
+    def wait_until(self, url: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}\n"
+                                       + self.tail(name))
+            if http_status(url) == 200:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"{url} not ready after {timeout_s:.0f}s; logs in {self.log_dir}")
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.processes.items():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> "LocalStack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Ingestion adapters: sources of WhatsApp messages turned into canonical `Message`s."""

@@ -1,0 +1,97 @@
+"""The WhatsApp webhook receiver: verify, store the raw body on Kafka, answer.
+
+It does not parse messages: the body goes to the raw topic byte for byte (so nothing is lost
+and the normalize agent can dead-letter what it cannot read). It answers 200 only once Kafka
+has acknowledged the record (acks=all), 401 on a missing or wrong signature (nothing is
+produced), 413 over the size cap, and 503 when Kafka cannot take the record, so Meta retries.
+
+Routes: GET/POST <webhook_path>, GET /metrics, GET /healthz.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from sinks import metrics
+from streams.ingest.whatsapp_webhook import SIGNATURE_HEADER, signature_is_valid, subscription_challenge
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+PRODUCER = web.AppKey("producer", AIOKafkaProducer)
+
+
+def create_webhook_app(settings: Settings) -> web.Application:
+    if settings.app_secret_bytes is None:
+        raise ValueError("no app secret: set CHATWATCH_APP_SECRET or CHATWATCH_APP_SECRET_FILE")
+    app = web.Application(client_max_size=settings.webhook_max_body_bytes)
+    raw_topic = TopicNames.from_settings(settings).raw
+
+    async def producer_ctx(app: web.Application):
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=int(settings.webhook_produce_timeout_s * 1000),
+            client_id="chatwatch-webhook",
+        )
+        await producer.start()
+        app[PRODUCER] = producer
+        yield
+        await producer.stop()
+
+    app.cleanup_ctx.append(producer_ctx)
+
+    def answer(method: str, status: int, text: str = "") -> web.Response:
+        metrics.webhook_requests.labels(method, str(status)).inc()
+        return web.Response(status=status, text=text)
+
+    async def verify(request: web.Request) -> web.Response:
+        token = settings.verify_token_bytes
+        challenge = subscription_challenge(dict(request.query), token) if token else None
+        if challenge is None:
+            log.warning("webhook verification refused (mode=%s)", request.query.get("hub.mode"))
+            return answer("GET", 403, "forbidden")
+        return answer("GET", 200, challenge)
+
+    async def notify(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > settings.webhook_max_body_bytes:
+            return answer("POST", 413, "payload too large")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return answer("POST", 413, "payload too large")
+        if not signature_is_valid(body, request.headers.get(SIGNATURE_HEADER), settings.app_secret_bytes):
+            log.warning("webhook POST with %s signature from %s", "no" if SIGNATURE_HEADER not in request.headers
+                        else "a wrong", request.remote)
+            return answer("POST", 401, "invalid signature")
+        headers = [("source", b"whatsapp_cloud_api"), ("received_at", str(time.time()).encode())]
+        try:
+            await asyncio.wait_for(
+                request.app[PRODUCER].send_and_wait(raw_topic, value=body, headers=headers),
+                timeout=settings.webhook_produce_timeout_s,
+            )
+        except (KafkaError, asyncio.TimeoutError) as exc:
+            log.error("could not store webhook payload on %s: %s", raw_topic, type(exc).__name__)
+            return answer("POST", 503, "temporarily unavailable")
+        metrics.payloads_received.inc()
+        return answer("POST", 200, "ok")
+
+    async def prometheus(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get(settings.webhook_path, verify)
+    app.router.add_post(settings.webhook_path, notify)
+    app.router.add_get("/metrics", prometheus)
+    app.router.add_get("/healthz", healthz)
+    return app

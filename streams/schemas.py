@@ -1,0 +1,184 @@
+"""The wire models every topic carries: one versioned canonical message and what derives from it.
+
+Plain pydantic (no Faust), so ingestion, detectors, sinks and tests share them. Bump
+SCHEMA_VERSION on any change that an older consumer could misread, and keep readers of the
+previous version working for one release.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class Direction(StrEnum):
+    inbound = "inbound"  # customer -> business
+    outbound = "outbound"  # business (employee) -> customer
+
+
+class MessageType(StrEnum):
+    text = "text"
+    image = "image"
+    document = "document"
+    audio = "audio"
+    video = "video"
+    sticker = "sticker"
+    location = "location"
+    contacts = "contacts"
+    interactive = "interactive"
+    button = "button"
+    reaction = "reaction"
+    order = "order"
+    system = "system"
+    unsupported = "unsupported"
+    deleted = "deleted"  # the sender revoked an earlier message (target_message_id)
+    edited = "edited"  # the sender edited an earlier message (target_message_id); text is the new text
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class Attachment(_Wire):
+    kind: str = Field(description="image, video, audio, document or sticker")
+    media_id: str | None = None
+    mime_type: str | None = None
+    filename: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    url: str | None = None
+    voice: bool = False
+    animated: bool = False
+
+
+class WhatsAppError(_Wire):
+    code: int | None = None
+    title: str | None = None
+    message: str | None = None
+    details: str | None = None
+
+
+class Origin(_Wire):
+    """Where a record came from, so any alert can be traced back to the raw event."""
+
+    channel: Literal["whatsapp_cloud_api", "chat_export"] = "whatsapp_cloud_api"
+    field: str = Field(description="Webhook change field, e.g. 'messages' or 'smb_message_echoes'.")
+    waba_id: str | None = None
+    raw_topic: str | None = None
+    raw_partition: int | None = None
+    raw_offset: int | None = None
+    received_at: datetime | None = None
+
+
+class Message(_Wire):
+    """One WhatsApp message in the canonical, source-independent form."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    message_id: str = Field(description="WhatsApp message id (wamid.…)")
+    business_phone_number_id: str
+    business_display_number: str | None = None
+    customer_wa_id: str
+    customer_name: str | None = None
+    conversation_key: str = Field(description="Stable pseudonymous key of (business number, customer)")
+    employee_id: str | None = None
+    direction: Direction
+    timestamp: datetime = Field(description="When WhatsApp says the message was sent (UTC)")
+    type: MessageType
+    source_type: str = Field(description="The type string exactly as the source sent it")
+    text: str | None = Field(None, description="Body, caption, reply title… whatever text a person sees")
+    attachments: list[Attachment] = Field(default_factory=list)
+    reply_to_id: str | None = None
+    target_message_id: str | None = Field(None, description="Message a reaction, edit or delete refers to")
+    forwarded: bool = False
+    frequently_forwarded: bool = False
+    details: dict[str, Any] = Field(default_factory=dict, description="Type-specific fields (location, order…)")
+    errors: list[WhatsAppError] = Field(default_factory=list)
+    origin: Origin
+
+
+class StatusUpdate(_Wire):
+    """Delivery state of a message the business sent (sent, delivered, read, played, failed)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    message_id: str
+    business_phone_number_id: str
+    recipient_id: str
+    conversation_key: str
+    status: str
+    timestamp: datetime
+    errors: list[WhatsAppError] = Field(default_factory=list)
+    origin: Origin
+
+
+class Severity(StrEnum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class Evidence(_Wire):
+    """What matched, with offsets into the original message text (for highlighting)."""
+
+    term: str
+    start: int
+    end: int
+
+
+class Alert(_Wire):
+    """A rule fired on a message. Carries no raw message text: only rule terms, offsets and masked ids."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    alert_id: str = Field(description="Deterministic: same message + rule -> same id, so replays dedupe")
+    rule_id: str
+    rule_title: str
+    pack_id: str
+    pack_version: str
+    severity: Severity
+    category: str
+    tags: list[str] = Field(default_factory=list)
+    message_id: str
+    conversation_key: str
+    business_phone_number_id: str
+    customer_masked: str
+    employee_id: str | None = None
+    direction: Direction
+    message_type: MessageType
+    message_timestamp: datetime
+    created_at: datetime
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class DeadLetter(_Wire):
+    """Input a stage could not process, kept whole so it can be inspected and replayed."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    stage: str = Field(description="normalize | scan | webhook")
+    reason: str = Field(description="Reason code from a fixed list (see streams.deadletter.Reason)")
+    error: str = Field(description="Human-readable detail; never contains message text")
+    original_b64: str = Field(description="The original record value, base64")
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None
+    failed_at: datetime
+
+    @property
+    def original(self) -> bytes:
+        return base64.b64decode(self.original_b64)
+
+
+def conversation_key(business_phone_number_id: str, customer_wa_id: str) -> str:
+    """Pseudonymous but stable key: one conversation stays on one partition, without a phone number in it."""
+    digest = hashlib.sha256(f"{business_phone_number_id}:{customer_wa_id}".encode()).hexdigest()
+    return f"cv_{digest[:24]}"

@@ -1,0 +1,71 @@
+"""Runtime configuration, read once from CHATWATCH_* environment variables (or a .env file).
+
+Secrets (the WhatsApp app secret and verify token) come from the environment or from files
+(Kubernetes secrets mounted as files); they are `SecretStr`, so they never print in logs.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules" / "packs"
+
+
+class Settings(BaseSettings):
+    """Everything a chatwatch process needs to know; unknown CHATWATCH_ variables are rejected."""
+
+    model_config = SettingsConfigDict(env_prefix="CHATWATCH_", frozen=True, extra="forbid")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
+    topic_prefix: str = Field("chatwatch", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of every topic name.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of newly created topics (max workers sharing one).")
+    topic_replication: int = Field(1, ge=1, description="Replication factor of newly created topics.")
+    app_id: str | None = Field(None, description="Faust app id / consumer group; defaults to '<prefix>-worker'.")
+
+    rules_dir: Path = Field(PACKAGED_RULES, description="Folder of YAML rule packs the worker loads.")
+
+    worker_host: str = Field("127.0.0.1", description="Worker HTTP (metrics, health) bind address.")
+    worker_port: int = Field(6066, description="Worker HTTP port: /metrics, /healthz, /ready.")
+
+    webhook_host: str = Field("127.0.0.1", description="Webhook receiver bind address.")
+    webhook_port: int = Field(8080, description="Webhook receiver port.")
+    webhook_path: str = Field("/webhooks/whatsapp", description="Callback path configured in the Meta App Dashboard.")
+    webhook_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger POST bodies get 413.")
+    webhook_produce_timeout_s: float = Field(10.0, gt=0, description="How long a POST waits for Kafka before 503.")
+
+    app_secret: SecretStr | None = Field(None, description="Meta App Secret; signs X-Hub-Signature-256.")
+    app_secret_file: Path | None = Field(None, description="File holding the App Secret (wins over app_secret).")
+    verify_token: SecretStr | None = Field(None, description="Token typed into the App Dashboard for GET verification.")
+    verify_token_file: Path | None = Field(None, description="File holding the verify token.")
+
+    @model_validator(mode="after")
+    def _files_exist(self) -> "Settings":
+        for name in ("app_secret_file", "verify_token_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no such file: {path}")
+        return self
+
+    @property
+    def group_id(self) -> str:
+        return self.app_id or f"{self.topic_prefix}-worker"
+
+    @cached_property
+    def app_secret_bytes(self) -> bytes | None:
+        return _secret(self.app_secret, self.app_secret_file)
+
+    @cached_property
+    def verify_token_bytes(self) -> bytes | None:
+        return _secret(self.verify_token, self.verify_token_file)
+
+
+def _secret(value: SecretStr | None, path: Path | None) -> bytes | None:
+    if path is not None:
+        return path.read_bytes().strip()
+    if value is not None and value.get_secret_value():
+        return value.get_secret_value().encode()
+    return None

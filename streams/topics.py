@@ -1,0 +1,56 @@
+"""Topic names under the configured prefix, and their idempotent creation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    raw: str  # webhook bodies exactly as received (bytes), headers: source, received_at
+    messages: str  # canonical Message JSON, key = conversation_key
+    statuses: str  # StatusUpdate JSON, key = conversation_key
+    alerts: str  # Alert JSON, key = conversation_key
+    deadletter: str  # DeadLetter JSON
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TopicNames":
+        p = settings.topic_prefix
+        return cls(
+            raw=f"{p}.raw",
+            messages=f"{p}.messages",
+            statuses=f"{p}.statuses",
+            alerts=f"{p}.alerts",
+            deadletter=f"{p}.deadletter",
+        )
+
+    def all(self) -> list[str]:
+        return [self.raw, self.messages, self.statuses, self.alerts, self.deadletter]
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics with the configured partitions; existing ones are left as they are."""
+    names = TopicNames.from_settings(settings).all()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            new = [NewTopic(n, settings.topic_partitions, settings.topic_replication) for n in missing]
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+            log.info("created topics %s", missing)
+        return missing
+    finally:
+        await admin.close()
