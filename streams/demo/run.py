@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from streams.demo.scenario import BROKEN_PAYLOADS, demo_payloads
 from streams.demo.stack import LocalStack
-from streams.ingest.whatsapp_webhook import SIGNATURE_HEADER, sign
-
-
-def post(url: str, body: bytes, secret: str) -> int:
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret.encode())})
-    with urllib.request.urlopen(req, timeout=15) as resp:
-        return resp.status
-
-
-async def read_topic(bootstrap: str, topic: str, want: int, timeout_s: float) -> list[dict]:
-    """Read a topic from the start until `want` records arrived or the timeout passed."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    records: list[dict] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(records) < want and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            records.extend(json.loads(r.value) for rs in batch.values() for r in rs)
-    finally:
-        await consumer.stop()
-    return records
 
 
 def run_demo(kafka_bootstrap: str, console: Console) -> int:
@@ -56,13 +28,13 @@ def run_demo(kafka_bootstrap: str, console: Console) -> int:
         with Progress(console=console) as progress:
             task = progress.add_task("posting signed webhook payloads", total=len(payloads) + len(BROKEN_PAYLOADS))
             for p in payloads:
-                post(stack.webhook_url, p.body, stack.app_secret)
+                stack.post(p.body)
                 progress.advance(task)
             for body, _ in BROKEN_PAYLOADS:
-                post(stack.webhook_url, body, stack.app_secret)
+                stack.post(body)
                 progress.advance(task)
-        alerts = asyncio.run(read_topic(kafka_bootstrap, f"{stack.topic_prefix}.alerts", expected_alerts, 60))
-        dead = asyncio.run(read_topic(kafka_bootstrap, f"{stack.topic_prefix}.deadletter", len(BROKEN_PAYLOADS), 30))
+        alerts = stack.read("alerts", expected_alerts, timeout_s=60)
+        dead = stack.read("deadletter", len(BROKEN_PAYLOADS), timeout_s=30)
     finally:
         with console.status("stopping worker and webhook receiver…"):
             stack.stop()

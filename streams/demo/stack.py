@@ -6,6 +6,8 @@ deployment runs, on free loopback ports, wait for readiness (no fixed sleeps), a
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
 import signal
@@ -17,6 +19,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
+
+from aiokafka import AIOKafkaConsumer
+
+from streams.ingest.whatsapp_webhook import SIGNATURE_HEADER, sign
 
 
 def free_port() -> int:
@@ -75,11 +82,11 @@ class LocalStack:
     def start(self, timeout_s: float = 150.0) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in ("webhook", "worker"):
-            log = open(self.log_dir / f"{name}.log", "ab")
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", name], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+            with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+                self.processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", "streams.cli", name], env=self.env, stdout=log,
+                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                )
         self.wait_until(f"http://127.0.0.1:{self.webhook_port}/healthz", timeout_s)
         self.wait_until(f"{self.worker_url}/ready", timeout_s)
 
@@ -111,6 +118,28 @@ class LocalStack:
                 proc.wait()
         self.processes.clear()
 
+    def topic(self, suffix: str) -> str:
+        return f"{self.topic_prefix}.{suffix}"
+
+    def post(self, body: bytes, signature: str | None = "auto", timeout: float = 15.0) -> tuple[int, str]:
+        """POST a body to the webhook, signed with the stack's secret unless told otherwise."""
+        headers = {"Content-Type": "application/json"}
+        if signature == "auto":
+            signature = sign(body, self.app_secret.encode())
+        if signature is not None:
+            headers[SIGNATURE_HEADER] = signature
+        req = urllib.request.Request(self.webhook_url, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def read(self, suffix: str, want: int, timeout_s: float = 60.0,
+             where: Callable[[dict[str, Any]], bool] = lambda r: True) -> list[dict[str, Any]]:
+        """JSON records of a topic (from the start) that satisfy `where`, until `want` or the timeout."""
+        return asyncio.run(read_topic(self.kafka_bootstrap, self.topic(suffix), want, timeout_s, where))
+
     def __enter__(self) -> "LocalStack":
         try:
             self.start()
@@ -121,3 +150,24 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, want: int, timeout_s: float,
+                     where: Callable[[dict[str, Any]], bool] = lambda r: True, raw: bool = False) -> list[Any]:
+    """Read a topic from the start until `want` matching records arrived or the timeout passed."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < want and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                for r in records:
+                    value = r.value if raw else json.loads(r.value)
+                    if raw or where(value):
+                        found.append(value)
+    finally:
+        await consumer.stop()
+    return found

@@ -1,0 +1,51 @@
+"""Shared test fixtures: the real local Kafka broker and a real chatwatch stack on it.
+
+The broker is the one `scripts/kafka-local start` runs (make test starts and stops it);
+CHATWATCH_KAFKA_BOOTSTRAP points elsewhere. Each session uses its own topic prefix, and each
+test tells its records apart by unique message ids, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+from streams.demo.stack import LocalStack
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = Path(os.environ.get("CHATWATCH_SHARED_FIXTURES", REPO.parent / "shared" / "fixtures"))
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    bootstrap = os.environ.get("CHATWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError:
+        pytest.fail(f"no Kafka broker at {bootstrap}: run `make test`, or `scripts/kafka-local start` first")
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> LocalStack:
+    """The worker and webhook receiver as real subprocesses, ready to receive."""
+    with LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=tmp_path_factory.mktemp("stack-logs")) as running:
+        yield running
+
+
+@pytest.fixture
+def wamid() -> str:
+    """A message id no other test uses."""
+    return f"wamid.test.{uuid.uuid4().hex}"
+
+
+def shared_fixture_dir(name: str) -> Path:
+    path = SHARED_FIXTURES / name
+    if not path.is_dir():
+        pytest.skip(f"shared fixtures not present at {path}")
+    return path
