@@ -73,7 +73,9 @@ def load_pack(file: Path) -> Pack:
     if problems:
         raise RulePackError(problems)
 
-    def at(path: Path_) -> SourceLocation:
+    def at(path: Path_, key: bool = False) -> SourceLocation:
+        if key and ("@key", *path) in marks:
+            path = ("@key", *path)
         while path not in marks and path:
             path = path[:-1]
         mark = marks.get(path, node.start_mark)
@@ -91,8 +93,9 @@ def load_pack(file: Path) -> Pack:
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
-            msg = err["msg"] if err["type"] != "extra_forbidden" else f"unknown key {loc[-1]!r}"
-            problems.append(Problem(at(loc), f"{'.'.join(map(str, loc)) or 'pack'}: {msg}", rule_id(loc)))
+            unknown = err["type"] == "extra_forbidden"
+            msg = f"unknown key {loc[-1]!r}" if unknown else err["msg"]
+            problems.append(Problem(at(loc, key=unknown), f"{'.'.join(map(str, loc)) or 'pack'}: {msg}", rule_id(loc)))
         raise RulePackError(problems) from None
 
     seen: dict[str, int] = {}
@@ -121,6 +124,7 @@ def _to_data(node: yaml.Node, path: Path_, marks: dict[Path_, yaml.Mark], proble
                 m = key_node.start_mark
                 problems.append(Problem(SourceLocation(file, m.line + 1, m.column + 1), f"duplicate key {key!r}"))
                 continue
+            marks[("@key", *path, key)] = key_node.start_mark
             out[key] = _to_data(value_node, (*path, key), marks, problems, file)
         return out
     if isinstance(node, yaml.SequenceNode):

@@ -1,0 +1,59 @@
+"""The agents' step functions, without Kafka: outputs per input record, and no exception ever escapes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from detectors.scanner import Scanner
+from rules import load_rules_dir
+from streams.agents.normalize import process_raw
+from streams.agents.scan import process_message
+from streams.demo import envelopes
+from streams.schemas import Message
+from streams.settings import PACKAGED_RULES
+from streams.topics import TopicNames
+
+TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.alerts", "t.dlq")
+BIZ = {"phone_number_id": "1", "display": "5215550001111"}
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner(load_rules_dir(PACKAGED_RULES))
+
+
+def test_normalize_routes_messages_and_statuses_by_conversation():
+    msg = envelopes.message(**BIZ, customer="52155", wamid="wamid.1", timestamp=1, text="hola")
+    st = envelopes.status(**BIZ, customer="52155", wamid="wamid.0", timestamp=2)
+    msg["entry"][0]["changes"] += st["entry"][0]["changes"]
+    outputs = process_raw(envelopes.dumps(msg), TOPICS, partition=0, offset=7)
+    assert [o.topic for o in outputs] == ["t.messages", "t.statuses"]
+    assert outputs[0].key == outputs[1].key  # same conversation -> same partition
+    decoded = Message.model_validate_json(outputs[0].value)
+    assert (decoded.origin.raw_topic, decoded.origin.raw_offset) == ("t.raw", 7)
+
+
+def test_normalize_never_raises_and_keeps_the_bytes():
+    garbage = b"\x00\x01 not json"
+    (out,) = process_raw(garbage, TOPICS, partition=1, offset=3)
+    dead = json.loads(out.value)
+    assert out.topic == "t.dlq" and dead["reason"] == "invalid_json" and dead["source_offset"] == 3
+
+
+def test_scan_produces_alerts_only_for_violations(scanner: Scanner):
+    def scan(text: str) -> list:
+        doc = envelopes.message(**BIZ, customer="52155", wamid="wamid.2", timestamp=1, text=text, outbound=True)
+        (out,) = process_raw(envelopes.dumps(doc), TOPICS)
+        return process_message(out.value, scanner, TOPICS)
+
+    (alert,) = scan("escríbeme a mi número")
+    assert alert.topic == "t.alerts" and json.loads(alert.value)["rule_id"] == "off_channel.personal_contact"
+    assert scan("buenos días") == []
+
+
+def test_scan_dead_letters_records_it_cannot_read(scanner: Scanner):
+    for value in (b"{}", b"not json", json.dumps({"schema_version": 99}).encode()):
+        (out,) = process_message(value, scanner, TOPICS, partition=0, offset=1)
+        assert out.topic == "t.dlq" and json.loads(out.value)["reason"] == "invalid_record"

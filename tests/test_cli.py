@@ -1,0 +1,53 @@
+"""The `chatwatch` command, through its real entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from streams.cli import cli
+from streams.settings import PACKAGED_RULES
+
+runner = CliRunner()
+
+
+def test_rules_validate_ok():
+    result = runner.invoke(cli, ["rules", "validate", str(PACKAGED_RULES)])
+    assert result.exit_code == 0, result.output
+    assert "off_channel@" in result.output
+
+
+def test_rules_validate_reports_file_line_and_exits_1(tmp_path: Path):
+    pack = tmp_path / "bad.yaml"
+    pack.write_text("pack: {id: x, version: 1, title: X}\nrules:\n  - id: x.r\n    title: R\n    severity: bad\n"
+                    "    category: c\n    match: {any: [a]}\n")
+    result = runner.invoke(cli, ["rules", "validate", str(pack)])
+    assert result.exit_code == 1
+    assert f"{pack}:5:15:" in result.output and "x.r" in result.output
+
+
+def test_rules_test_runs_examples_and_fails_on_a_wrong_one(tmp_path: Path):
+    ok = runner.invoke(cli, ["rules", "test", str(PACKAGED_RULES)])
+    assert ok.exit_code == 0 and " 0 failed" in ok.output
+    pack = tmp_path / "p.yaml"
+    pack.write_text("pack: {id: x, version: 1, title: X}\nrules:\n  - id: x.r\n    title: R\n    severity: low\n"
+                    "    category: c\n    match: {any: [senha]}\n    examples: {match: [minha senha], no_match: [a senha]}\n")
+    bad = runner.invoke(cli, ["rules", "test", str(pack)])
+    assert bad.exit_code == 1
+    assert "should not match" in bad.output and "1 passed, 1 failed" in bad.output
+
+
+def test_worker_refuses_invalid_rules_with_location(tmp_path: Path, monkeypatch):
+    (tmp_path / "bad.yaml").write_text("pack: {id: x, version: 1, title: X}\nrules: []\nextra: 1\n")
+    monkeypatch.setenv("CHATWATCH_RULES_DIR", str(tmp_path))
+    result = runner.invoke(cli, ["worker"])
+    assert result.exit_code == 2
+    assert "bad.yaml:3:1" in result.output
+
+
+def test_webhook_refuses_to_start_without_a_secret(monkeypatch):
+    monkeypatch.delenv("CHATWATCH_APP_SECRET", raising=False)
+    result = runner.invoke(cli, ["webhook"])
+    assert result.exit_code == 2
+    assert "CHATWATCH_APP_SECRET" in result.output
