@@ -20,6 +20,10 @@ err = Console(stderr=True)
 
 
 def _settings() -> Settings:
+    unknown = Settings.unknown_environment()
+    if unknown:
+        err.print(f"[red]unknown configuration variable(s):[/] {', '.join(unknown)} (see README, Configuration)")
+        raise typer.Exit(2)
     try:
         return Settings()
     except Exception as exc:  # pydantic ValidationError: show it, not a traceback

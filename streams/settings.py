@@ -1,4 +1,4 @@
-"""Runtime configuration, read once from CHATWATCH_* environment variables (or a .env file).
+"""Runtime configuration, read once from CHATWATCH_* environment variables.
 
 Secrets (the WhatsApp app secret and verify token) come from the environment or from files
 (Kubernetes secrets mounted as files); they are `SecretStr`, so they never print in logs.
@@ -6,6 +6,7 @@ Secrets (the WhatsApp app secret and verify token) come from the environment or 
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -49,6 +50,14 @@ class Settings(BaseSettings):
             if path is not None and not path.is_file():
                 raise ValueError(f"{name}: no such file: {path}")
         return self
+
+    @classmethod
+    def unknown_environment(cls, environ: dict[str, str] | None = None) -> list[str]:
+        """CHATWATCH_* variables that configure nothing: almost always a typo worth refusing."""
+        prefix = cls.model_config["env_prefix"]
+        known = {f"{prefix}{name}".upper() for name in cls.model_fields}
+        return sorted(k for k in (environ if environ is not None else os.environ)
+                      if k.upper().startswith(prefix) and k.upper() not in known)
 
     @property
     def group_id(self) -> str:

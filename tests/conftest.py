@@ -17,7 +17,7 @@ import pytest
 from streams.demo.stack import LocalStack
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = Path(os.environ.get("CHATWATCH_SHARED_FIXTURES", REPO.parent / "shared" / "fixtures"))
+SHARED_FIXTURES = Path(os.environ.get("SHARED_FIXTURES_DIR", REPO.parent / "shared" / "fixtures"))
 
 
 @pytest.fixture(scope="session")

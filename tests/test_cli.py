@@ -51,3 +51,10 @@ def test_webhook_refuses_to_start_without_a_secret(monkeypatch):
     result = runner.invoke(cli, ["webhook"])
     assert result.exit_code == 2
     assert "CHATWATCH_APP_SECRET" in result.output
+
+
+def test_a_mistyped_variable_is_refused(monkeypatch):
+    monkeypatch.setenv("CHATWATCH_KAFKA_BOOTSRAP", "127.0.0.1:1")
+    result = runner.invoke(cli, ["topics"])
+    assert result.exit_code == 2
+    assert "CHATWATCH_KAFKA_BOOTSRAP" in result.output
