@@ -2,31 +2,46 @@
 
 Casefold, compatibility forms (NFKC: full-width letters, ligatures), accent folding (é -> e,
 ç -> c) and whitespace collapse. Matching runs on the normalized text, but people and alerts
-need positions in what was actually written, so every normalized character remembers the
-index of the original character it came from.
+need positions in what was actually written.
+
+Two paths give the same text: `fold` (whole-string C-level operations, used for every message)
+and `normalize` (per character, remembering where each character came from), which only runs
+for messages that have a hit. `deobfuscate` undoes leetspeak and letter-by-letter spelling
+(p4ssw0rd, s.e.n.h.a) for terms that ask for it.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+_COMBINING = {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
 
 
 @dataclass(frozen=True)
 class Normalized:
     text: str
-    origin: tuple[int, ...]  # origin[i] = index in the original text of normalized char i
+    origin: tuple[int, ...]  # origin[i] = index in the source text of normalized char i
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        """Original [start, end) of normalized [start, end)."""
+        """Source [start, end) of normalized [start, end)."""
         return self.origin[start], self.origin[end - 1] + 1
 
 
-@lru_cache(maxsize=4096)
+def fold(text: str) -> str:
+    """The normalized text, fast. Equal to `normalize(text).text` (checked by tests and at run time)."""
+    if text.isascii():
+        return " ".join(text.lower().split())
+    decomposed = unicodedata.normalize("NFKD", text).translate(_COMBINING)
+    return " ".join(unicodedata.normalize("NFKC", decomposed).casefold().split())
+
+
+@lru_cache(maxsize=8192)
 def _fold_char(ch: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", ch)
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+    kept = unicodedata.normalize("NFKD", ch).translate(_COMBINING)
     return unicodedata.normalize("NFKC", kept).casefold()
 
 
@@ -45,10 +60,56 @@ def normalize(text: str) -> Normalized:
             out.append(" ")
             origin.append(i - 1)
             pending_space = False
-        out.extend(folded)
-        origin.extend([i] * len(folded))
+        for piece in folded:
+            if piece.isspace():  # a few compatibility forms decompose to spaces
+                if out and out[-1] != " ":
+                    out.append(" ")
+                    origin.append(i)
+                continue
+            out.append(piece)
+            origin.append(i)
+    while out and out[-1] == " ":
+        out.pop()
+        origin.pop()
     return Normalized("".join(out), tuple(origin))
 
 
-def normalize_term(term: str) -> str:
-    return normalize(term).text
+def fold_accents_only(text: str) -> str:
+    """Casefold + NFKC + whitespace, keeping accents: how accent-strict terms compare."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+# --- obfuscation -----------------------------------------------------------------------------
+
+_LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s", "$": "s", "7": "t",
+                       "|": "l"})
+_OBFUSCATION_HINT = re.compile(r"[4@3!015$7|]|\b\w[ .\-_*·]\w[ .\-_*·]\w")
+# three or more single letters joined by one and the same separator: s.e.n.h.a, c o n t r a
+_SPELLED = re.compile(r"(?<!\w)\w([ .\-_*·])\w(?:\1\w)+(?!\w)")
+
+
+def might_be_obfuscated(folded: str) -> bool:
+    return _OBFUSCATION_HINT.search(folded) is not None
+
+
+def deobfuscate(folded: str) -> Normalized:
+    """Leet digits/symbols -> letters (same length), spelled-out letters joined.
+
+    The result's `origin` maps back to positions in `folded`.
+    """
+    text = folded.translate(_LEET)
+    if not _SPELLED.search(text):
+        return Normalized(text, tuple(range(len(text))))
+    out: list[str] = []
+    origin: list[int] = []
+    pos = 0
+    for m in _SPELLED.finditer(text):
+        out.extend(text[pos:m.start()])
+        origin.extend(range(pos, m.start()))
+        for i in range(m.start(), m.end(), 2):
+            out.append(text[i])
+            origin.append(i)
+        pos = m.end()
+    out.extend(text[pos:])
+    origin.extend(range(pos, len(text)))
+    return Normalized("".join(out), tuple(origin))

@@ -1,67 +1,294 @@
-"""Runs the detectors of a RuleSet over one message and says which rules fired, with evidence."""
+"""Evaluates a RuleSet on one message: which rules fired, with evidence — or, for `explain`, why not.
+
+Compiled once per rule set (the worker swaps in a new Scanner when packs change). Per message:
+one automaton pass, then only the rules that a hit touches, plus the few rules with no keyword
+gate (attachment, regex, PII or scope-only rules), are evaluated.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from collections import Counter as Tally
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from detectors.keywords import KeywordIndex, TermHit
-from detectors.normalize import normalize_term
+from detectors.attachments import AttachmentInfo, AttachmentPredicate, compile_regex
+from detectors.keywords import KeywordIndex, TermHit, TermSpec
+from detectors.normalize import fold, fold_accents_only
 from rules import Pack, Rule, RuleSet
-from rules.model import Scope
+from rules.model import Direction, Term, TermList, TermOptions
 
-Group = frozenset[str]  # normalized terms one condition item stands for
+Group = frozenset[int]  # the term ids one condition item stands for
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the detectors look at; built from a canonical message by the scan agent."""
+
+    text: str = ""
+    direction: str = "inbound"  # inbound (customer wrote) | outbound (employee wrote)
+    timestamp: datetime | None = None
+    numbers: tuple[str, ...] = ()  # business phone number id and display number
+    team: str | None = None
+    attachments: tuple[AttachmentInfo, ...] = ()
+    pii: tuple[str, ...] = ()  # one PII type per finding (filled by the PII detector)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kind: str  # keyword | regex | attachment | pii | scope
+    label: str  # the term, "regex[0]", "attachment[1]:extension", the PII type, "outside_hours"
+    start: int | None = None  # offsets in the original text, for keyword and regex evidence
+    end: int | None = None
 
 
 @dataclass(frozen=True)
 class RuleHit:
     pack: Pack
     rule: Rule
-    evidence: tuple[TermHit, ...]
+    evidence: tuple[Evidence, ...]
 
 
 @dataclass(frozen=True)
-class _CompiledRule:
+class Verdict:
     pack: Pack
     rule: Rule
-    any: tuple[Group, ...]
-    all: tuple[Group, ...]
-    none: tuple[Group, ...]
-    wanted: Group  # terms whose hits are evidence for this rule
+    fired: bool
+    reason: str  # why it fired, or the first condition that failed
+    evidence: tuple[Evidence, ...] = ()
 
-    @classmethod
-    def build(cls, pack: Pack, rule: Rule) -> "_CompiledRule":
-        def groups(items: list[str]) -> tuple[Group, ...]:
-            return tuple(frozenset(normalize_term(t) for t in pack.terms_of(i)) for i in items)
 
-        any_, all_ = groups(rule.match.any), groups(rule.match.all)
-        return cls(pack, rule, any_, all_, groups(rule.match.none), frozenset().union(*any_, *all_))
+@dataclass(frozen=True)
+class _Near:
+    groups: tuple[Group, ...]
+    within: int
+    ordered: bool
 
-    def holds(self, found: set[str], direction: str) -> bool:
-        if self.rule.direction is not Scope.both and self.rule.direction.value != direction:
-            return False
-        return (
-            (not self.any or any(g & found for g in self.any))
-            and all(g & found for g in self.all)
-            and not any(g & found for g in self.none)
-        )
+
+@dataclass(frozen=True)
+class _Count:
+    ids: Group
+    at_least: int
+    distinct: bool
+
+
+@dataclass
+class _Compiled:
+    pack: Pack
+    rule: Rule
+    direction: str | None = None
+    numbers: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+    any: tuple[Group, ...] = ()
+    all: tuple[Group, ...] = ()
+    none: tuple[Group, ...] = ()
+    near: tuple[_Near, ...] = ()
+    count: tuple[_Count, ...] = ()
+    regex: tuple[object, ...] = ()
+    attachment: tuple[AttachmentPredicate, ...] = ()
+    exception_ids: Group = frozenset()
+    gate: Group = frozenset()  # term ids that make this rule worth evaluating
+    positive: Group = frozenset()  # term ids whose hits are evidence
+    ungated: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class _TermTable:
+    """Dedupes terms across all packs: same text and options -> same id."""
+
+    def __init__(self) -> None:
+        self.specs: list[TermSpec] = []
+        self._ids: dict[tuple, int] = {}
+
+    def add(self, text: str, options: TermOptions) -> int | None:
+        folded = fold(text)
+        if not folded:
+            return None
+        strict = fold_accents_only(text) if options.accents == "strict" else None
+        key = (folded, strict, options.whole_word, options.obfuscated)
+        if key not in self._ids:
+            self._ids[key] = len(self.specs)
+            self.specs.append(TermSpec(len(self.specs), text, folded, strict, options.whole_word, options.obfuscated))
+        return self._ids[key]
 
 
 class Scanner:
-    """Immutable once built; the worker builds a new one when rules change and swaps it in."""
-
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
-        self._rules = tuple(_CompiledRule.build(p, r) for p, r in ruleset.rules())
-        terms = {t for pack, rule in ruleset.rules() for item in rule.match.items() for t in pack.terms_of(item)}
-        self._index = KeywordIndex(terms)
+        table = _TermTable()
+        self._rules = [self._compile(ruleset, pack, rule, table) for pack, rule in ruleset.rules()]
+        self._index = KeywordIndex(table.specs)
+        self._by_term: dict[int, list[int]] = {}
+        for i, r in enumerate(self._rules):
+            for term_id in r.gate:
+                self._by_term.setdefault(term_id, []).append(i)
+        self._ungated = [i for i, r in enumerate(self._rules) if r.ungated]
+        self.term_count = len(table.specs)
 
-    def scan(self, text: str | None, direction: str) -> list[RuleHit]:
-        hits = self._index.find(text or "")
-        if not hits:
-            return []
-        found = {h.term for h in hits}
-        return [
-            RuleHit(r.pack, r.rule, tuple(h for h in hits if h.term in r.wanted))
-            for r in self._rules
-            if r.holds(found, direction)
-        ]
+    # --- compile -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _compile(ruleset: RuleSet, pack: Pack, rule: Rule, table: _TermTable) -> _Compiled:
+        def group(item: str) -> Group:
+            if item.startswith("$"):
+                lst = ruleset.term_list(pack, item)
+                return frozenset(i for t in lst.terms if (i := table.add(*_term_options(t, lst))) is not None)
+            term_id = table.add(item, TermOptions())
+            return frozenset() if term_id is None else frozenset({term_id})
+
+        def sha_values(items: list[str]) -> frozenset[str]:
+            out = set()
+            for item in items:
+                if item.startswith("$"):
+                    out |= {(t if isinstance(t, str) else t.term).lower() for t in ruleset.term_list(pack, item).terms}
+                else:
+                    out.add(item.lower())
+            return frozenset(out)
+
+        m, scope = rule.match, rule.scope
+        c = _Compiled(pack, rule)
+        direction = scope.effective_direction()
+        c.direction = None if direction is Direction.both else direction.value
+        c.numbers, c.teams = frozenset(scope.numbers), frozenset(scope.teams)
+        c.any = tuple(group(i) for i in m.any)
+        c.all = tuple(group(i) for i in m.all)
+        c.none = tuple(group(i) for i in m.none)
+        c.near = tuple(_Near(tuple(group(i) for i in n.items), n.within, n.ordered) for n in m.near)
+        c.count = tuple(_Count(frozenset().union(*(group(i) for i in n.items)), n.at_least, n.distinct)
+                        for n in m.count)
+        c.regex = tuple(compile_regex(p) for p in m.regex)
+        c.attachment = tuple(AttachmentPredicate(
+            mime_globs=tuple(g.lower() for g in a.mime_types), extensions=frozenset(a.extensions),
+            filename_globs=tuple(g.lower() for g in a.filename_globs),
+            filename_regex=compile_regex(a.filename_regex) if a.filename_regex else None,
+            min_size=a.min_size, max_size=a.max_size, sha256=sha_values(a.sha256),
+            double_extension=a.double_extension, extension_mismatch=a.extension_mismatch) for a in m.attachment)
+        c.exception_ids = frozenset().union(*(group(p) for p in rule.exceptions.phrases))
+        keyword_groups = [*c.any, *c.all, *(g for n in c.near for g in n.groups)]
+        c.positive = frozenset().union(*keyword_groups, *(n.ids for n in c.count))
+        # A rule needs a hit when it has any/all/near/count; its gate is the terms one of them needs.
+        if c.any:
+            c.gate = frozenset().union(*c.any)
+        elif c.all or c.near or c.count:
+            c.gate = c.positive
+        c.ungated = not c.gate
+        return c
+
+    # --- evaluate ------------------------------------------------------------------------------
+
+    def scan(self, subject: Subject) -> list[RuleHit]:
+        hits = self._index.find(subject.text)
+        hit_ids = {h.term_id for h in hits}
+        candidates = set(self._ungated)
+        for term_id in hit_ids:
+            candidates.update(self._by_term.get(term_id, ()))
+        fired = []
+        for i in sorted(candidates):
+            verdict = self._evaluate(self._rules[i], subject, hits, hit_ids)
+            if verdict.fired:
+                fired.append(RuleHit(verdict.pack, verdict.rule, verdict.evidence))
+        return fired
+
+    def explain(self, subject: Subject) -> tuple[list[TermHit], list[Verdict]]:
+        """Every hit and, for every enabled rule, whether it fired and why (or which condition failed)."""
+        hits = self._index.find(subject.text)
+        hit_ids = {h.term_id for h in hits}
+        return hits, [self._evaluate(r, subject, hits, hit_ids) for r in self._rules]
+
+    def term_text(self, term_id: int) -> str:
+        return self._index.specs[term_id].text
+
+    def _evaluate(self, r: _Compiled, s: Subject, hits: list[TermHit], hit_ids: set[int]) -> Verdict:
+        def no(reason: str) -> Verdict:
+            return Verdict(r.pack, r.rule, False, reason)
+
+        scope, exc = r.rule.scope, r.rule.exceptions
+        if r.direction and s.direction != r.direction:
+            return no(f"scope: rule is for {r.direction} messages, this one is {s.direction}")
+        if r.numbers and not r.numbers.intersection(s.numbers):
+            return no("scope: business number not in the rule's numbers")
+        if r.teams and s.team not in r.teams:
+            return no("scope: team not in the rule's teams" if s.team else "scope: rule needs a team; sender's is unknown")
+        hours = scope.outside_hours or scope.within_hours
+        evidence: list[Evidence] = []
+        if hours is not None:
+            if s.timestamp is None:
+                return no("scope: message has no timestamp for the hours window")
+            inside = hours.contains(s.timestamp)
+            if scope.outside_hours is not None and inside:
+                return no(f"scope: sent within business hours ({hours.timezone})")
+            if scope.within_hours is not None and not inside:
+                return no(f"scope: sent outside the hours window ({hours.timezone})")
+            evidence.append(Evidence("scope", "outside_hours" if scope.outside_hours else "within_hours"))
+        if exc.numbers and set(exc.numbers).intersection(s.numbers):
+            return no("exception: business number is allow-listed")
+        if exc.teams and s.team in exc.teams:
+            return no("exception: team is allow-listed")
+
+        covered = [h for h in hits if h.term_id in r.exception_ids]
+        live = [h for h in hits if h.term_id in r.positive and not _inside_any(h, covered)]
+        live_ids = {h.term_id for h in live}
+        if r.any and not any(g & live_ids for g in r.any):
+            return no("any: none of the items occurs" + (" (hits fall inside exception phrases)" if covered else ""))
+        for n, g in enumerate(r.all):
+            if not g & live_ids:
+                return no(f"all: item {r.rule.match.all[n]!r} does not occur")
+        for n, g in enumerate(r.none):
+            if g & hit_ids:
+                return no(f"none: item {r.rule.match.none[n]!r} occurs")
+        for n, near in enumerate(r.near):
+            missing = [r.rule.match.near[n].items[k] for k, g in enumerate(near.groups) if not g & live_ids]
+            if missing:
+                return no(f"near[{n}]: item {missing[0]!r} does not occur")
+            if not _near_holds(near, live):
+                return no(f"near[{n}]: items not within {near.within} words" + (" in order" if near.ordered else ""))
+        for n, cnt in enumerate(r.count):
+            matched = [h for h in live if h.term_id in cnt.ids]
+            got = len({h.term_id for h in matched}) if cnt.distinct else len(matched)
+            if got < cnt.at_least:
+                return no(f"count[{n}]: {got} {'distinct terms' if cnt.distinct else 'hits'}, needs {cnt.at_least}")
+        evidence.extend(Evidence("keyword", h.term, h.start, h.end) for h in live)
+        if r.regex:
+            spans = [(i, m.span()) for i, rx in enumerate(r.regex) if (m := rx.search(s.text))]
+            if not spans:
+                return no("regex: no pattern matches")
+            evidence.extend(Evidence("regex", f"regex[{i}]", a, b) for i, (a, b) in spans)
+        pii = r.rule.match.pii
+        if pii is not None:
+            wanted = [t for t in s.pii if not pii.types or t in pii.types]
+            if len(wanted) < pii.at_least:
+                return no(f"pii: {len(wanted)} finding(s) of {pii.types or 'any type'}, needs {pii.at_least}")
+            evidence.extend(Evidence("pii", t) for t, _ in Tally(wanted).items())
+        if r.attachment:
+            found = [(i, why) for i, att in enumerate(s.attachments) for p in r.attachment if (why := p.why(att))]
+            if not found:
+                return no("attachment: no attachment satisfies the condition" if s.attachments
+                          else "attachment: message has no attachment")
+            evidence.extend(Evidence("attachment", f"attachment[{i}]:{why}") for i, why in found)
+        reason = "always (scope only)" if r.rule.match.always else "all conditions hold"
+        return Verdict(r.pack, r.rule, True, reason, tuple(evidence))
+
+
+def _term_options(term: str | Term, lst: TermList) -> tuple[str, TermOptions]:
+    """A list's options, overridden by what the term itself sets explicitly."""
+    base = {k: getattr(lst, k) for k in TermOptions.model_fields}
+    if isinstance(term, str):
+        return term, TermOptions(**base)
+    base.update({k: getattr(term, k) for k in term.model_fields_set if k in TermOptions.model_fields})
+    return term.term, TermOptions(**base)
+
+
+def _inside_any(hit: TermHit, spans: list[TermHit]) -> bool:
+    return any(e.start <= hit.start and hit.end <= e.end and e is not hit for e in spans)
+
+
+def _near_holds(near: _Near, hits: list[TermHit]) -> bool:
+    per_item = [[h.word for h in hits if h.term_id in g] for g in near.groups]
+    if not all(per_item):
+        return False
+    for combo in itertools.islice(itertools.product(*per_item), 10_000):
+        if max(combo) - min(combo) > near.within:
+            continue
+        if not near.ordered or all(a < b for a, b in zip(combo, combo[1:])):
+            return True
+    return False

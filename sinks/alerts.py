@@ -37,5 +37,5 @@ def to_alert(message: Message, hit: RuleHit, now: datetime | None = None) -> Ale
         message_type=message.type,
         message_timestamp=message.timestamp,
         created_at=now or datetime.now(UTC),
-        evidence=[Evidence(term=h.term, start=h.start, end=h.end) for h in hit.evidence],
+        evidence=[Evidence(kind=e.kind, term=e.label, start=e.start, end=e.end) for e in hit.evidence],
     )

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from rules import RulePackError, load_rules_dir
+from rules import RulePackError
+from streams.cli_rules import rules_cli
 from streams.settings import Settings
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-rules_cli = typer.Typer(no_args_is_help=True, help="Validate and test rule packs.")
 cli.add_typer(rules_cli, name="rules")
 console = Console()
 err = Console(stderr=True)
@@ -93,47 +92,6 @@ def demo(kafka: str = typer.Option("127.0.0.1:9092", envvar="CHATWATCH_KAFKA_BOO
     from streams.demo.run import run_demo
 
     raise typer.Exit(run_demo(kafka, console))
-
-
-@rules_cli.command("validate")
-def rules_validate(paths: list[Path] = typer.Argument(..., help="Pack files or folders.")) -> None:
-    """Check packs; print every problem as file:line:column and exit 1 if there is one."""
-    try:
-        ruleset = load_rules_dir(*paths)
-    except RulePackError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
-        raise typer.Exit(1) from None
-    for pack_id, version in ruleset.versions().items():
-        console.print(f"ok  {pack_id}@{version}")
-
-
-@rules_cli.command("test")
-def rules_test(paths: list[Path] = typer.Argument(..., help="Pack files or folders.")) -> None:
-    """Run every rule's examples (match / no_match); exit 1 on any failure."""
-    from detectors.scanner import Scanner
-
-    try:
-        ruleset = load_rules_dir(*paths)
-    except RulePackError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
-        raise typer.Exit(1) from None
-    scanner = Scanner(ruleset)
-    failures = 0
-    for _, rule in ruleset.rules():
-        direction = "outbound" if rule.direction.value == "both" else rule.direction.value
-        for text in rule.examples.match:
-            if rule.id not in {h.rule.id for h in scanner.scan(text, direction)}:
-                failures += 1
-                console.print(f"[red]FAIL[/] {rule.id}: should match: {text!r}")
-        for text in rule.examples.no_match:
-            if rule.id in {h.rule.id for h in scanner.scan(text, direction)}:
-                failures += 1
-                console.print(f"[red]FAIL[/] {rule.id}: should not match: {text!r}")
-    total = sum(len(r.examples.match) + len(r.examples.no_match) for _, r in ruleset.rules())
-    console.print(f"{total - failures} passed, {failures} failed")
-    raise typer.Exit(1 if failures else 0)
 
 
 def main() -> None:

@@ -129,11 +129,12 @@ class Severity(StrEnum):
 
 
 class Evidence(_Wire):
-    """What matched, with offsets into the original message text (for highlighting)."""
+    """What matched: a rule term with offsets into the original text (for highlighting), or a label."""
 
-    term: str
-    start: int
-    end: int
+    kind: str = Field("keyword", description="keyword | regex | attachment | pii | scope")
+    term: str = Field(description="The rule's term, or a label such as 'regex[0]' or 'attachment[0]:extension'")
+    start: int | None = None
+    end: int | None = None
 
 
 class Alert(_Wire):

@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from detectors.scanner import Scanner
+from detectors.attachments import AttachmentInfo
+from detectors.scanner import Scanner, Subject
 from sinks import metrics
 from sinks.alerts import to_alert
 from streams.agents.outputs import Delivery, Output, dead_letter_output
@@ -33,7 +34,7 @@ def process_message(value: bytes, scanner: Scanner, topics: TopicNames, *, parti
                            for e in exc.errors(include_input=False))
         return [dead(Reason.invalid_record, detail)]
     try:
-        hits = scanner.scan(message.text, message.direction.value)
+        hits = scanner.scan(subject_of(message))
     except Exception as exc:  # noqa: BLE001 - a detector bug must not stop the stream
         log.exception("scan failed for message at %s[%s]@%s", topics.messages, partition, offset)
         return [dead(Reason.processing_error, type(exc).__name__)]
@@ -46,6 +47,14 @@ def process_message(value: bytes, scanner: Scanner, topics: TopicNames, *, parti
     return outputs
 
 
+
+
+def subject_of(message: Message) -> Subject:
+    """What the detectors see of a canonical message."""
+    numbers = tuple(n for n in (message.business_phone_number_id, message.business_display_number) if n)
+    attachments = tuple(AttachmentInfo(a.filename, a.mime_type, a.size, a.sha256) for a in message.attachments)
+    return Subject(text=message.text or "", direction=message.direction.value, timestamp=message.timestamp,
+                   numbers=numbers, attachments=attachments)
 
 
 def register(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner]) -> Any:

@@ -1,0 +1,54 @@
+"""Runs the examples each rule carries: messages that must and must not make it fire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from detectors.attachments import AttachmentInfo
+from detectors.scanner import Scanner, Subject
+from rules import Rule, RuleSet
+from rules.model import Direction, Example
+
+# A Wednesday, 11:00 UTC: inside ordinary business hours in Latin America and Spain.
+DEFAULT_TIME = datetime(2026, 11, 18, 14, 0, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    rule_id: str
+    expected: bool  # should fire
+    fired: bool
+    example: Example
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.fired
+
+
+def example_subject(rule: Rule, example: str | Example) -> tuple[Example, Subject]:
+    ex = Example(text=example) if isinstance(example, str) else example
+    if ex.sender is not None:
+        direction = "outbound" if ex.sender == "employee" else "inbound"
+    else:
+        scoped = rule.scope.effective_direction()
+        direction = "outbound" if scoped is Direction.both else scoped.value
+    numbers = (ex.number,) if ex.number else tuple(rule.scope.numbers[:1])
+    team = ex.team if ex.team is not None else (rule.scope.teams[0] if rule.scope.teams else None)
+    attachments = tuple(AttachmentInfo(a.filename, a.mime_type, a.size, a.sha256) for a in ex.attachments)
+    return ex, Subject(text=ex.text, direction=direction, timestamp=ex.time or DEFAULT_TIME, numbers=numbers,
+                       team=team, attachments=attachments)
+
+
+def run_examples(ruleset: RuleSet, scanner: Scanner | None = None) -> list[ExampleResult]:
+    scanner = scanner or Scanner(ruleset)
+    results = []
+    for _, rule in ruleset.rules():
+        cases = [(True, e) for e in rule.examples.match] + [(False, e) for e in rule.examples.no_match]
+        for expected, raw in cases:
+            ex, subject = example_subject(rule, raw)
+            _, verdicts = scanner.explain(subject)
+            verdict = next(v for v in verdicts if v.rule.id == rule.id)
+            results.append(ExampleResult(rule.id, expected, verdict.fired, ex, verdict.reason))
+    return results

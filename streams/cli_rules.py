@@ -1,0 +1,108 @@
+"""`chatwatch rules validate | test | explain`: what compliance analysts run before a rollout."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from detectors.attachments import AttachmentInfo
+from detectors.normalize import fold
+from detectors.rule_tests import DEFAULT_TIME, run_examples
+from detectors.scanner import Scanner, Subject
+from rules import RulePackError, RuleSet, load_rules_dir
+
+rules_cli = typer.Typer(no_args_is_help=True, help="Validate, test and explain rule packs.")
+console = Console()
+err = Console(stderr=True)
+PATHS = typer.Argument(..., help="Pack files or folders (a folder loads every *.yaml under it).")
+
+
+def _load(paths: list[Path]) -> RuleSet:
+    try:
+        return load_rules_dir(*paths)
+    except RulePackError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False)
+        err.print(f"{len(exc.problems)} problem(s)")
+        raise typer.Exit(1) from None
+
+
+@rules_cli.command("validate")
+def validate(paths: list[Path] = PATHS) -> None:
+    """Check packs; print every problem as file:line:column and exit 1 if there is one."""
+    ruleset = _load(paths)
+    scanner = Scanner(ruleset)
+    for pack in ruleset.packs:
+        console.print(f"ok  {pack.pack.id}@{pack.pack.version}  {len(pack.rules)} rule(s)")
+    console.print(f"{len(ruleset.rules())} enabled rule(s), {scanner.term_count} distinct term(s)")
+
+
+@rules_cli.command("test")
+def test(paths: list[Path] = PATHS, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run every rule's examples (match / no_match); report failures per rule; exit 1 on any."""
+    results = run_examples(_load(paths))
+    by_rule: dict[str, list] = {}
+    for r in results:
+        by_rule.setdefault(r.rule_id, []).append(r)
+    for rule_id, rs in by_rule.items():
+        failed = [r for r in rs if not r.ok]
+        mark = "[red]FAIL[/]" if failed else "[green]ok[/]  "
+        console.print(f"{mark} {rule_id}: {len(rs) - len(failed)}/{len(rs)}")
+        for r in (rs if verbose else failed):
+            want = "should match" if r.expected else "should not match"
+            console.print(f"      {'✗' if not r.ok else '✓'} {want}: {r.example.text!r} — {r.reason}",
+                          markup=False, highlight=False)
+    failures = sum(not r.ok for r in results)
+    console.print(f"{len(results) - failures} passed, {failures} failed")
+    raise typer.Exit(1 if failures else 0)
+
+
+@rules_cli.command("explain")
+def explain(
+    paths: list[Path] = PATHS,
+    text: str = typer.Option("", "--text", "-t", help="The message text."),
+    sender: str = typer.Option("employee", help="employee (outbound) or customer (inbound)."),
+    attachment: list[str] = typer.Option([], "--attachment", "-a",
+                                         help="name[:mime[:size]], e.g. 'factura.pdf.exe:application/x-msdownload:2048'."),
+    at: datetime = typer.Option(DEFAULT_TIME.isoformat(), "--at", help="When it was sent (ISO 8601, with offset)."),
+    number: str = typer.Option("", help="Business phone number id or display number."),
+    team: str = typer.Option("", help="Sender's team."),
+    only_fired: bool = typer.Option(False, "--fired", help="Show only the rules that fired."),
+) -> None:
+    """Show the normalized text, every hit with offsets, and for each rule why it fired or did not."""
+    scanner = Scanner(_load(paths))
+    subject = Subject(text=text, direction="outbound" if sender == "employee" else "inbound", timestamp=at,
+                      numbers=(number,) if number else (), team=team or None,
+                      attachments=tuple(_attachment(a) for a in attachment))
+    hits, verdicts = scanner.explain(subject)
+    console.print(Text("normalized: ") + Text(fold(text), style="cyan"))
+    highlighted = Text(text)
+    for h in hits:
+        highlighted.stylize("bold reverse", h.start, h.end)
+    console.print(Text("original:   ") + highlighted)
+    table = Table(title="hits")
+    for col in ("term", "start", "end", "original", "obfuscated"):
+        table.add_column(col)
+    for h in hits:
+        table.add_row(h.term, str(h.start), str(h.end), text[h.start:h.end], "yes" if h.obfuscated else "")
+    console.print(table)
+    verdict_table = Table(title="rules")
+    for col in ("rule", "severity", "fired", "why"):
+        verdict_table.add_column(col)
+    for v in verdicts:
+        if only_fired and not v.fired:
+            continue
+        verdict_table.add_row(v.rule.id, v.rule.severity.value, "[green]yes[/]" if v.fired else "no", v.reason)
+    console.print(verdict_table)
+    raise typer.Exit(0)
+
+
+def _attachment(spec: str) -> AttachmentInfo:
+    name, _, rest = spec.partition(":")
+    mime, _, size = rest.partition(":")
+    return AttachmentInfo(filename=name or None, mime_type=mime or None, size=int(size) if size else None)
