@@ -121,8 +121,11 @@ def _load(file: Path) -> _Loaded:
     try:
         pack = Pack.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors(include_input=False):
-            loc = _clean_loc(err["loc"])
+        errors = [(_clean_loc(e["loc"]), e) for e in exc.errors(include_input=False)]
+        # A failed `str | Model` union reports both branches; keep the deeper, more precise one.
+        locs = [loc for loc, _ in errors]
+        errors = [(loc, e) for loc, e in errors if not any(o[:len(loc)] == loc and len(o) > len(loc) for o in locs)]
+        for loc, err in errors:
             unknown = err["type"] == "extra_forbidden"
             msg = f"unknown key {loc[-1]!r}" if unknown else err["msg"].removeprefix("Value error, ")
             problems.append(Problem(at(loc, key=unknown), f"{'.'.join(map(str, loc)) or 'pack'}: {msg}", rule_id(loc)))
@@ -229,9 +232,12 @@ def _cross_pack_problems(loaded: list[_Loaded]) -> list[Problem]:
     return problems
 
 
+UNION_BRANCHES = {"str", "int", "bool", "Term", "TermList", "Example", "ExampleAttachment", "AttachmentCondition"}
+
+
 def _clean_loc(loc: tuple[Any, ...]) -> Path_:
-    """Drop pydantic's union-branch names (e.g. 'str', 'Term', 'list[...]') from an error path."""
-    return tuple(p for p in loc if not (isinstance(p, str) and (p in {"str", "Term", "TermList"}
+    """Drop pydantic's union-branch names (e.g. 'str', 'Example', 'list[...]') from an error path."""
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in UNION_BRANCHES
                                                                 or p.startswith(("list[", "function-")))))
 
 

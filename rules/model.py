@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 ID = r"^[a-z0-9][a-z0-9_.-]*$"
 LIST_NAME = r"^[A-Za-z0-9_]+$"
@@ -82,7 +82,10 @@ def _size(value: object) -> object:
     return value
 
 
-Size = Annotated[int, BeforeValidator(_size), Field(ge=0)]
+Size = Annotated[int, BeforeValidator(_size), Field(ge=0),
+                 WithJsonSchema({"type": ["integer", "string"], "description": "Bytes, or e.g. '10MB', '512 KiB'."})]
+Version = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v),
+                    WithJsonSchema({"type": ["string", "integer"]})]
 
 
 # --- terms and lists -------------------------------------------------------------------------
@@ -288,16 +291,11 @@ class Rule(_Strict):
 
 class PackInfo(_Strict):
     id: str = Field(pattern=ID)
-    version: str
+    version: Version
     title: str
     owner: str = ""
     languages: list[str] = Field(default_factory=list)
     description: str = ""
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, v: object) -> object:
-        return str(v) if isinstance(v, (int, float)) else v
 
 
 class Pack(_Strict):

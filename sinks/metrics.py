@@ -53,6 +53,15 @@ rule_packs = Gauge(
     "chatwatch_rule_pack_info", "Rule packs loaded by this worker (value 1).", ["pack", "version"]
 )
 rules_loaded = Gauge("chatwatch_rules_loaded", "Enabled rules in the running rule set.")
+rules_reloads = Counter(
+    "chatwatch_rules_reloads_total", "Rule reload attempts by result (ok, rejected, error).", ["result"]
+)
+rules_reload_failing = Gauge(
+    "chatwatch_rules_reload_failing", "1 while the rules folder holds a set that was rejected (old rules run)."
+)
+rules_last_reload = Gauge(
+    "chatwatch_rules_last_reload_timestamp_seconds", "When the running rule set was loaded (Unix time)."
+)
 
 
 def field_label(field: str) -> str:

@@ -4,19 +4,20 @@ Pages on the worker's web port:
   /metrics   Prometheus exposition
   /healthz   200 while the process runs
   /ready     200 once partitions are assigned and no rebalance is in progress (503 before)
+  /rules     the running rule packs (ids, versions), when they loaded, the last rejected reload
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from detectors.scanner import Scanner
-from rules import load_rules_dir
-from sinks import metrics
+from streams.active_rules import ActiveRules
 from streams.agents import normalize, scan
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -24,19 +25,7 @@ from streams.topics import TopicNames
 log = logging.getLogger(__name__)
 
 
-def load_scanner(settings: Settings) -> Scanner:
-    """Load and compile the rules folder; a RulePackError propagates with file:line detail."""
-    ruleset = load_rules_dir(settings.rules_dir)
-    scanner = Scanner(ruleset)
-    metrics.rule_packs.clear()
-    for pack_id, version in ruleset.versions().items():
-        metrics.rule_packs.labels(pack_id, version).set(1)
-    metrics.rules_loaded.set(len(ruleset.rules()))
-    log.info("rules loaded: %s", ", ".join(f"{p}@{v}" for p, v in ruleset.versions().items()) or "none")
-    return scanner
-
-
-def create_app(settings: Settings, scanner: Scanner | None = None) -> faust.App:
+def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.App:
     topics = TopicNames.from_settings(settings)
     app = faust.App(
         settings.group_id,
@@ -58,14 +47,31 @@ def create_app(settings: Settings, scanner: Scanner | None = None) -> faust.App:
         broker_commit_interval=1.0,
         producer_acks=-1,
     )
-    state: dict[str, Any] = {"scanner": scanner or load_scanner(settings)}
+    active = rules or ActiveRules(settings.rules_dir)
     normalize.register(app, topics)
-    scan.register(app, topics, lambda: state["scanner"])
-    _register_pages(app)
+    scan.register(app, topics, lambda: active.scanner)
+    _register_rule_reload(app, active, settings.rules_reload_interval_s)
+    _register_pages(app, active)
     return app
 
 
-def _register_pages(app: faust.App) -> None:
+def _register_rule_reload(app: faust.App, active: ActiveRules, interval_s: float) -> None:
+    @app.task
+    async def on_sighup() -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, active.reload, "SIGHUP")
+
+    if interval_s > 0:
+        @app.timer(interval_s)
+        async def watch_rules() -> None:
+            # Loading is CPU work of a few ms for real packs; a thread keeps the agents responsive.
+            await asyncio.to_thread(active.reload_if_changed)
+
+
+def _register_pages(app: faust.App, active: ActiveRules) -> None:
+    @app.page("/rules")
+    async def rules_info(self: Any, request: Any) -> Any:
+        return self.json(active.info())
+
     @app.page("/metrics")
     async def prometheus(self: Any, request: Any) -> Any:
         return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -39,19 +39,20 @@ def worker(loglevel: str = typer.Option("info", help="debug, info, warning, erro
     """Run the Faust worker: normalize and scan agents, /metrics, /healthz, /ready."""
     import faust  # only the worker needs Faust
 
-    from streams.app import create_app, load_scanner
+    from streams.active_rules import ActiveRules
+    from streams.app import create_app
     from streams.topics import ensure_topics
 
     settings = _settings()
     try:
-        scanner = load_scanner(settings)
+        rules = ActiveRules(settings.rules_dir)
     except RulePackError as exc:
         err.print(f"[red]rule packs in {settings.rules_dir} are invalid:[/]\n{exc}")
         raise typer.Exit(2) from None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
-    app = create_app(settings, scanner)
+    app = create_app(settings, rules)
     faust.Worker(app, loglevel=loglevel, loop=loop).execute_from_commandline()
 
 

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     app_id: str | None = Field(None, description="Faust app id / consumer group; defaults to '<prefix>-worker'.")
 
     rules_dir: Path = Field(PACKAGED_RULES, description="Folder of YAML rule packs the worker loads.")
+    rules_reload_interval_s: float = Field(5.0, ge=0, description="How often to look for changed packs; 0: SIGHUP only.")
 
     worker_host: str = Field("127.0.0.1", description="Worker HTTP (metrics, health) bind address.")
     worker_port: int = Field(6066, description="Worker HTTP port: /metrics, /healthz, /ready.")
