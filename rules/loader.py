@@ -153,7 +153,7 @@ def _load(file: Path) -> _Loaded:
             try:
                 re2.compile(pattern)
             except re2.error as exc:
-                problems.append(Problem(at(("rules", i, *path)), f"invalid RE2 regex {pattern!r}: {_re2_reason(exc)}",
+                problems.append(Problem(at(("rules", i, *path)), f"invalid RE2 regex `{pattern}`: {_re2_reason(exc)}",
                                         rule.id))
     for name, lst in pack.lists.items():
         terms = lst.terms if isinstance(lst, TermList) else lst
@@ -193,8 +193,9 @@ def _rule_patterns(rule: Rule) -> Iterator[tuple[Path_, str]]:
 
 
 def _re2_reason(exc: Exception) -> str:
-    text = str(exc.args[0] if exc.args else exc)
-    return text.strip("b'\"") or "not supported by RE2 (backreferences and lookarounds are not)"
+    raw = exc.args[0] if exc.args else exc
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    return text or "not supported by RE2 (backreferences and lookarounds are not)"
 
 
 def _reference_problems(loaded: list[_Loaded]) -> list[Problem]:

@@ -167,7 +167,8 @@ class Match(_Strict):
     count: list[Count] = Field(default_factory=list)
     regex: list[str] = Field(default_factory=list, description="RE2 patterns; at least one must match.")
     pii: PiiCondition | None = None
-    attachment: list[AttachmentCondition] = Field(default_factory=list, description="Any of these holds.")
+    attachment: list[AttachmentCondition] | AttachmentCondition = Field(
+        default_factory=list, description="One condition, or a list of which any may hold.")
     always: bool = False
 
     @field_validator("attachment", mode="before")

@@ -92,7 +92,7 @@ def demo(kafka: str = typer.Option("127.0.0.1:9092", envvar="CHATWATCH_KAFKA_BOO
     """Post the bundled signed conversations through webhook -> Kafka -> worker; print the alerts."""
     from streams.demo.run import run_demo
 
-    raise typer.Exit(run_demo(kafka, console))
+    raise typer.Exit(run_demo(kafka, Console(width=max(console.width, 120))))
 
 
 def main() -> None:

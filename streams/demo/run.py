@@ -16,7 +16,7 @@ from streams.demo.stack import LocalStack
 
 def run_demo(kafka_bootstrap: str, console: Console) -> int:
     payloads = demo_payloads(run_id=f"demo{int(time.time())}")
-    expected_alerts = sum(p.expect_alert for p in payloads)
+    expected = {(p.wamid, rule) for p in payloads for rule in p.expect_rules}
     log_dir = Path(tempfile.mkdtemp(prefix="chatwatch-demo-"))
     stack = LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=log_dir)
     console.print(f"[bold]chatwatch demo[/] — topics [cyan]{stack.topic_prefix}.*[/] on {kafka_bootstrap}; logs in {log_dir}")
@@ -33,23 +33,28 @@ def run_demo(kafka_bootstrap: str, console: Console) -> int:
             for body, _ in BROKEN_PAYLOADS:
                 stack.post(body)
                 progress.advance(task)
-        alerts = stack.read("alerts", expected_alerts, timeout_s=60)
-        dead = stack.read("deadletter", len(BROKEN_PAYLOADS), timeout_s=30)
+        alerts = stack.read("alerts", len(expected), timeout_s=60, settle_s=3)
+        dead = stack.read("deadletter", len(BROKEN_PAYLOADS), timeout_s=30, settle_s=1)
     finally:
         with console.status("stopping worker and webhook receiver…"):
             stack.stop()
 
     table = Table(title=f"Alerts on {stack.topic_prefix}.alerts")
-    for col in ("severity", "rule", "direction", "customer", "matched", "alert id"):
-        table.add_column(col)
+    for col in ("severity", "rule", "direction", "customer", "evidence", "alert id"):
+        table.add_column(col, no_wrap=col != "evidence")
     for a in alerts:
-        table.add_row(a["severity"], a["rule_id"], a["direction"], a["customer_masked"],
-                      ", ".join(e["term"] for e in a["evidence"]), a["alert_id"][:8])
+        evidence = ", ".join(dict.fromkeys(e["term"] for e in a["evidence"]))
+        table.add_row(a["severity"], a["rule_id"], a["direction"], a["customer_masked"], evidence, a["alert_id"][:8])
     console.print(table)
     reasons = ", ".join(sorted(d["reason"] for d in dead))
     console.print(f"messages posted: {sum(p.wamid is not None for p in payloads)}; status updates: "
                   f"{sum(p.wamid is None for p in payloads)}; malformed payloads: {len(BROKEN_PAYLOADS)}")
-    console.print(f"alerts: {len(alerts)} (expected {expected_alerts}); dead letters: {len(dead)} ({reasons})")
-    ok = len(alerts) == expected_alerts and len(dead) == len(BROKEN_PAYLOADS)
+    got = {(a["message_id"], a["rule_id"]) for a in alerts}
+    console.print(f"alerts: {len(alerts)} (expected {len(expected)}); dead letters: {len(dead)} ({reasons})")
+    for wamid, rule in sorted(expected - got):
+        console.print(f"[red]missing[/] {rule} on {wamid}")
+    for wamid, rule in sorted(got - expected):
+        console.print(f"[red]unexpected[/] {rule} on {wamid}")
+    ok = got == expected and len(alerts) == len(expected) and len(dead) == len(BROKEN_PAYLOADS)
     console.print("[green]demo OK[/]" if ok else "[red]demo finished with unexpected counts[/]")
     return 0 if ok else 1

@@ -9,14 +9,14 @@ import yaml
 
 from streams.demo import envelopes
 
-START_TS = 1_763_900_000  # 2025-11-23, a fixed clock so runs are comparable
+START_TS = 1_763_560_800  # Wednesday 2025-11-19 14:00 UTC (business hours): a fixed clock, comparable runs
 
 
 @dataclass(frozen=True)
 class DemoPayload:
     body: bytes
     wamid: str | None  # None for payloads that are not a message
-    expect_alert: bool
+    expect_rules: tuple[str, ...]  # rule ids that must fire on it
     label: str
 
 
@@ -38,11 +38,11 @@ def demo_payloads(run_id: str = "demo") -> list[DemoPayload]:
                 text=m.get("text"), type=m.get("type", "text"), body=_body(m, wamid),
             )
             label = f"{conv['business']} {'employee' if outbound else 'customer'} {m.get('type', 'text')}"
-            out.append(DemoPayload(envelopes.dumps(doc), wamid, bool(m.get("alert")), label))
+            out.append(DemoPayload(envelopes.dumps(doc), wamid, tuple(m.get("alerts", ())), label))
             if outbound:
                 st = envelopes.status(phone_number_id=biz["phone_number_id"], display=biz["display"],
                                       customer=customer["wa_id"], wamid=wamid, timestamp=ts + 2)
-                out.append(DemoPayload(envelopes.dumps(st), None, False, f"{conv['business']} status delivered"))
+                out.append(DemoPayload(envelopes.dumps(st), None, (), f"{conv['business']} status delivered"))
     return out
 
 

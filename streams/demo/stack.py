@@ -51,6 +51,7 @@ class LocalStack:
     verify_token: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     rules_dir: Path | None = None
     partitions: int = 2
+    extra_env: dict[str, str] = field(default_factory=dict)
     worker_port: int = field(default_factory=free_port)
     webhook_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -69,7 +70,11 @@ class LocalStack:
         )
         if self.rules_dir is not None:
             env["CHATWATCH_RULES_DIR"] = str(self.rules_dir)
+        env.update(self.extra_env)
         return env
+
+    def signal(self, name: str, sig: int) -> None:
+        self.processes[name].send_signal(sig)
 
     @property
     def webhook_url(self) -> str:
@@ -136,9 +141,11 @@ class LocalStack:
             return exc.code, exc.read().decode()
 
     def read(self, suffix: str, want: int, timeout_s: float = 60.0,
-             where: Callable[[dict[str, Any]], bool] = lambda r: True) -> list[dict[str, Any]]:
-        """JSON records of a topic (from the start) that satisfy `where`, until `want` or the timeout."""
-        return asyncio.run(read_topic(self.kafka_bootstrap, self.topic(suffix), want, timeout_s, where))
+             where: Callable[[dict[str, Any]], bool] = lambda r: True, settle_s: float = 0.0) -> list[dict[str, Any]]:
+        """JSON records of a topic (from the start) that satisfy `where`, until `want` or the timeout;
+        then, with `settle_s`, on until the topic has been quiet that long (so extras show up too)."""
+        return asyncio.run(read_topic(self.kafka_bootstrap, self.topic(suffix), want, timeout_s, where,
+                                      settle_s=settle_s))
 
     def __enter__(self) -> "LocalStack":
         try:
@@ -153,21 +160,26 @@ class LocalStack:
 
 
 async def read_topic(bootstrap: str, topic: str, want: int, timeout_s: float,
-                     where: Callable[[dict[str, Any]], bool] = lambda r: True, raw: bool = False) -> list[Any]:
+                     where: Callable[[dict[str, Any]], bool] = lambda r: True, raw: bool = False,
+                     settle_s: float = 0.0) -> list[Any]:
     """Read a topic from the start until `want` matching records arrived or the timeout passed."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     found: list[Any] = []
     deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
     try:
-        while len(found) < want and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if len(found) >= want and time.monotonic() - quiet_since >= settle_s:
+                break
             batch = await consumer.getmany(timeout_ms=300)
             for records in batch.values():
                 for r in records:
                     value = r.value if raw else json.loads(r.value)
                     if raw or where(value):
                         found.append(value)
+                        quiet_since = time.monotonic()
     finally:
         await consumer.stop()
     return found

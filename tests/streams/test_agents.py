@@ -17,6 +17,7 @@ from streams.topics import TopicNames
 
 TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.alerts", "t.dlq")
 BIZ = {"phone_number_id": "1", "display": "5215550001111"}
+WEDNESDAY_11H_BRT = 1_763_560_800  # 2025-11-19 14:00 UTC: business hours for the after-hours pack
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +45,14 @@ def test_normalize_never_raises_and_keeps_the_bytes():
 
 def test_scan_produces_alerts_only_for_violations(scanner: Scanner):
     def scan(text: str) -> list:
-        doc = envelopes.message(**BIZ, customer="52155", wamid="wamid.2", timestamp=1, text=text, outbound=True)
+        doc = envelopes.message(**BIZ, customer="52155", wamid="wamid.2", timestamp=WEDNESDAY_11H_BRT, text=text,
+                                outbound=True)
         (out,) = process_raw(envelopes.dumps(doc), TOPICS)
         return process_message(out.value, scanner, TOPICS)
 
-    (alert,) = scan("escríbeme a mi número")
-    assert alert.topic == "t.alerts" and json.loads(alert.value)["rule_id"] == "off_channel.personal_contact"
+    alerts = scan("escríbeme a mi número")
+    assert [o.topic for o in alerts] == ["t.alerts"]
+    assert json.loads(alerts[0].value)["rule_id"] == "off_channel.personal_contact"
     assert scan("buenos días") == []
 
 
@@ -57,3 +60,13 @@ def test_scan_dead_letters_records_it_cannot_read(scanner: Scanner):
     for value in (b"{}", b"not json", json.dumps({"schema_version": 99}).encode()):
         (out,) = process_message(value, scanner, TOPICS, partition=0, offset=1)
         assert out.topic == "t.dlq" and json.loads(out.value)["reason"] == "invalid_record"
+
+
+def test_after_hours_alert_for_an_employee_message_at_night(scanner: Scanner):
+    night = envelopes.message(**BIZ, customer="52155", wamid="wamid.3", timestamp=WEDNESDAY_11H_BRT + 12 * 3600,
+                              text="ok, te aviso", outbound=True)
+    (out,) = process_raw(envelopes.dumps(night), TOPICS)
+    (alert,) = process_message(out.value, scanner, TOPICS)
+    body = json.loads(alert.value)
+    assert body["rule_id"] == "after_hours.employee_message"
+    assert body["evidence"] == [{"kind": "scope", "term": "outside_hours"}]

@@ -19,12 +19,12 @@ BR = {"phone_number_id": "277321005464405", "display": "551140040000"}
 
 
 def text(wamid: str, body: str, biz=MX, customer="5215512345678", outbound=False) -> bytes:
-    return envelopes.dumps(envelopes.message(**biz, customer=customer, wamid=wamid, timestamp=1_763_900_000,
+    return envelopes.dumps(envelopes.message(**biz, customer=customer, wamid=wamid, timestamp=1_763_560_800,
                                              text=body, outbound=outbound))
 
 
-def alerts_for(stack: LocalStack, ids: set[str], want: int, timeout_s: float = 60) -> list[dict]:
-    return stack.read("alerts", want, timeout_s, where=lambda a: a["message_id"] in ids)
+def alerts_for(stack: LocalStack, ids: set[str], want: int, timeout_s: float = 60, rule: str = RULE) -> list[dict]:
+    return stack.read("alerts", want, timeout_s, where=lambda a: a["message_id"] in ids and a["rule_id"] == rule)
 
 
 def test_violations_in_three_languages_raise_alerts_and_clean_messages_do_not(stack: LocalStack):
@@ -44,7 +44,7 @@ def test_violations_in_three_languages_raise_alerts_and_clean_messages_do_not(st
     assert {a["message_id"] for a in got} == expected
     for a in got:
         assert a["alert_id"] == alert_id(a["message_id"], RULE)
-        assert a["rule_id"] == RULE and a["severity"] == "medium" and a["pack_version"] == "1"
+        assert a["rule_id"] == RULE and a["severity"] == "medium" and a["pack_version"] == "2"
         assert a["evidence"] and all(e["end"] > e["start"] for e in a["evidence"])
         assert re.fullmatch(r"\*+\d{4}", a["customer_masked"])
     directions = {a["message_id"].rsplit(".", 1)[1]: a["direction"] for a in got}
