@@ -1,15 +1,16 @@
 """Keyword matching: every term of every loaded rule in ONE Aho-Corasick automaton.
 
 The cost per message depends on its length and its hits, not on how many rules are loaded.
-The automaton runs over the folded text; the offset map back to the original text is built
-only when something matched. Terms that tolerate obfuscation are looked up again, in the same
-automaton, over a de-obfuscated copy — only when the text has digits, symbols or spelled-out
-letters. Accent-strict terms are confirmed against the original characters of the hit.
+The automaton runs over the folded text and rule conditions work on folded positions; the map
+back to the original text is built only when something needs original offsets (evidence of a
+rule that fired, `explain`, an accent-strict term). Terms that tolerate obfuscation are looked
+up again, in the same automaton, over a de-obfuscated copy — only when the text has digits,
+symbols or spelled-out letters.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ahocorasick
 
@@ -30,10 +31,45 @@ class TermSpec:
 class TermHit:
     term_id: int
     term: str  # the folded term
-    start: int  # offsets in the ORIGINAL text
-    end: int
+    fstart: int  # offsets in the FOLDED text (see Matches.span for the original)
+    fend: int
     word: int  # index of the first word of the hit (for `near`)
     obfuscated: bool = False  # found only after de-obfuscation
+
+
+@dataclass
+class Matches:
+    """The hits in one text, with original offsets computed on first request."""
+
+    text: str
+    folded: str
+    hits: list[TermHit]
+    _source: Normalized | None = field(default=None, repr=False)
+
+    def span(self, hit: TermHit) -> tuple[int, int]:
+        """Offsets of a hit in the original text."""
+        source = self._source_map()
+        if source.text == self.folded:
+            return source.span(hit.fstart, hit.fend)
+        # Exotic input where the fast fold differs from the exact one: find the same occurrence there.
+        nth = sum(1 for h in self.hits if h.term == hit.term and h.fstart < hit.fstart)
+        pos = -1
+        for _ in range(nth + 1):
+            pos = source.text.find(hit.term, pos + 1)
+            if pos < 0:
+                return 0, len(self.text)
+        return source.span(pos, pos + len(hit.term))
+
+    def _source_map(self) -> Normalized:
+        if self._source is None:
+            self._source = normalize(self.text)
+        return self._source
+
+    def __iter__(self):
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
 
 
 class KeywordIndex:
@@ -52,67 +88,49 @@ class KeywordIndex:
             self._automaton.make_automaton()
         self._has_obfuscated = any(s.obfuscated for s in specs)
 
-    def find(self, text: str) -> list[TermHit]:
+    def find(self, text: str) -> Matches:
         if self._empty or not text:
-            return []
+            return Matches(text, "", [])
         folded = fold(text)
-        raw = list(self._automaton.iter(folded))
-        deob = None
+        matches = Matches(text, folded, [])
+        for end_idx, specs in self._automaton.iter(folded):
+            start = end_idx - len(specs[0].folded) + 1
+            bounded = _bounded(folded, start, end_idx)
+            word = -1
+            for spec in specs:
+                if spec.whole_word and not bounded:
+                    continue
+                if spec.strict is not None and not _strict_ok(matches, spec, start, end_idx + 1):
+                    continue
+                if word < 0:
+                    word = folded.count(" ", 0, start)
+                matches.hits.append(TermHit(spec.id, spec.folded, start, end_idx + 1, word))
         if self._has_obfuscated and might_be_obfuscated(folded):
-            deob = deobfuscate(folded)
-            deob_raw = [(end, specs) for end, specs in self._automaton.iter(deob.text)
-                        if any(s.obfuscated for s in specs)]
-        else:
-            deob_raw = []
-        if not raw and not deob_raw:
-            return []
-        source = normalize(text)
-        if source.text != folded:  # exotic input where the fast path differs: use the exact one
-            return _find_exact(self, text, source)
-        hits = _plain_hits(raw, source, text)
-        if deob_raw and deob is not None:
-            seen = {(h.term_id, h.start) for h in hits}
-            for h in _deobfuscated_hits(deob_raw, deob, source):
-                if (h.term_id, h.start) not in seen:
-                    hits.append(h)
-        return hits
+            _add_deobfuscated(self._automaton, matches)
+        return matches
 
 
-def _plain_hits(raw: list[tuple[int, tuple[TermSpec, ...]]], source: Normalized, original: str) -> list[TermHit]:
-    s = source.text
-    hits = []
-    for end_idx, specs in raw:
+def _add_deobfuscated(automaton: ahocorasick.Automaton, matches: Matches) -> None:
+    deob = deobfuscate(matches.folded)
+    seen = {(h.term_id, h.fstart) for h in matches.hits}
+    for end_idx, specs in automaton.iter(deob.text):
         start = end_idx - len(specs[0].folded) + 1
-        bounded = not _is_word_char(s, start - 1) and not _is_word_char(s, end_idx + 1)
-        o_start, o_end = source.span(start, end_idx + 1)
-        for spec in specs:
-            if spec.whole_word and not bounded:
-                continue
-            if spec.strict is not None and fold_accents_only(original[o_start:o_end]) != spec.strict:
-                continue
-            hits.append(TermHit(spec.id, spec.folded, o_start, o_end, s.count(" ", 0, start)))
-    return hits
-
-
-def _deobfuscated_hits(raw: list[tuple[int, tuple[TermSpec, ...]]], deob: Normalized,
-                       source: Normalized) -> list[TermHit]:
-    d = deob.text
-    hits = []
-    for end_idx, specs in raw:
-        start = end_idx - len(specs[0].folded) + 1
-        bounded = not _is_word_char(d, start - 1) and not _is_word_char(d, end_idx + 1)
+        bounded = _bounded(deob.text, start, end_idx)
         f_start, f_end = deob.span(start, end_idx + 1)  # positions in the folded text
-        o_start, o_end = source.span(f_start, f_end)
         for spec in specs:
-            if spec.obfuscated and (bounded or not spec.whole_word):
-                hits.append(TermHit(spec.id, spec.folded, o_start, o_end, source.text.count(" ", 0, f_start), True))
-    return hits
+            if spec.obfuscated and (bounded or not spec.whole_word) and (spec.id, f_start) not in seen:
+                matches.hits.append(TermHit(spec.id, spec.folded, f_start, f_end,
+                                            matches.folded.count(" ", 0, f_start), True))
 
 
-def _find_exact(index: KeywordIndex, text: str, source: Normalized) -> list[TermHit]:
-    raw = list(index._automaton.iter(source.text))
-    return _plain_hits(raw, source, text)
+def _strict_ok(matches: Matches, spec: TermSpec, fstart: int, fend: int) -> bool:
+    probe = TermHit(spec.id, spec.folded, fstart, fend, 0)
+    o_start, o_end = matches.span(probe)
+    return fold_accents_only(matches.text[o_start:o_end]) == spec.strict
 
 
-def _is_word_char(s: str, i: int) -> bool:
-    return 0 <= i < len(s) and (s[i].isalnum() or s[i] == "_")
+def _bounded(s: str, start: int, end_idx: int) -> bool:
+    """No letter, digit or '_' right before or after: a whole-word hit."""
+    before = s[start - 1] if start > 0 else " "
+    after = s[end_idx + 1] if end_idx + 1 < len(s) else " "
+    return not (before.isalnum() or before == "_" or after.isalnum() or after == "_")

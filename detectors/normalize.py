@@ -45,33 +45,35 @@ def _fold_char(ch: str) -> str:
     return unicodedata.normalize("NFKC", kept).casefold()
 
 
+_TOKEN = re.compile(r"\S+")
+
+
 def normalize(text: str) -> Normalized:
+    """Token by token: ASCII tokens fold in one C call; only the others go character by character."""
     out: list[str] = []
     origin: list[int] = []
-    pending_space = False
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            pending_space = bool(out)
+    for m in _TOKEN.finditer(text):
+        token, base = m.group(), m.start()
+        if token.isascii():
+            if out:
+                out.append(" ")
+                origin.append(base - 1)
+            out.append(token.lower())
+            origin.extend(range(base, base + len(token)))
             continue
-        folded = _fold_char(ch)
-        if not folded:
-            continue
-        if pending_space:
-            out.append(" ")
-            origin.append(i - 1)
-            pending_space = False
-        for piece in folded:
-            if piece.isspace():  # a few compatibility forms decompose to spaces
-                if out and out[-1] != " ":
+        pending_space = bool(out)
+        for offset, ch in enumerate(token):
+            for piece in _fold_char(ch):
+                if piece.isspace():  # a few compatibility forms decompose to spaces
+                    pending_space = bool(out)
+                    continue
+                if pending_space:
                     out.append(" ")
-                    origin.append(i)
-                continue
-            out.append(piece)
-            origin.append(i)
-    while out and out[-1] == " ":
-        out.pop()
-        origin.pop()
-    return Normalized("".join(out), tuple(origin))
+                    origin.append(base + offset - 1 if offset else base - 1)
+                    pending_space = False
+                out.append(piece)
+                origin.append(base + offset)
+    return Normalized("".join(out), tuple(origin))  # one origin per character, ASCII tokens included
 
 
 def fold_accents_only(text: str) -> str:

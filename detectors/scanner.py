@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from detectors.attachments import AttachmentInfo, AttachmentPredicate, compile_regex
-from detectors.keywords import KeywordIndex, TermHit, TermSpec
+from detectors.keywords import KeywordIndex, Matches, TermHit, TermSpec
 from detectors.normalize import fold, fold_accents_only
 from rules import Pack, Rule, RuleSet
 from rules.model import Direction, Term, TermList, TermOptions
@@ -89,6 +89,7 @@ class _Compiled:
     exception_ids: Group = frozenset()
     gate: Group = frozenset()  # term ids that make this rule worth evaluating
     positive: Group = frozenset()  # term ids whose hits are evidence
+    required: tuple[Group, ...] = ()  # each must intersect the hits, or the rule cannot fire
     ungated: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -166,39 +167,54 @@ class Scanner:
         c.exception_ids = frozenset().union(*(group(p) for p in rule.exceptions.phrases))
         keyword_groups = [*c.any, *c.all, *(g for n in c.near for g in n.groups)]
         c.positive = frozenset().union(*keyword_groups, *(n.ids for n in c.count))
-        # A rule needs a hit when it has any/all/near/count; its gate is the terms one of them needs.
-        if c.any:
-            c.gate = frozenset().union(*c.any)
-        elif c.all or c.near or c.count:
-            c.gate = c.positive
+        # Groups that must all be hit for the rule to fire; the rule is indexed under ONE of them (the
+        # largest: single-word groups tend to be common words like "pago"), so a frequent word in a
+        # near/all rule does not make the rule a candidate on every message that has it.
+        c.required = tuple(g for g in ((frozenset().union(*c.any),) if c.any else ()) + c.all
+                           + tuple(g for n in c.near for g in n.groups) if g)
+        if c.required:
+            c.gate = max(c.required, key=len)
+        elif c.count:
+            c.gate = frozenset().union(*(n.ids for n in c.count))
         c.ungated = not c.gate
         return c
+
+    def _may_fire(self, r: _Compiled, s: Subject, hit_ids: set[int]) -> bool:
+        """Cheap necessary conditions, checked before the full evaluation (which explains itself)."""
+        if r.direction and s.direction != r.direction:
+            return False
+        if r.attachment and not s.attachments:
+            return False
+        return all(not g.isdisjoint(hit_ids) for g in r.required)
 
     # --- evaluate ------------------------------------------------------------------------------
 
     def scan(self, subject: Subject) -> list[RuleHit]:
         hits = self._index.find(subject.text)
-        hit_ids = {h.term_id for h in hits}
+        hit_ids = {h.term_id for h in hits.hits}
         candidates = set(self._ungated)
         for term_id in hit_ids:
             candidates.update(self._by_term.get(term_id, ()))
         fired = []
         for i in sorted(candidates):
-            verdict = self._evaluate(self._rules[i], subject, hits, hit_ids)
+            rule = self._rules[i]
+            if not self._may_fire(rule, subject, hit_ids):
+                continue
+            verdict = self._evaluate(rule, subject, hits, hit_ids)
             if verdict.fired:
                 fired.append(RuleHit(verdict.pack, verdict.rule, verdict.evidence))
         return fired
 
-    def explain(self, subject: Subject) -> tuple[list[TermHit], list[Verdict]]:
+    def explain(self, subject: Subject) -> tuple[Matches, list[Verdict]]:
         """Every hit and, for every enabled rule, whether it fired and why (or which condition failed)."""
         hits = self._index.find(subject.text)
-        hit_ids = {h.term_id for h in hits}
+        hit_ids = {h.term_id for h in hits.hits}
         return hits, [self._evaluate(r, subject, hits, hit_ids) for r in self._rules]
 
     def term_text(self, term_id: int) -> str:
         return self._index.specs[term_id].text
 
-    def _evaluate(self, r: _Compiled, s: Subject, hits: list[TermHit], hit_ids: set[int]) -> Verdict:
+    def _evaluate(self, r: _Compiled, s: Subject, matches: Matches, hit_ids: set[int]) -> Verdict:
         def no(reason: str) -> Verdict:
             return Verdict(r.pack, r.rule, False, reason)
 
@@ -225,8 +241,8 @@ class Scanner:
         if exc.teams and s.team in exc.teams:
             return no("exception: team is allow-listed")
 
-        covered = [h for h in hits if h.term_id in r.exception_ids]
-        live = [h for h in hits if h.term_id in r.positive and not _inside_any(h, covered)]
+        covered = [h for h in matches.hits if h.term_id in r.exception_ids]
+        live = [h for h in matches.hits if h.term_id in r.positive and not _inside_any(h, covered)]
         live_ids = {h.term_id for h in live}
         if r.any and not any(g & live_ids for g in r.any):
             return no("any: none of the items occurs" + (" (hits fall inside exception phrases)" if covered else ""))
@@ -247,7 +263,7 @@ class Scanner:
             got = len({h.term_id for h in matched}) if cnt.distinct else len(matched)
             if got < cnt.at_least:
                 return no(f"count[{n}]: {got} {'distinct terms' if cnt.distinct else 'hits'}, needs {cnt.at_least}")
-        evidence.extend(Evidence("keyword", h.term, h.start, h.end) for h in live)
+        evidence.extend(Evidence("keyword", h.term, *matches.span(h)) for h in live)
         if r.regex:
             spans = [(i, m.span()) for i, rx in enumerate(r.regex) if (m := rx.search(s.text))]
             if not spans:
@@ -279,7 +295,7 @@ def _term_options(term: str | Term, lst: TermList) -> tuple[str, TermOptions]:
 
 
 def _inside_any(hit: TermHit, spans: list[TermHit]) -> bool:
-    return any(e.start <= hit.start and hit.end <= e.end and e is not hit for e in spans)
+    return any(e.fstart <= hit.fstart and hit.fend <= e.fend and e is not hit for e in spans)
 
 
 def _near_holds(near: _Near, hits: list[TermHit]) -> bool:

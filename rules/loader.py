@@ -23,6 +23,7 @@ from rules.model import REF, Pack, Rule, TermList
 Path_ = tuple[str | int, ...]
 PACK_SUFFIXES = (".yaml", ".yml")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's composer keeps marks too, ~10x faster
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def load_pack(file: Path) -> Pack:
 def _load(file: Path) -> _Loaded:
     text = file.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = SourceLocation(file, mark.line + 1, mark.column + 1) if mark else SourceLocation(file, 0, 0)

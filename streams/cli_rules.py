@@ -81,15 +81,16 @@ def explain(
                       attachments=tuple(_attachment(a) for a in attachment))
     hits, verdicts = scanner.explain(subject)
     console.print(Text("normalized: ") + Text(fold(text), style="cyan"))
+    spans = [(h, *hits.span(h)) for h in hits]
     highlighted = Text(text)
-    for h in hits:
-        highlighted.stylize("bold reverse", h.start, h.end)
+    for _, start, end in spans:
+        highlighted.stylize("bold reverse", start, end)
     console.print(Text("original:   ") + highlighted)
-    table = Table(title="hits")
+    table = Table(title="hits (offsets in the original text)")
     for col in ("term", "start", "end", "original", "obfuscated"):
         table.add_column(col)
-    for h in hits:
-        table.add_row(h.term, str(h.start), str(h.end), text[h.start:h.end], "yes" if h.obfuscated else "")
+    for h, start, end in spans:
+        table.add_row(h.term, str(start), str(end), text[start:end], "yes" if h.obfuscated else "")
     console.print(table)
     verdict_table = Table(title="rules")
     for col in ("rule", "severity", "fired", "why"):

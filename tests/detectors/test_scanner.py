@@ -66,25 +66,29 @@ def test_deobfuscation():
     ("(meu zap pessoal)", ["meu zap pessoal"]),
 ])
 def test_whole_word_matching(text: str, hits: list[str]):
-    assert [h.term for h in index("Meu zap pessoal").find(text)] == hits
+    assert [h.term for h in index("Meu zap pessoal").find(text).hits] == hits
 
 
 def test_substring_terms_when_asked():
-    assert [h.term for h in index("senha", whole_word=False).find("minhasenhasecreta")] == ["senha"]
+    assert [h.term for h in index("senha", whole_word=False).find("minhasenhasecreta").hits] == ["senha"]
 
 
 def test_hit_offsets_point_into_the_original_text():
     text = "Olá! Anota o MEU   Zap Pessoal: ..."
-    (hit,) = index("meu zap pessoal").find(text)
-    assert text[hit.start:hit.end] == "MEU   Zap Pessoal"
+    matches = index("meu zap pessoal").find(text)
+    (hit,) = matches.hits
+    start, end = matches.span(hit)
+    assert text[start:end] == "MEU   Zap Pessoal"
 
 
 def test_obfuscated_hits_only_for_terms_that_allow_it():
     text = "la s.e.n.h.a y la p4ssw0rd"
     assert sorted(h.term for h in index("senha", "password", obfuscated=True).find(text)) == ["password", "senha"]
-    assert index("senha", "password").find(text) == []
-    hit = next(h for h in index("password", obfuscated=True).find(text))
-    assert text[hit.start:hit.end] == "p4ssw0rd" and hit.obfuscated
+    assert index("senha", "password").find(text).hits == []
+    matches = index("password", obfuscated=True).find(text)
+    (hit,) = matches.hits
+    start, end = matches.span(hit)
+    assert text[start:end] == "p4ssw0rd" and hit.obfuscated
 
 
 # --- conditions ------------------------------------------------------------------------------
@@ -184,6 +188,7 @@ def test_explain_says_which_condition_failed(tmp_path: Path):
     s = scanner_for(tmp_path, RULE + "  scope: {sender: employee}\n  match: {all: [cuenta, clabe]}\n")
     hits, (verdict,) = s.explain(Subject(text="la cuenta", direction="outbound"))
     assert [h.term for h in hits] == ["cuenta"]
+    assert hits.span(hits.hits[0]) == (3, 9)
     assert not verdict.fired and "clabe" in verdict.reason
     _, (verdict,) = s.explain(Subject(text="cuenta clabe", direction="inbound"))
     assert verdict.reason.startswith("scope:")
