@@ -20,7 +20,7 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ahocorasick
@@ -30,12 +30,10 @@ from detectors.normalize import fold
 from detectors.scanner import Scanner, Subject
 from rules import load_rules_dir
 
-SYLLABLES = ("ba be bi bo bu ca ce co da de di do fa fe fi ga go la le li lo ma me mi mo na ne no pa pe po ra re ri "
-             "ro sa se si so ta te ti to va ve vi za ção ñu lha nha").split()
-FILLER = ("hola buenos dias pedido envio gracias factura pago cuenta boleto obrigado por favor amanhã order delivery "
-          "address tomorrow precio descuento cliente número oficina horário entrega você está já não sí").split()
+SYLLABLES = ["ba", "be", "bi", "bo", "bu", "ca", "ce", "co", "da", "de", "di", "do", "fa", "fe", "fi", "ga", "go", "la", "le", "li", "lo", "ma", "me", "mi", "mo", "na", "ne", "no", "pa", "pe", "po", "ra", "re", "ri", "ro", "sa", "se", "si", "so", "ta", "te", "ti", "to", "va", "ve", "vi", "za", "ção", "ñu", "lha", "nha"]
+FILLER = ["hola", "buenos", "dias", "pedido", "envio", "gracias", "factura", "pago", "cuenta", "boleto", "obrigado", "por", "favor", "amanhã", "order", "delivery", "address", "tomorrow", "precio", "descuento", "cliente", "número", "oficina", "horário", "entrega", "você", "está", "já", "não", "sí"]
 RULES_PER_PACK = 100
-NOON = datetime(2026, 11, 18, 15, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 
 
 def words(rng: random.Random, n: int) -> list[str]:

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import re2
 
 RISKY_EXTENSIONS = frozenset(
-    "exe scr bat cmd com pif js jse vbs vbe wsf wsh hta msi msp ps1 psm1 jar lnk apk dll cpl reg iso img sh "
-    "app dmg scf inf".split()
+    ["exe", "scr", "bat", "cmd", "com", "pif", "js", "jse", "vbs", "vbe", "wsf", "wsh", "hta", "msi", "msp", "ps1", "psm1", "jar", "lnk", "apk", "dll", "cpl", "reg", "iso", "img", "sh", "app", "dmg", "scf", "inf"]
 )
 DOCUMENT_LIKE = frozenset(
-    "pdf doc docx docm xls xlsx xlsm ppt pptx pptm txt rtf csv jpg jpeg png gif bmp heic webp mp3 mp4 mov avi "
-    "zip rar 7z odt ods xml html htm".split()
+    ["pdf", "doc", "docx", "docm", "xls", "xlsx", "xlsm", "ppt", "pptx", "pptm", "txt", "rtf", "csv", "jpg", "jpeg", "png", "gif", "bmp", "heic", "webp", "mp3", "mp4", "mov", "avi", "zip", "rar", "7z", "odt", "ods", "xml", "html", "htm"]
 )
 # MIME names that mean the same; WhatsApp clients send several of these.
 ALIASES = {

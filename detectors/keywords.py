@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 import ahocorasick
 
-from detectors.normalize import Normalized, deobfuscate, fold, fold_accents_only, might_be_obfuscated, normalize
+from detectors.normalize import (
+    Normalized,
+    deobfuscate,
+    fold,
+    fold_accents_only,
+    might_be_obfuscated,
+    normalize,
+)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from detectors.attachments import AttachmentInfo
 from detectors.scanner import Scanner, Subject
@@ -11,7 +11,7 @@ from rules import Rule, RuleSet
 from rules.model import Direction, Example
 
 # A Wednesday, 11:00 UTC: inside ordinary business hours in Latin America and Spain.
-DEFAULT_TIME = datetime(2026, 11, 18, 14, 0, tzinfo=timezone.utc)
+DEFAULT_TIME = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

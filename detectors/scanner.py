@@ -305,6 +305,6 @@ def _near_holds(near: _Near, hits: list[TermHit]) -> bool:
     for combo in itertools.islice(itertools.product(*per_item), 10_000):
         if max(combo) - min(combo) > near.within:
             continue
-        if not near.ordered or all(a < b for a, b in zip(combo, combo[1:])):
+        if not near.ordered or all(a < b for a, b in itertools.pairwise(combo)):
             return True
     return False

@@ -9,9 +9,10 @@ All problems of all files are collected in one pass and raised together.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import re2
 import yaml

@@ -23,7 +23,15 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 ID = r"^[a-z0-9][a-z0-9_.-]*$"
 LIST_NAME = r"^[A-Za-z0-9_]+$"
@@ -73,7 +81,7 @@ class _Strict(BaseModel):
 def _size(value: object) -> object:
     """'10MB', '512 KiB', 2048 -> bytes."""
     if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*", value, re.I)
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*", value, re.IGNORECASE)
         if not m:
             raise ValueError(f"size {value!r}: write bytes or a number with B, KB, KiB, MB, MiB, GB or GiB")
         unit = (m.group(2) or "b").lower()
@@ -151,7 +159,7 @@ class AttachmentCondition(_Strict):
         return [e.lower().lstrip(".") for e in v]
 
     @model_validator(mode="after")
-    def _something(self) -> "AttachmentCondition":
+    def _something(self) -> AttachmentCondition:
         if not any(v not in (None, []) for v in self.model_dump().values()):
             raise ValueError("attachment condition is empty")
         if self.min_size is not None and self.max_size is not None and self.min_size > self.max_size:
@@ -177,7 +185,7 @@ class Match(_Strict):
         return [v] if isinstance(v, dict) else v
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "Match":
+    def _not_empty(self) -> Match:
         positive = [self.any, self.all, self.near, self.count, self.regex, self.pii, self.attachment]
         if self.always and (any(positive) or self.none):
             raise ValueError("'always' cannot be combined with other conditions")
@@ -209,7 +217,7 @@ class Hours(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _order(self) -> "Hours":
+    def _order(self) -> Hours:
         if self.start >= self.end:
             raise ValueError("start must be before end")
         return self
@@ -229,7 +237,7 @@ class Scope(_Strict):
     within_hours: Hours | None = Field(None, description="Only messages sent within these hours.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Scope":
+    def _consistent(self) -> Scope:
         implied = {Sender.employee: Direction.outbound, Sender.customer: Direction.inbound}.get(self.sender)
         if implied and self.direction not in (Direction.both, implied):
             raise ValueError(f"sender {self.sender.value} contradicts direction {self.direction.value}")

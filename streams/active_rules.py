@@ -74,7 +74,7 @@ class ActiveRules:
             log.error("rule reload (%s) rejected; previous rules keep running. %d problem(s):\n%s", reason,
                       len(exc.problems), exc)
             return False
-        except Exception as exc:  # noqa: BLE001 - a compiler bug must not take the worker down
+        except Exception as exc:
             self._fingerprint = new_fingerprint
             self.last_error = f"{type(exc).__name__}: {exc}"
             metrics.rules_reloads.labels("error").inc()

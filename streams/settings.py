@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     verify_token_file: Path | None = Field(None, description="File holding the verify token.")
 
     @model_validator(mode="after")
-    def _files_exist(self) -> "Settings":
+    def _files_exist(self) -> Settings:
         for name in ("app_secret_file", "verify_token_file"):
             path = getattr(self, name)
             if path is not None and not path.is_file():

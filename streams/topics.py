@@ -22,7 +22,7 @@ class TopicNames:
     deadletter: str  # DeadLetter JSON
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "TopicNames":
+    def from_settings(cls, settings: Settings) -> TopicNames:
         p = settings.topic_prefix
         return cls(
             raw=f"{p}.raw",

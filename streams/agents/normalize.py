@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from sinks import metrics
-from streams.agents.outputs import Delivery, Output, dead_letter_output
+from streams.agents.outputs import Output, dead_letter_output, step_agent
 from streams.deadletter import Reason
 from streams.ingest.whatsapp_webhook import PayloadError, parse_notification
 from streams.schemas import Origin
@@ -32,7 +31,7 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
         result = parse_notification(value, origin)
     except PayloadError as exc:
         return [dead(exc.reason, str(exc))]
-    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the stream
+    except Exception as exc:
         log.exception("normalize failed at %s[%s]@%s", topics.raw, partition, offset)
         return [dead(Reason.processing_error, type(exc).__name__)]
 
@@ -59,19 +58,9 @@ _STATUSES = {"sent", "delivered", "read", "played", "failed", "deleted", "warnin
 
 
 def register(app: Any, topics: TopicNames) -> Any:
-    raw = app.topic(topics.raw, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
+    def step(record: Any) -> list[Output]:
+        received = datetime.fromtimestamp(record.timestamp, UTC) if record.timestamp else None
+        return process_raw(record.value or b"", topics, partition=record.partition, offset=record.offset,
+                           received_at=received)
 
-    deliver = Delivery(app)
-
-    @app.agent(raw, name="chatwatch.normalize")
-    async def normalize(stream: Any) -> None:
-        async for event in stream.events():
-            started = time.perf_counter()
-            msg = event.message
-            received = datetime.fromtimestamp(msg.timestamp, UTC) if msg.timestamp else None
-            outputs = process_raw(msg.value or b"", topics, partition=msg.partition, offset=msg.offset,
-                                  received_at=received)
-            await deliver(outputs)
-            metrics.processing_seconds.labels(STAGE).observe(time.perf_counter() - started)
-
-    return normalize
+    return step_agent(app, topics.raw, "chatwatch.normalize", STAGE, step)

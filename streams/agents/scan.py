@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -12,7 +12,7 @@ from detectors.attachments import AttachmentInfo
 from detectors.scanner import Scanner, Subject
 from sinks import metrics
 from sinks.alerts import to_alert
-from streams.agents.outputs import Delivery, Output, dead_letter_output
+from streams.agents.outputs import Output, dead_letter_output, step_agent
 from streams.deadletter import Reason
 from streams.schemas import Message
 from streams.topics import TopicNames
@@ -35,7 +35,7 @@ def process_message(value: bytes, scanner: Scanner, topics: TopicNames, *, parti
         return [dead(Reason.invalid_record, detail)]
     try:
         hits = scanner.scan(subject_of(message))
-    except Exception as exc:  # noqa: BLE001 - a detector bug must not stop the stream
+    except Exception as exc:
         log.exception("scan failed for message at %s[%s]@%s", topics.messages, partition, offset)
         return [dead(Reason.processing_error, type(exc).__name__)]
     metrics.messages_scanned.labels(message.direction.value).inc()
@@ -58,19 +58,8 @@ def subject_of(message: Message) -> Subject:
 
 
 def register(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner]) -> Any:
-    messages = app.topic(topics.messages, key_type=bytes, value_type=bytes, value_serializer="raw",
-                         key_serializer="raw")
+    def step(record: Any) -> list[Output]:
+        return process_message(record.value or b"", current_scanner(), topics, partition=record.partition,
+                               offset=record.offset)
 
-    deliver = Delivery(app)
-
-    @app.agent(messages, name="chatwatch.scan")
-    async def scan(stream: Any) -> None:
-        async for event in stream.events():
-            started = time.perf_counter()
-            msg = event.message
-            outputs = process_message(msg.value or b"", current_scanner(), topics, partition=msg.partition,
-                                      offset=msg.offset)
-            await deliver(outputs)
-            metrics.processing_seconds.labels(STAGE).observe(time.perf_counter() - started)
-
-    return scan
+    return step_agent(app, topics.messages, "chatwatch.scan", STAGE, step)

@@ -17,9 +17,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
@@ -115,7 +116,7 @@ class LocalStack:
         for proc in self.processes.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for name, proc in self.processes.items():
+        for proc in self.processes.values():
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -147,7 +148,7 @@ class LocalStack:
         return asyncio.run(read_topic(self.kafka_bootstrap, self.topic(suffix), want, timeout_s, where,
                                       settle_s=settle_s))
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         try:
             self.start()
         except BaseException:

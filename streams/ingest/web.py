@@ -20,7 +20,11 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sinks import metrics
-from streams.ingest.whatsapp_webhook import SIGNATURE_HEADER, signature_is_valid, subscription_challenge
+from streams.ingest.whatsapp_webhook import (
+    SIGNATURE_HEADER,
+    signature_is_valid,
+    subscription_challenge,
+)
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -78,7 +82,7 @@ def create_webhook_app(settings: Settings) -> web.Application:
                 request.app[PRODUCER].send_and_wait(raw_topic, value=body, headers=headers),
                 timeout=settings.webhook_produce_timeout_s,
             )
-        except (KafkaError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError) as exc:
             log.error("could not store webhook payload on %s: %s", raw_topic, type(exc).__name__)
             return answer("POST", 503, "temporarily unavailable")
         metrics.payloads_received.inc()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from detectors.normalize import deobfuscate, fold, normalize
 from detectors.scanner import Scanner, Subject
 from rules import load_rules_dir
 
-WED_NOON_UTC = datetime(2026, 11, 18, 12, 0, tzinfo=timezone.utc)
+WED_NOON_UTC = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 
 
 def scanner_for(tmp_path: Path, rules_yaml: str, lists_yaml: str = "{}") -> Scanner:
@@ -164,7 +164,7 @@ def test_scope_direction_numbers_teams(tmp_path: Path):
 def test_outside_hours_in_the_rules_timezone(tmp_path: Path):
     s = scanner_for(tmp_path, RULE + "  scope: {outside_hours: {timezone: America/Mexico_City, start: '09:00', "
                                      "end: '18:00'}}\n  match: {always: true}\n")
-    mx = lambda h, d=18: datetime(2026, 11, d, h, 0, tzinfo=timezone.utc)  # noqa: E731 (Mexico City = UTC-6)
+    mx = lambda h, d=18: datetime(2026, 11, d, h, 0, tzinfo=UTC)
     assert fired(s, timestamp=mx(16)) == []  # 10:00 local, a Wednesday
     assert fired(s, timestamp=mx(14)) == ["p.r"]  # 08:00 local
     assert fired(s, timestamp=mx(16, 21)) == ["p.r"]  # Saturday
@@ -175,7 +175,7 @@ def test_attachment_predicates(tmp_path: Path):
                                      "      - {extensions: [exe], max_size: 1MB}\n"
                                      "      - {double_extension: true}\n"
                                      "      - {mime_types: ['application/vnd.ms-*'], filename_globs: ['*.xls?']}\n")
-    att = lambda name, mime=None, size=None: (AttachmentInfo(name, mime, size),)  # noqa: E731
+    att = lambda name, mime=None, size=None: (AttachmentInfo(name, mime, size),)
     assert fired(s, attachments=att("a.exe", size=10)) == ["p.r"]
     assert fired(s, attachments=att("a.exe", size=2_000_000)) == []
     assert fired(s, attachments=att("nota.pdf.scr")) == ["p.r"]
