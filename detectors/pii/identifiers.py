@@ -1,0 +1,113 @@
+"""National identifiers of Brazil, Mexico, Spain, Argentina, Chile and Colombia, plus IBAN.
+
+A regular expression finds candidates in the formats people type (dots, dashes, spaces, no
+separators); python-stdnum confirms or rejects each by its checksum. Identifiers whose
+checksum is weak (a mod-11 digit on a plain number: Chilean RUT, Colombian NIT) need their
+usual punctuation or a context word; the Colombian cédula has no checksum and needs context.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from stdnum import iban
+from stdnum.ar import cuit
+from stdnum.br import cnpj, cpf
+from stdnum.cl import rut
+from stdnum.co import nit
+from stdnum.es import cif, dni, nie, nif
+from stdnum.mx import curp, rfc
+
+SEP = r"[.\-\u2013\u2010 \t/]?"  # one optional separator: dot, dash, en dash, space, tab, slash
+SEP2 = r"[.\-\u2013\u2010 \t/]{0,2}"  # up to two: "12. ABC.345 /01DE–35"
+NL = r"(?:\s{0,2})"  # line breaks inside a number pasted from a document
+
+
+@dataclass(frozen=True)
+class IdRecognizer:
+    type: str
+    pattern: re.Pattern[str]
+    is_valid: Callable[[str], bool]
+    validator: str
+    context: tuple[str, ...]  # folded words that raise the score when they precede the value
+    score: float = 0.9
+    needs_context: bool = False  # emit only with a context word
+    needs_format: re.Pattern[str] | None = None  # ...or when the value is written in this format
+    country: str | None = None  # preferred when the business number is of this country (CPF vs CUIT)
+    shrink: bool = False  # an invalid candidate may be a valid one followed by more text (IBAN)
+
+    def accepts_format(self, value: str) -> bool:
+        return self.needs_format is not None and self.needs_format.fullmatch(value) is not None
+
+
+ACRONYMS = ("DNI", "NIE", "NIF", "CIF", "CPF", "RFC", "RUT", "RUN", "NIT", "CUIT", "CUIL", "CURP", "CNPJ", "IBAN")
+GLUED = "|".join(rf"(?<={a})" for a in ("DNI", "NIE", "NIF", "CPF", "RUT", "NIT"))  # "DNI34657934-Q"
+
+
+def _p(expr: str, flags: int = re.IGNORECASE, glued: bool = False) -> re.Pattern[str]:
+    start = rf"(?:{GLUED}|(?<![\w.\-/]))" if glued else r"(?<![\w.\-/])"
+    return re.compile(rf"{start}{expr}(?![\w\-/]|\.\w)", flags)
+
+
+def _rfc(value: str) -> bool:
+    """An RFC's letters are a name or company initials, never an identifier's acronym ("NIT 800226098")."""
+    return not value.startswith(ACRONYMS) and rfc.is_valid(value)
+
+
+def _nif(value: str) -> bool:
+    """NIF, accepting a DNI written without its leading zero ('1111111G')."""
+    return nif.is_valid(value) or (len(value) == 8 and value[:7].isdigit() and nif.is_valid("0" + value))
+
+
+RECOGNIZERS: tuple[IdRecognizer, ...] = (
+    IdRecognizer("br_cpf", _p(rf"\d{{3}}{SEP}\d{{3}}{SEP}\d{{3}}{SEP}\d{{2}}"), cpf.is_valid, "stdnum.br.cpf",
+                 ("cpf", "c.p.f", "cadastro de pessoa"), country="BR"),
+    IdRecognizer("br_cnpj", _p(rf"[0-9A-Z]{{2}}{SEP2}[0-9A-Z]{{3}}{SEP2}[0-9A-Z]{{3}}{SEP2}[0-9A-Z]{{4}}{SEP2}\d{{2}}"),
+                 cnpj.is_valid, "stdnum.br.cnpj", ("cnpj", "c.n.p.j", "empresa"), country="BR"),
+    IdRecognizer("mx_curp", _p(r"[A-Z]{4}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d"), curp.is_valid, "stdnum.mx.curp", ("curp",),
+                 country="MX"),
+    # RFC: letters + a valid birth/foundation date + homoclave; python-stdnum checks the date (its
+    # check-digit test is off by default because many issued RFCs fail it).
+    IdRecognizer("mx_rfc", _p(rf"[A-ZÑ&]{{3,4}}{SEP}\d{{6}}{SEP}[0-9A-Z]{{3}}"), _rfc, "stdnum.mx.rfc",
+                 ("rfc", "r.f.c", "registro federal"), country="MX"),
+    IdRecognizer("mx_rfc", _p(rf"[A-ZÑ&]{{4}}{SEP}\d{{6}}"), _rfc, "stdnum.mx.rfc",
+                 ("rfc", "r.f.c", "registro federal"), score=0.8, needs_context=True, country="MX"),
+    IdRecognizer("es_dni", _p(rf"\d{{8}}{SEP}[A-Z]", glued=True), dni.is_valid, "stdnum.es.dni", ("dni", "d.n.i", "documento"),
+                 country="ES"),
+    IdRecognizer("es_nie", _p(rf"[XYZ]{SEP}\d{{7}}{SEP}[A-Z]", glued=True), nie.is_valid, "stdnum.es.nie",
+                 ("nie", "n.i.e", "extranjero"), country="ES"),
+    IdRecognizer("es_nif", _p(rf"[ABCDEFGHJNPQRSUVW]{SEP}\d{{7}}{SEP}[0-9A-J]"), cif.is_valid, "stdnum.es.cif",
+                 ("nif", "cif", "n.i.f", "c.i.f"), country="ES"),
+    IdRecognizer("es_nif", _p(rf"(?:[KLM]{SEP})?\d{{7}}{SEP}[A-Z]", glued=True), _nif, "stdnum.es.nif",
+                 ("nif", "n.i.f", "dni"), country="ES"),
+    IdRecognizer("ar_cuit", _p(rf"(?:20|23|24|27|30|33|34){SEP}\d{{8}}{SEP}\d"), cuit.is_valid, "stdnum.ar.cuit",
+                 ("cuit", "cuil", "c.u.i.t", "c.u.i.l"), country="AR"),
+    IdRecognizer("cl_rut", _p(rf"\d{{1,2}}\.?\d{{3}}\.?\d{{3}}{SEP}[0-9K]", glued=True), rut.is_valid, "stdnum.cl.rut",
+                 ("rut", "r.u.t", "run", "rol unico"), country="CL",
+                 needs_format=re.compile(r"\d{1,2}\.\d{3}\.\d{3}-[0-9Kk]|\d{7,8}-[0-9Kk]")),
+    IdRecognizer("co_nit", _p(r"\d{1,3}(?:[., \-]?\d{3}){2,4}[ ]?[\-\u2013\u2014.]{0,2}[ ]?\d", glued=True), nit.is_valid, "stdnum.co.nit",
+                 ("nit", "n.i.t"), country="CO", needs_format=re.compile(r"\d{1,3}(?:\.\d{3}){2,4}-\d")),
+    IdRecognizer("co_cedula", _p(r"\d{1,3}(?:\.?\d{3}){1,3}"), lambda v: 6 <= len(v) <= 10, "format+context",
+                 ("cedula", "c.c", "cc", "cedula de ciudadania"), score=0.75, needs_context=True, country="CO"),
+    IdRecognizer("iban", _p(r"[A-Z]{2}[ \-.]?\d{2}(?:[ \-.]?[0-9A-Za-z]){10,30}", 0), iban.is_valid, "stdnum.iban",
+                 ("iban", "cuenta", "conta", "account", "transferencia"), shrink=True),
+)
+
+
+def compact(value: str) -> str:
+    return re.sub(r"[\s.,\-\u2010\u2013\u2014/]", "", value).upper()
+
+
+def shrink_to_valid(rec: IdRecognizer, text: str) -> str | None:
+    """The longest prefix of `text` (cut at a separator or character) that validates, for greedy candidates."""
+    for end in range(len(text), 0, -1):
+        if end < len(text) and not text[end - 1].isalnum():
+            continue
+        value = compact(text[:end])
+        if len(value) < 12:
+            return None
+        if rec.is_valid(value):
+            return text[:end]
+    return None

@@ -1,0 +1,92 @@
+"""Names, organizations and places through a spaCy NER model per language, in batches.
+
+Model names are configuration. A configured model that is not installed is reported once (log
+warning + `chatwatch_pii_ner_model_missing{lang}`) and that language runs on patterns only.
+Statistical NER over-fires on chat text (greetings, product names, acronyms), so each entity
+passes a validation step before it becomes a finding.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+
+from detectors.pii.findings import Finding
+
+log = logging.getLogger(__name__)
+
+LABELS = {"PER": "person", "PERSON": "person", "ORG": "organization", "LOC": "location", "GPE": "location"}
+# Words NER models often tag as names in chat: greetings, courtesy, app names, our own vocabulary.
+NOT_NAMES = frozenset(
+    "hola oi ola olá hello hi hey buenas buenos bom boa dia dias días tardes noches noite gracias obrigado obrigada "
+    "thanks thank please porfa favor señor senor senora señora sr sra dona don cliente client customer whatsapp "
+    "zap pix cpf cnpj rfc curp nif nie dni iban cvv pin ok okay sí si sim no não nao atte saludos abrazo "
+    "querido querida amigo amiga jefe chefe mi mis meu minha meus my tu tus seu sua your su sus el la los las o a "
+    "os as the un una um uma".split())
+
+
+class NerEngine:
+    def __init__(self, models: dict[str, str], on_missing=None):
+        self.models = models
+        self._nlp: dict[str, object] = {}
+        self.missing: dict[str, str] = {}
+        for lang, name in models.items():
+            try:
+                import spacy
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # spaCy's "trained with an older version" (W095) for es 3.1
+                    self._nlp[lang] = spacy.load(name, exclude=["parser", "lemmatizer", "tagger", "morphologizer",
+                                                               "attribute_ruler", "senter"])
+            except (OSError, ImportError) as exc:
+                self.missing[lang] = name
+                log.warning("NER model %r for %s is not installed (%s); %s messages get pattern detection only",
+                            name, lang, type(exc).__name__, lang)
+                if on_missing:
+                    on_missing(lang)
+
+    def available(self, lang: str) -> bool:
+        return lang in self._nlp
+
+    def model_name(self, lang: str) -> str:
+        return self.models.get(lang, "")
+
+    def entities(self, texts: Sequence[str], lang: str, batch_size: int = 128) -> list[list[Finding]]:
+        nlp = self._nlp.get(lang)
+        if nlp is None:
+            return [[] for _ in texts]
+        validator = f"ner:{self.models[lang]}"
+        out = []
+        for doc in nlp.pipe(texts, batch_size=batch_size):
+            found = []
+            for ent in doc.ents:
+                kind = LABELS.get(ent.label_)
+                text, start = _strip_greeting(ent.text, ent.start_char)
+                if kind and _plausible(kind, text):
+                    found.append(Finding(kind, start, ent.end_char, 0.6, validator, source="ner"))
+            out.append(found)
+        return out
+
+
+def _strip_greeting(text: str, start: int) -> tuple[str, int]:
+    """'Hola María González' -> 'María González' (models often glue the greeting to the name)."""
+    words = text.split()
+    if len(words) > 1 and words[0].strip(",.!¡").casefold() in NOT_NAMES:
+        cut = text.index(words[1], len(words[0]))
+        return text[cut:], start + cut
+    return text, start
+
+
+def _plausible(kind: str, text: str) -> bool:
+    """The validation step: drop what a person would never call a name, organization or place."""
+    words = text.split()
+    if not words or any(c.isdigit() for c in text) or len(text) < 3:
+        return False
+    if all(w.strip(".,!?¿¡:;").casefold() in NOT_NAMES for w in words):
+        return False
+    if kind == "person":
+        capitalized = [w for w in words if w[:1].isupper()]
+        if not capitalized or text.isupper():
+            return False  # "hola", "CPF"
+    return True
