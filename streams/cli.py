@@ -9,11 +9,13 @@ import typer
 from rich.console import Console
 
 from rules import RulePackError
+from streams.cli_pii import pii_cli
 from streams.cli_rules import rules_cli
 from streams.settings import Settings
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(rules_cli, name="rules")
+cli.add_typer(pii_cli, name="pii")
 console = Console()
 err = Console(stderr=True)
 

@@ -75,11 +75,16 @@ def explain(
     only_fired: bool = typer.Option(False, "--fired", help="Show only the rules that fired."),
 ) -> None:
     """Show the normalized text, every hit with offsets, and for each rule why it fired or did not."""
+    from detectors.pii import PiiConfig, PiiDetector
+
     scanner = Scanner(_load(paths))
+    pii = PiiDetector(PiiConfig(ner=False)).patterns(text)
     subject = Subject(text=text, direction="outbound" if sender == "employee" else "inbound", timestamp=at,
                       numbers=(number,) if number else (), team=team or None,
-                      attachments=tuple(_attachment(a) for a in attachment))
+                      attachments=tuple(_attachment(a) for a in attachment), pii=tuple(f.type for f in pii))
     hits, verdicts = scanner.explain(subject)
+    if pii:
+        console.print("pii:        " + ", ".join(f"{f.type} [{f.start}:{f.end}] ({f.validator})" for f in pii))
     console.print(Text("normalized: ") + Text(fold(text), style="cyan"))
     spans = [(h, *hits.span(h)) for h in hits]
     highlighted = Text(text)

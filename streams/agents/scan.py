@@ -1,18 +1,28 @@
-"""scan: canonical messages -> detectors -> alerts; undecodable records -> dead letter."""
+"""scan: canonical messages -> PII detection + rule packs -> alerts; undecodable records -> dead letter.
+
+Messages are processed in batches so spaCy NER runs once per batch (`nlp.pipe`); patterns and
+rules run per message. Alerts carry the message text only as the configured redacted snippet.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from detectors.attachments import AttachmentInfo
+from detectors.pii import Finding, PiiDetector
+from detectors.pii.contact import region_of
+from detectors.pii.detector import PiiInput
+from detectors.redaction import redact
 from detectors.scanner import Scanner, Subject
 from sinks import metrics
 from sinks.alerts import to_alert
-from streams.agents.outputs import Output, dead_letter_output, step_agent
+from streams.agents.outputs import Output, batch_agent, dead_letter_output
 from streams.deadletter import Reason
 from streams.schemas import Message
 from streams.topics import TopicNames
@@ -21,45 +31,99 @@ log = logging.getLogger(__name__)
 STAGE = "scan"
 
 
-def process_message(value: bytes, scanner: Scanner, topics: TopicNames, *, partition: int | None = None,
-                    offset: int | None = None) -> list[Output]:
-    """One canonical message -> its alerts. Never raises."""
-    def dead(reason: str, error: str) -> Output:
-        return dead_letter_output(STAGE, reason, error, value, topics.deadletter, topics.messages, partition, offset)
+@dataclass(frozen=True)
+class ScanOptions:
+    pii: PiiDetector | None = None  # None: PII detection off
+    snippet_mode: str = "replace"  # replace | mask | hash | keep | none
+    redaction_key: bytes = b""
 
+
+@dataclass(frozen=True)
+class Record:
+    value: bytes
+    partition: int | None = None
+    offset: int | None = None
+
+
+def subject_of(message: Message, pii: tuple[str, ...] = ()) -> Subject:
+    """What the detectors see of a canonical message."""
+    numbers = tuple(n for n in (message.business_phone_number_id, message.business_display_number) if n)
+    attachments = tuple(AttachmentInfo(a.filename, a.mime_type, a.size, a.sha256) for a in message.attachments)
+    return Subject(text=message.text or "", direction=message.direction.value, timestamp=message.timestamp,
+                   numbers=numbers, attachments=attachments, pii=pii)
+
+
+def process_batch(records: list[Record], scanner: Scanner, topics: TopicNames,
+                  options: ScanOptions = ScanOptions()) -> list[Output]:
+    """A batch of canonical messages -> their alerts and dead letters. Never raises."""
+    outputs: list[Output] = []
+    decoded: list[tuple[Record, Message]] = []
+    for rec in records:
+        try:
+            decoded.append((rec, Message.model_validate_json(rec.value)))
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}"
+                               for e in exc.errors(include_input=False))
+            outputs.append(_dead(Reason.invalid_record, detail, rec, topics))
+    findings = _pii(decoded, options.pii)
+    for (rec, message), found in zip(decoded, findings, strict=True):
+        try:
+            outputs.extend(_alerts(message, found, scanner, topics, options))
+        except Exception as exc:  # noqa: BLE001 - a detector bug must not stop the stream
+            log.exception("scan failed for message at %s[%s]@%s", topics.messages, rec.partition, rec.offset)
+            outputs.append(_dead(Reason.processing_error, type(exc).__name__, rec, topics))
+    return outputs
+
+
+def process_message(value: bytes, scanner: Scanner, topics: TopicNames, *, partition: int | None = None,
+                    offset: int | None = None, options: ScanOptions = ScanOptions()) -> list[Output]:
+    return process_batch([Record(value, partition, offset)], scanner, topics, options)
+
+
+def _pii(decoded: list[tuple[Record, Message]], detector: PiiDetector | None) -> list[list[Finding]]:
+    if detector is None:
+        return [[] for _ in decoded]
+    items = [PiiInput(m.text or "", region=region_of(m.business_display_number),
+                      numbers=(m.business_phone_number_id, m.business_display_number or "")) for _, m in decoded]
     try:
-        message = Message.model_validate_json(value)
-    except ValidationError as exc:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}"
-                           for e in exc.errors(include_input=False))
-        return [dead(Reason.invalid_record, detail)]
-    try:
-        hits = scanner.scan(subject_of(message))
-    except Exception as exc:
-        log.exception("scan failed for message at %s[%s]@%s", topics.messages, partition, offset)
-        return [dead(Reason.processing_error, type(exc).__name__)]
+        results = detector.detect_many(items)
+    except Exception:  # noqa: BLE001 - NER failing must not stop scanning: fall back to patterns
+        log.exception("PII batch detection failed; using patterns only for this batch")
+        results = [detector.patterns(i.text, i.region) for i in items]
+    for found in results:
+        for f in found:
+            metrics.pii_findings.labels(f.type, f.source).inc()
+    return results
+
+
+def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: TopicNames,
+            options: ScanOptions) -> list[Output]:
+    types = tuple(f.type for f in found)
+    hits = scanner.scan(subject_of(message, types))
     metrics.messages_scanned.labels(message.direction.value).inc()
+    if not hits:
+        return []
+    snippet = None
+    if options.snippet_mode != "none" and message.text:
+        snippet = redact(message.text, found, options.snippet_mode, options.redaction_key)
+    counts = dict(Counter(types))
     outputs = []
     for hit in hits:
-        alert = to_alert(message, hit)
+        alert = to_alert(message, hit, snippet=snippet, pii=counts)
         metrics.alerts_produced.labels(alert.rule_id, alert.severity.value).inc()
         outputs.append(Output(topics.alerts, message.conversation_key.encode(), alert.to_bytes()))
     return outputs
 
 
+def _dead(reason: str, error: str, rec: Record, topics: TopicNames) -> Output:
+    return dead_letter_output(STAGE, reason, error, rec.value, topics.deadletter, topics.messages, rec.partition,
+                              rec.offset)
 
 
-def subject_of(message: Message) -> Subject:
-    """What the detectors see of a canonical message."""
-    numbers = tuple(n for n in (message.business_phone_number_id, message.business_display_number) if n)
-    attachments = tuple(AttachmentInfo(a.filename, a.mime_type, a.size, a.sha256) for a in message.attachments)
-    return Subject(text=message.text or "", direction=message.direction.value, timestamp=message.timestamp,
-                   numbers=numbers, attachments=attachments)
+def register(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner], options: ScanOptions,
+             max_batch: int, within_s: float) -> Any:
+    def step(batch: list[Any]) -> list[Output]:
+        records = [Record(m.value or b"", m.partition, m.offset) for m in batch]
+        return process_batch(records, current_scanner(), topics, options)
 
-
-def register(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner]) -> Any:
-    def step(record: Any) -> list[Output]:
-        return process_message(record.value or b"", current_scanner(), topics, partition=record.partition,
-                               offset=record.offset)
-
-    return step_agent(app, topics.messages, "chatwatch.scan", STAGE, step)
+    return batch_agent(app, topics.messages, "chatwatch.scan", STAGE, step, max_batch, within_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import urllib.request
 import uuid
@@ -137,3 +138,16 @@ def test_worker_exposes_prometheus_metrics(stack: LocalStack, wamid: str):
 def test_worker_health_pages(stack: LocalStack, path: str):
     with urllib.request.urlopen(f"{stack.worker_url}{path}", timeout=5) as resp:
         assert resp.status == 200
+
+
+def test_pii_rule_fires_and_the_alert_carries_only_redacted_text(stack: LocalStack, wamid: str):
+    body = text(wamid, "Listo Ana, tu tarjeta registrada es 4111 1111 1111 1111 y tu CPF 529.982.247-25",
+                outbound=True)
+    assert stack.post(body)[0] == 200
+    (alert,) = alerts_for(stack, {wamid}, want=1, rule="pii.card_sent_by_employee")
+    assert alert["severity"] == "critical"
+    assert alert["pii"] == {"payment_card": 1, "br_cpf": 1} or alert["pii"].get("payment_card") == 1
+    assert "[CARD]" in alert["snippet"] and "[CPF]" in alert["snippet"]
+    assert {"kind": "pii", "term": "payment_card"} in alert["evidence"]
+    raw = json.dumps(alert)
+    assert "4111" not in raw and "529.982" not in raw
