@@ -69,4 +69,4 @@ def _read(stream, lang: str | None, region: str | None):
             doc = json.loads(line)
             yield PiiInput(str(doc["text"]), doc.get("lang") or lang, doc.get("region") or region)
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise typer.BadParameter(f"line {n}: expected a JSON object with a 'text' field ({type(exc).__name__})")
+            raise typer.BadParameter(f"line {n}: expected a JSON object with a 'text' field ({type(exc).__name__})") from None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -71,7 +70,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _hash_needs_key(self) -> "Settings":
+    def _hash_needs_key(self) -> Settings:
         if self.alert_snippet == "hash" and self.redaction_key is None:
             raise ValueError("alert_snippet=hash needs CHATWATCH_REDACTION_KEY")
         return self

@@ -30,8 +30,9 @@ CARD_BRANDS: tuple[tuple[str, tuple[tuple[int, int], ...], frozenset[int]], ...]
     ("discover", ((6011, 6011), (644, 649), (65, 65)), frozenset({16, 17, 18, 19})),
     ("diners", ((300, 305), (36, 36), (38, 39)), frozenset({14, 16})),
     ("jcb", ((3528, 3589),), frozenset({16, 17, 18, 19})),
+    ("jcb", ((2131, 2131), (1800, 1800)), frozenset({15})),
     ("maestro", ((5018, 5018), (5020, 5020), (5038, 5038), (5019, 5019), (56, 58), (6304, 6304), (6759, 6761),
-                 (6763, 6763), (67, 67)), frozenset({12, 13, 14, 15, 16, 17, 18, 19})),
+                 (6763, 6763), (67, 67), (639, 639)), frozenset({12, 13, 14, 15, 16, 17, 18, 19})),
     ("unionpay", ((62, 62),), frozenset({16, 17, 18, 19})),
     ("uatp", ((1, 1),), frozenset({15})),
 )
@@ -112,24 +113,49 @@ def _looks_secret(value: str) -> bool:
     return any(not c.isalpha() for c in value) or len(value) >= 10
 
 
-def phones(text: str, regions: tuple[str, ...]) -> Iterator[Finding]:
-    if sum(c.isdigit() for c in text) < 7:
-        return
-    seen: set[tuple[int, int]] = set()
+PHONE_CANDIDATE = re.compile(
+    r"(?<![\w+])(?:\+|00)?\(?\d{1,4}\)?(?:[ \t.\-]{0,2}\(?\d{1,5}\)?){1,6}(?:[ ]?(?:x|ext\.?|ramal)[ ]?\d{1,5})?(?!\w)",
+    re.IGNORECASE)
+
+
+def phones(text: str, regions: tuple[str, ...], taken: list[tuple[int, int]] = (),
+           context: bool = False, all_regions: bool = False) -> Iterator[Finding]:
+    """Candidates by one regex, confirmed by phonenumbers: first in the business number's country,
+    in the other regions only when a phone word is nearby (`context`) or no country is known."""
+    for m in PHONE_CANDIDATE.finditer(text):
+        raw = m.group().rstrip(" .-")
+        digits = sum(c.isdigit() for c in raw)
+        if not 7 <= digits <= 15 or any(m.start() < e and s < m.start() + len(raw) for s, e in taken):
+            continue
+        explicit = raw.startswith(("+", "00"))
+        formatted = PHONE_PUNCTUATION.search(raw) is not None
+        # With strong phone signals (+country, or phone punctuation next to a phone word) a *possible*
+        # number counts (numbering plans change faster than the library); otherwise it must be *valid*.
+        lenient = explicit or (formatted and context)
+        tried = (None,) if explicit else regions if (context or all_regions) else regions[:1]
+        number = _parse(raw, tried, lenient)
+        if number is None:
+            continue
+        number_region = phonenumbers.region_code_for_number(number) or (regions[0] if regions else "")
+        # A bare run of digits is as often an order number; without "+", phone punctuation or a
+        # context word (which adds 0.1 later) it stays under the default reporting threshold.
+        score = 0.8 if explicit else 0.6 if formatted else 0.45
+        yield Finding("phone", m.start(), m.start() + len(raw), score, f"phonenumbers:{number_region}",
+                      detail=number_region)
+
+
+def _parse(raw: str, regions, lenient: bool = False) -> phonenumbers.PhoneNumber | None:
+    possible = None
     for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-            span = (match.start, match.end)
-            if span in seen:
-                continue
-            seen.add(span)
-            number_region = phonenumbers.region_code_for_number(match.number) or region
-            raw = match.raw_string.strip()
-            explicit = raw.startswith(("+", "00"))
-            formatted = PHONE_PUNCTUATION.search(raw) is not None
-            # A bare run of digits is as often an order number; without "+", phone punctuation or a
-            # context word (which adds 0.1 later) it stays under the default reporting threshold.
-            score = 0.8 if explicit else 0.6 if formatted else 0.45
-            yield Finding("phone", match.start, match.end, score, f"phonenumbers:{number_region}", detail=number_region)
+        try:
+            number = phonenumbers.parse(raw.replace("00", "+", 1) if raw.startswith("00") else raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return number
+        if lenient and possible is None and phonenumbers.is_possible_number(number):
+            possible = number
+    return possible
 
 
 def region_of(display_number: str | None) -> str | None:

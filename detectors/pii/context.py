@@ -4,10 +4,9 @@ recognizer says it needs context, like the Colombian cédula)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from detectors.normalize import fold
-
-_WORD = re.compile(r"[a-z0-9]+")
 
 WINDOW = 40  # characters before the value
 BOOST = 0.1
@@ -21,17 +20,14 @@ GENERIC = {
 }
 
 
-def has_context(text: str, start: int, words: tuple[str, ...]) -> bool:
+@lru_cache(maxsize=256)
+def _words_regex(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Each word at a word start, as a prefix ('telefono' also finds 'telefonos'); phrases as written."""
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")")
+
+
+def has_context(text: str, start: int, words: tuple[str, ...], window: int = WINDOW) -> bool:
     """A context word (or a word it begins: 'telefono' -> 'telefonos') in the window before the value."""
     if not words:
         return False
-    before = fold(text[max(0, start - WINDOW):start])
-    tokens = _WORD.findall(before)
-    glued = before.replace(" ", "")
-    for w in words:
-        if " " in w or "." in w:
-            if w in before or w.replace(" ", "") in glued:
-                return True
-        elif any(t.startswith(w) for t in tokens):
-            return True
-    return False
+    return _words_regex(words).search(fold(text[max(0, start - window):start])) is not None

@@ -77,7 +77,7 @@ class PiiDetector:
 
     def patterns(self, text: str, region: str | None = None) -> list[Finding]:
         """Every pattern recognizer with its validator, context boost and overlap resolution."""
-        if not text or not any(c.isdigit() or c == "@" or c == ":" for c in text) and not _has_secret_word(text):
+        if not text or (not any(c.isdigit() or c == "@" or c == ":" for c in text) and not _has_secret_word(text)):
             return []
         found: list[Finding] = []
         for rec in RECOGNIZERS:
@@ -95,8 +95,11 @@ class PiiDetector:
                 score = rec.score + (BOOST if context else 0) + (0.05 if region and rec.country == region else 0)
                 found.append(Finding(rec.type, m.start(), m.start() + len(raw), min(1.0, score), rec.validator))
         regions = tuple(dict.fromkeys(r for r in (region, *FALLBACK_REGIONS) if r))
-        for finding in (*contact.cards(text), *contact.emails(text), *contact.ip_addresses(text),
-                        *contact.urls_with_credentials(text), *contact.secrets(text), *contact.phones(text, regions)):
+        others = [*contact.cards(text), *contact.emails(text), *contact.ip_addresses(text),
+                  *contact.urls_with_credentials(text), *contact.secrets(text)]
+        taken = [(f.start, f.end) for f in (*found, *others)]
+        phone_words = has_context(text, len(text), GENERIC["phone"], window=len(text))
+        for finding in (*others, *contact.phones(text, regions, taken, context=phone_words, all_regions=region is None)):
             if has_context(text, finding.start, GENERIC.get(finding.type, ())):
                 finding = Finding(finding.type, finding.start, finding.end, min(1.0, finding.score + BOOST),
                                   finding.validator, finding.source, finding.detail)

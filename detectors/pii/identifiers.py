@@ -9,8 +9,8 @@ usual punctuation or a context word; the Colombian cédula has no checksum and n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from stdnum import iban
 from stdnum.ar import cuit
@@ -96,8 +96,11 @@ RECOGNIZERS: tuple[IdRecognizer, ...] = (
 )
 
 
+_SEPARATORS = re.compile(r"[\s.,\-\u2010\u2013\u2014/]")
+
+
 def compact(value: str) -> str:
-    return re.sub(r"[\s.,\-\u2010\u2013\u2014/]", "", value).upper()
+    return _SEPARATORS.sub("", value).upper()
 
 
 def shrink_to_valid(rec: IdRecognizer, text: str) -> str | None:

@@ -9,6 +9,7 @@ passes a validation step before it becomes a finding.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Sequence
 
@@ -54,19 +55,34 @@ class NerEngine:
 
     def entities(self, texts: Sequence[str], lang: str, batch_size: int = 128) -> list[list[Finding]]:
         nlp = self._nlp.get(lang)
+        out: list[list[Finding]] = [[] for _ in texts]
         if nlp is None:
-            return [[] for _ in texts]
+            return out
         validator = f"ner:{self.models[lang]}"
-        out = []
-        for doc in nlp.pipe(texts, batch_size=batch_size):
-            found = []
+        gated = [i for i, t in enumerate(texts) if may_have_names(t)]
+        for i, doc in zip(gated, nlp.pipe([texts[i] for i in gated], batch_size=batch_size), strict=True):
             for ent in doc.ents:
                 kind = LABELS.get(ent.label_)
                 text, start = _strip_greeting(ent.text, ent.start_char)
                 if kind and _plausible(kind, text):
-                    found.append(Finding(kind, start, ent.end_char, 0.6, validator, source="ner"))
-            out.append(found)
+                    out[i].append(Finding(kind, start, ent.end_char, 0.6, validator, source="ner"))
         return out
+
+
+_CAPITALIZED = re.compile(r"(?<![\w])([A-ZÁÉÍÓÚÂÊÔÃÕÇÑÜ][a-záéíóúâêôãõçñü]{2,})")
+
+
+def may_have_names(text: str) -> bool:
+    """Cheap gate before NER: a capitalized word that is not the first word (or two in a row at the
+    start: "Ana Gómez pidió…") and not a greeting. Lowercase chat ("ok, mañana te llamo") skips spaCy."""
+    words = _CAPITALIZED.findall(text)
+    if not words:
+        return False
+    first = text.lstrip()[: len(words[0])] == words[0]
+    candidates = [w for w in (words[1:] if first else words) if w.casefold() not in NOT_NAMES]
+    if candidates:
+        return True
+    return first and len(words) > 1 and text.lstrip().startswith(words[0] + " " + words[1])
 
 
 def _strip_greeting(text: str, start: int) -> tuple[str, int]:

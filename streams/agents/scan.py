@@ -69,7 +69,7 @@ def process_batch(records: list[Record], scanner: Scanner, topics: TopicNames,
     for (rec, message), found in zip(decoded, findings, strict=True):
         try:
             outputs.extend(_alerts(message, found, scanner, topics, options))
-        except Exception as exc:  # noqa: BLE001 - a detector bug must not stop the stream
+        except Exception as exc:
             log.exception("scan failed for message at %s[%s]@%s", topics.messages, rec.partition, rec.offset)
             outputs.append(_dead(Reason.processing_error, type(exc).__name__, rec, topics))
     return outputs
@@ -87,7 +87,7 @@ def _pii(decoded: list[tuple[Record, Message]], detector: PiiDetector | None) ->
                       numbers=(m.business_phone_number_id, m.business_display_number or "")) for _, m in decoded]
     try:
         results = detector.detect_many(items)
-    except Exception:  # noqa: BLE001 - NER failing must not stop scanning: fall back to patterns
+    except Exception:
         log.exception("PII batch detection failed; using patterns only for this batch")
         results = [detector.patterns(i.text, i.region) for i in items]
     for found in results:
