@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sinks import metrics
 from streams.active_rules import ActiveRules
-from streams.agents import normalize, scan
+from streams.agents import normalize, record, scan
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -52,9 +52,27 @@ def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.Ap
     normalize.register(app, topics)
     scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
                   settings.scan_batch_wait_s)
+    if settings.clickhouse_enabled:
+        _register_archive(app, settings, topics)
     _register_rule_reload(app, active, settings.rules_reload_interval_s)
     _register_pages(app, active)
     return app
+
+
+def _register_archive(app: faust.App, settings: Settings, topics: TopicNames) -> None:
+    """Open ClickHouse, apply pending migrations, start the record agent."""
+    from sinks.clickhouse.ddl import Renderer
+    from sinks.clickhouse.holds import HoldCache
+    from sinks.clickhouse.migrate import migrate
+    from sinks.clickhouse.writer import ArchiveWriter
+
+    client = settings.clickhouse_target().connect()
+    applied = migrate(client, Renderer(settings.clickhouse_database, settings.clickhouse_cluster,
+                                       settings.retention_days))
+    log.info("ClickHouse %s ready (migrations applied now: %s)",
+             settings.clickhouse_url or settings.clickhouse_path, applied or "none")
+    record.register(app, topics, ArchiveWriter(client), HoldCache(client), settings.record_batch_size,
+                    settings.record_batch_wait_s)
 
 
 def scan_options(settings: Settings) -> scan.ScanOptions:
@@ -66,7 +84,8 @@ def scan_options(settings: Settings) -> scan.ScanOptions:
         detector = PiiDetector(settings.pii_config(),
                                on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
     key = settings.redaction_key.get_secret_value().encode() if settings.redaction_key else b""
-    return scan.ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key)
+    return scan.ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key,
+                            archive_text=settings.archive_text)
 
 
 def _register_rule_reload(app: faust.App, active: ActiveRules, interval_s: float) -> None:

@@ -17,6 +17,7 @@ class Reason(StrEnum):
     invalid_status = "invalid_status"  # one status inside a payload is unusable
     invalid_record = "invalid_record"  # a topic record is not a valid canonical record
     processing_error = "processing_error"  # a bug or unexpected failure while processing
+    store_rejected = "store_rejected"  # ClickHouse refused the record's rows (not an outage)
 
 
 def dead_letter(stage: str, reason: str, error: str, original: bytes | None,

@@ -163,6 +163,18 @@ class Alert(_Wire):
     snippet: str | None = Field(None, description="The message text redacted as configured (alert_snippet)")
 
 
+class ScanRecord(_Wire):
+    """One per scanned message, for the archive and analytics: the message with its text as the
+    deployment allows (redacted by default), PII counts by type (never values) and its alert ids."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    message: Message  # `text` already redacted/raw/removed as `text_mode` says
+    text_mode: Literal["redacted", "raw", "none"]
+    pii: dict[str, int] = Field(default_factory=dict)
+    alert_ids: list[str] = Field(default_factory=list)
+    scanned_at: datetime
+
+
 class DeadLetter(_Wire):
     """Input a stage could not process, kept whole so it can be inspected and replayed."""
 

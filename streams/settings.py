@@ -47,6 +47,20 @@ class Settings(BaseSettings):
                                "HMAC-hashed, raw ('keep': only if policy allows), or not at all.")
     redaction_key: SecretStr | None = Field(None, description="HMAC key for alert_snippet=hash.")
 
+    clickhouse_enabled: bool = Field(True, description="Archive messages and alerts in ClickHouse (record agent).")
+    clickhouse_url: str | None = Field(None, description="ClickHouse server, e.g. https://ch.example:8443; "
+                                                         "unset: embedded chdb in clickhouse_path.")
+    clickhouse_path: Path = Field(Path("var/clickhouse"), description="Data folder of the embedded ClickHouse (chdb).")
+    clickhouse_database: str = Field("chatwatch", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_user: str = Field("default")
+    clickhouse_password: SecretStr | None = Field(None)
+    clickhouse_cluster: str | None = Field(None, description="Cluster name: Replicated + Distributed tables.")
+    retention_days: int = Field(1825, ge=1, description="Rows older than this are deleted (TTL), unless held.")
+    archive_text: Literal["redacted", "raw", "none"] = Field(
+        "redacted", description="Message text in the archive: PII replaced by [TYPE] (default), raw, or none.")
+    record_batch_size: int = Field(2000, ge=1, description="Records written to ClickHouse per insert.")
+    record_batch_wait_s: float = Field(1.0, gt=0, description="Longest wait to fill an insert batch.")
+
     worker_host: str = Field("127.0.0.1", description="Worker HTTP (metrics, health) bind address.")
     worker_port: int = Field(6066, description="Worker HTTP port: /metrics, /healthz, /ready.")
 
@@ -74,6 +88,14 @@ class Settings(BaseSettings):
         if self.alert_snippet == "hash" and self.redaction_key is None:
             raise ValueError("alert_snippet=hash needs CHATWATCH_REDACTION_KEY")
         return self
+
+    def clickhouse_target(self):  # -> sinks.clickhouse.client.ClickHouseTarget
+        from sinks.clickhouse.client import ClickHouseTarget
+
+        return ClickHouseTarget(
+            path=None if self.clickhouse_url else self.clickhouse_path, url=self.clickhouse_url,
+            database=self.clickhouse_database, user=self.clickhouse_user,
+            password=self.clickhouse_password.get_secret_value() if self.clickhouse_password else "")
 
     def pii_config(self):  # -> detectors.pii.PiiConfig; imported lazily: settings must stay light
         from detectors.pii import PiiConfig

@@ -19,6 +19,7 @@ class TopicNames:
     messages: str  # canonical Message JSON, key = conversation_key
     statuses: str  # StatusUpdate JSON, key = conversation_key
     alerts: str  # Alert JSON, key = conversation_key
+    scans: str  # ScanRecord JSON (archive + analytics), key = conversation_key
     deadletter: str  # DeadLetter JSON
 
     @classmethod
@@ -29,11 +30,12 @@ class TopicNames:
             messages=f"{p}.messages",
             statuses=f"{p}.statuses",
             alerts=f"{p}.alerts",
+            scans=f"{p}.scans",
             deadletter=f"{p}.deadletter",
         )
 
     def all(self) -> list[str]:
-        return [self.raw, self.messages, self.statuses, self.alerts, self.deadletter]
+        return [self.raw, self.messages, self.statuses, self.alerts, self.scans, self.deadletter]
 
 
 async def ensure_topics(settings: Settings) -> list[str]:

@@ -6,10 +6,12 @@ rules run per message. Alerts carry the message text only as the configured reda
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,7 +26,7 @@ from sinks import metrics
 from sinks.alerts import to_alert
 from streams.agents.outputs import Output, batch_agent, dead_letter_output
 from streams.deadletter import Reason
-from streams.schemas import Message
+from streams.schemas import Message, ScanRecord
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class ScanOptions:
     pii: PiiDetector | None = None  # None: PII detection off
     snippet_mode: str = "replace"  # replace | mask | hash | keep | none
     redaction_key: bytes = b""
+    archive_text: str = "redacted"  # what ScanRecords (the archive) keep of the text: redacted | raw | none
 
 
 @dataclass(frozen=True)
@@ -98,21 +101,33 @@ def _pii(decoded: list[tuple[Record, Message]], detector: PiiDetector | None) ->
 
 def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: TopicNames,
             options: ScanOptions) -> list[Output]:
+    """The message's alerts, then its scan record (archive + analytics)."""
     types = tuple(f.type for f in found)
     hits = scanner.scan(subject_of(message, types))
     metrics.messages_scanned.labels(message.direction.value).inc()
-    if not hits:
-        return []
-    snippet = None
-    if options.snippet_mode != "none" and message.text:
-        snippet = redact(message.text, found, options.snippet_mode, options.redaction_key)
+    key = message.conversation_key.encode()
     counts = dict(Counter(types))
     outputs = []
-    for hit in hits:
-        alert = to_alert(message, hit, snippet=snippet, pii=counts)
-        metrics.alerts_produced.labels(alert.rule_id, alert.severity.value).inc()
-        outputs.append(Output(topics.alerts, message.conversation_key.encode(), alert.to_bytes()))
+    if hits:
+        snippet = None
+        if options.snippet_mode != "none" and message.text:
+            snippet = redact(message.text, found, options.snippet_mode, options.redaction_key)
+        for hit in hits:
+            alert = to_alert(message, hit, snippet=snippet, pii=counts)
+            metrics.alerts_produced.labels(alert.rule_id, alert.severity.value).inc()
+            outputs.append(Output(topics.alerts, key, alert.to_bytes()))
+    record = ScanRecord(message=_archived(message, found, options.archive_text), text_mode=options.archive_text,
+                        pii=counts, alert_ids=[json.loads(o.value)["alert_id"] for o in outputs],
+                        scanned_at=datetime.now(UTC))
+    outputs.append(Output(topics.scans, key, record.to_bytes()))
     return outputs
+
+
+def _archived(message: Message, found: list[Finding], mode: str) -> Message:
+    if mode == "raw" or not message.text:
+        return message
+    text = redact(message.text, found) if mode == "redacted" else None
+    return message.model_copy(update={"text": text, "customer_name": None})
 
 
 def _dead(reason: str, error: str, rec: Record, topics: TopicNames) -> Output:

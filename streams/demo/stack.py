@@ -68,6 +68,7 @@ class LocalStack:
             CHATWATCH_WEBHOOK_PORT=str(self.webhook_port),
             CHATWATCH_APP_SECRET=self.app_secret,
             CHATWATCH_VERIFY_TOKEN=self.verify_token,
+            CHATWATCH_CLICKHOUSE_PATH=str(self.clickhouse_path),
         )
         if self.rules_dir is not None:
             env["CHATWATCH_RULES_DIR"] = str(self.rules_dir)
@@ -76,6 +77,11 @@ class LocalStack:
 
     def signal(self, name: str, sig: int) -> None:
         self.processes[name].send_signal(sig)
+
+    @property
+    def clickhouse_path(self) -> Path:
+        """The embedded ClickHouse of this stack's worker (readable once the worker stopped)."""
+        return self.log_dir / "clickhouse"
 
     @property
     def webhook_url(self) -> str:

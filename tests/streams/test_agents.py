@@ -15,7 +15,7 @@ from streams.schemas import Message
 from streams.settings import PACKAGED_RULES
 from streams.topics import TopicNames
 
-TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.alerts", "t.dlq")
+TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.alerts", "t.scans", "t.dlq")
 BIZ = {"phone_number_id": "1", "display": "5215550001111"}
 WEDNESDAY_11H_BRT = 1_763_560_800  # 2025-11-19 14:00 UTC: business hours for the after-hours pack
 
@@ -48,7 +48,7 @@ def test_scan_produces_alerts_only_for_violations(scanner: Scanner):
         doc = envelopes.message(**BIZ, customer="52155", wamid="wamid.2", timestamp=WEDNESDAY_11H_BRT, text=text,
                                 outbound=True)
         (out,) = process_raw(envelopes.dumps(doc), TOPICS)
-        return process_message(out.value, scanner, TOPICS)
+        return [o for o in process_message(out.value, scanner, TOPICS) if o.topic == "t.alerts"]
 
     alerts = scan("escríbeme a mi número")
     assert [o.topic for o in alerts] == ["t.alerts"]
@@ -66,7 +66,22 @@ def test_after_hours_alert_for_an_employee_message_at_night(scanner: Scanner):
     night = envelopes.message(**BIZ, customer="52155", wamid="wamid.3", timestamp=WEDNESDAY_11H_BRT + 12 * 3600,
                               text="ok, te aviso", outbound=True)
     (out,) = process_raw(envelopes.dumps(night), TOPICS)
-    (alert,) = process_message(out.value, scanner, TOPICS)
+    (alert, record) = process_message(out.value, scanner, TOPICS)
+    assert record.topic == "t.scans"
     body = json.loads(alert.value)
     assert body["rule_id"] == "after_hours.employee_message"
     assert body["evidence"] == [{"kind": "scope", "term": "outside_hours"}]
+
+
+def test_every_scanned_message_gets_a_scan_record_with_redacted_text(scanner: Scanner):
+    from detectors.pii import PiiConfig, PiiDetector
+    from streams.agents.scan import ScanOptions
+
+    doc = envelopes.message(**BIZ, customer="52155", wamid="wamid.4", timestamp=WEDNESDAY_11H_BRT,
+                            text="mi CURP es BOXW310820HNERXN09", customer_name="Ana")
+    (out,) = process_raw(envelopes.dumps(doc), TOPICS)
+    outputs = process_message(out.value, scanner, TOPICS, options=ScanOptions(pii=PiiDetector(PiiConfig(ner=False))))
+    (record,) = [o for o in outputs if o.topic == "t.scans"]
+    body = json.loads(record.value)
+    assert body["message"]["text"] == "mi CURP es [CURP]" and body["text_mode"] == "redacted"
+    assert body["pii"] == {"mx_curp": 1} and "customer_name" not in body["message"]

@@ -1,0 +1,131 @@
+"""One small interface over chdb (embedded ClickHouse, a data folder on disk) and clickhouse-connect
+(HTTP to a server or cluster). Everything above it sends the same SQL to either.
+
+chdb serves one data folder per process; the worker owns it, so other processes (CLI, tests)
+read a running deployment through the server backend, or the folder once the worker stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ClickHouseError(Exception):
+    """Any failure talking to ClickHouse; `retryable` when trying again may help (server unreachable)."""
+
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Client(Protocol):
+    database: str
+
+    def command(self, sql: str) -> None: ...
+    def query(self, sql: str) -> list[dict[str, Any]]: ...
+    def insert_json(self, table: str, rows: Iterable[dict[str, Any]]) -> int: ...
+    def close(self) -> None: ...
+
+
+def _json_lines(rows: Iterable[dict[str, Any]]) -> tuple[str, int]:
+    lines = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
+    return "\n".join(lines), len(lines)
+
+
+class ChdbClient:
+    """Embedded ClickHouse. Calls are serialized (chdb sessions are not re-entrant)."""
+
+    def __init__(self, path: Path, database: str):
+        from chdb import session  # imported here: servers need no chdb
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.database = database
+        self._lock = threading.Lock()
+        try:
+            self._session = session.Session(str(path))
+        except RuntimeError as exc:
+            raise ClickHouseError(f"cannot open embedded ClickHouse at {path}: {exc}") from None
+
+    def _run(self, sql: str, fmt: str = "CSV") -> Any:
+        with self._lock:
+            try:
+                return self._session.query(sql, fmt)
+            except Exception as exc:  # chdb raises its own ChdbError / RuntimeError
+                raise ClickHouseError(str(exc).splitlines()[0][:500]) from None
+
+    def command(self, sql: str) -> None:
+        self._run(sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        result = self._run(sql, "JSON")
+        text = result.data() if result is not None else ""
+        return json.loads(text)["data"] if text.strip() else []
+
+    def insert_json(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        body, count = _json_lines(rows)
+        if count:
+            self._run(f"INSERT INTO {self.database}.{table} FORMAT JSONEachRow\n{body}")
+        return count
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+class HttpClient:
+    """A ClickHouse server or cluster over HTTP(S) with clickhouse-connect."""
+
+    def __init__(self, url: str, database: str, user: str, password: str):
+        import clickhouse_connect
+
+        self.database = database
+        try:
+            self._client = clickhouse_connect.get_client(dsn=url, username=user, password=password,
+                                                         database="default", settings={"mutations_sync": 2})
+        except Exception as exc:
+            raise ClickHouseError(f"cannot reach ClickHouse at {url}: {type(exc).__name__}", retryable=True) from None
+
+    def command(self, sql: str) -> None:
+        self._wrap(self._client.command, sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        return list(self._wrap(self._client.query, sql).named_results())
+
+    def insert_json(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        body, count = _json_lines(rows)
+        if count:
+            self._wrap(self._client.raw_insert, f"{self.database}.{table}", insert_block=body.encode(),
+                       fmt="JSONEachRow")
+        return count
+
+    def _wrap(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            retryable = type(exc).__name__ in {"OperationalError", "ConnectionError", "TimeoutError"}
+            raise ClickHouseError(str(exc).splitlines()[0][:500], retryable=retryable) from None
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@dataclass(frozen=True)
+class ClickHouseTarget:
+    """Where the store is: an embedded folder or a server URL (from settings)."""
+
+    path: Path | None
+    url: str | None
+    database: str = "chatwatch"
+    user: str = "default"
+    password: str = ""
+
+    def connect(self) -> Client:
+        if self.url:
+            return HttpClient(self.url, self.database, self.user, self.password)
+        assert self.path is not None
+        return ChdbClient(self.path, self.database)

@@ -1,0 +1,163 @@
+"""`chatwatch db | report | hold | erase`: the ClickHouse archive for operators and compliance."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sinks.clickhouse.client import ClickHouseError, Client
+
+db_cli = typer.Typer(no_args_is_help=True, help="ClickHouse archive: migrations and ad-hoc queries.")
+console = Console()
+err = Console(stderr=True)
+FORMAT = typer.Option("table", "--format", "-f", help="table, csv or json")
+
+
+def _client() -> Client:
+    from streams.cli import _settings
+
+    settings = _settings()
+    try:
+        return settings.clickhouse_target().connect()
+    except ClickHouseError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+def _renderer():
+    from sinks.clickhouse.ddl import Renderer
+    from streams.cli import _settings
+
+    s = _settings()
+    return Renderer(s.clickhouse_database, s.clickhouse_cluster, s.retention_days)
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """'7d', '12h', '30m' or an ISO date/time."""
+    m = re.fullmatch(r"(\d+)([dhm])", value.strip())
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: n})
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def emit(sections: dict[str, list[dict]], fmt: str) -> None:
+    if fmt == "json":
+        console.print_json(json.dumps(sections, default=str))
+        return
+    for title, rows in sections.items():
+        if fmt == "csv":
+            buf = io.StringIO()
+            if rows:
+                writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            typer.echo(f"# {title}\n{buf.getvalue()}")
+            continue
+        table = Table(title=title.replace("_", " "))
+        for col in (rows[0] if rows else {"(no rows)": ""}):
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*(str(v) for v in row.values()))
+        console.print(table)
+
+
+@db_cli.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending migrations (idempotent; the worker also does it at start)."""
+    from sinks.clickhouse.migrate import migrate
+
+    client = _client()
+    applied = migrate(client, _renderer())
+    console.print(f"applied: {applied}" if applied else "up to date")
+    client.close()
+
+
+@db_cli.command("query")
+def query_cmd(sql: str = typer.Argument(..., help="SQL; table names need the database prefix."), fmt: str = FORMAT) -> None:
+    """Run one SQL statement and print its rows."""
+    client = _client()
+    try:
+        emit({"result": client.query(sql)}, fmt)
+    except ClickHouseError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+
+
+def report_cmd(
+    since: str = typer.Option("7d", help="7d, 24h, 90m or an ISO date."),
+    until: str | None = typer.Option(None, help="End (ISO); default now."),
+    team: str | None = typer.Option(None, help="Only this team."),
+    unanswered_minutes: int = typer.Option(30, help="A customer message without a reply after this is unanswered."),
+    now: str | None = typer.Option(None, help="Pretend it is this time (ISO) — for reproducible reports."),
+    fmt: str = FORMAT,
+) -> None:
+    """Alerts by rule, severity, employee and day; response times; after-hours and unanswered; PII types."""
+    from sinks.clickhouse import queries
+
+    current = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    current = current if current.tzinfo else current.replace(tzinfo=UTC)
+    end = parse_since(until, current) if until else current
+    client = _client()
+    try:
+        emit(queries.report(client, parse_since(since, current), end, current, team, unanswered_minutes), fmt)
+    finally:
+        client.close()
+
+
+def hold_cmd(
+    conversation: str | None = typer.Option(None, help="Conversation key (cv_…)."),
+    customer: str | None = typer.Option(None, help="Customer WhatsApp number (digits)."),
+    reason: str = typer.Option(..., help="Why (case number, litigation…)."),
+    actor: str = typer.Option(getpass.getuser(), help="Who asks (recorded in the audit log)."),
+    release: bool = typer.Option(False, "--release", help="Lift the hold instead."),
+) -> None:
+    """Place (or release) a legal hold: exempt from retention and erasure."""
+    from sinks.clickhouse.privacy import set_hold
+
+    if (conversation is None) == (customer is None):
+        raise typer.BadParameter("give exactly one of --conversation or --customer")
+    client = _client()
+    try:
+        scope, key = ("conversation", conversation) if conversation else ("customer", customer)
+        marked = set_hold(client, scope, key, reason, actor, held=not release)
+        console.print(f"{'released' if release else 'held'} {scope}; rows marked: {marked or 'none yet'}")
+    finally:
+        client.close()
+
+
+def erase_cmd(
+    customer: str = typer.Option(..., help="Customer WhatsApp number (digits, as WhatsApp sends it)."),
+    actor: str = typer.Option(getpass.getuser(), help="Who asks (recorded in the audit log)."),
+    reason: str = typer.Option("data subject request", help="Ticket or legal basis."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Erase a data subject's rows from every table; refuses conversations under legal hold."""
+    from sinks.clickhouse.privacy import erase_customer
+
+    if not yes and not typer.confirm(f"Erase every stored row of customer {customer}?"):
+        raise typer.Exit(1)
+    client = _client()
+    try:
+        report = erase_customer(client, customer, actor, reason)
+    finally:
+        client.close()
+    console.print(f"customer {report.customer_masked}: {len(report.conversations)} conversation(s) erased")
+    for table, n in report.rows_deleted.items():
+        console.print(f"  {table}: {n} row(s) deleted")
+    if report.refused_held:
+        console.print(f"[yellow]refused: {len(report.refused_held)} conversation(s) under legal hold:[/] "
+                      + ", ".join(report.refused_held))
+    if not report.conversations and not report.refused_held:
+        console.print("nothing stored for this customer")

@@ -1,0 +1,207 @@
+"""The ClickHouse archive on real embedded ClickHouse (chdb): migrations, idempotent writes,
+outage handling, reports on a known data set, retention, legal hold and erasure."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sinks.clickhouse import queries
+from sinks.clickhouse.client import ChdbClient, ClickHouseError
+from sinks.clickhouse.ddl import MIGRATIONS, Renderer
+from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.privacy import erase_customer, set_hold
+from sinks.clickhouse.rows import alert_rows, scan_rows
+from sinks.clickhouse.writer import ArchiveWriter
+from streams.schemas import Alert, Direction, Message, MessageType, Origin, ScanRecord, Severity, conversation_key
+
+T0 = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # a Wednesday
+BIZ = "106540352242922"
+
+
+@pytest.fixture(scope="session")
+def chdb_session(tmp_path_factory: pytest.TempPathFactory):
+    """chdb serves one data folder per process: one for the whole test session."""
+    client = ChdbClient(tmp_path_factory.mktemp("chdb"), "unused")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db(chdb_session: ChdbClient):
+    """A fresh, migrated database for one test."""
+    chdb_session.database = f"t_{uuid.uuid4().hex[:10]}"
+    migrate(chdb_session, Renderer(chdb_session.database, retention_days=365))
+    return chdb_session
+
+
+def message(mid: str, customer: str, direction: str, at: datetime, text: str = "ok") -> Message:
+    return Message(message_id=mid, business_phone_number_id=BIZ, business_display_number="5215550001111",
+                   customer_wa_id=customer, conversation_key=conversation_key(BIZ, customer),
+                   direction=Direction(direction), timestamp=at, type=MessageType.text, source_type="text", text=text,
+                   origin=Origin(field="messages"))
+
+
+def record(m: Message, pii: dict | None = None) -> ScanRecord:
+    return ScanRecord(message=m, text_mode="redacted", pii=pii or {}, scanned_at=m.timestamp)
+
+
+def alert(m: Message, rule: str, category: str = "off_channel") -> Alert:
+    return Alert(alert_id=f"a-{m.message_id}-{rule}", rule_id=rule, rule_title=rule, pack_id="p", pack_version="1",
+                 severity=Severity.high, category=category, message_id=m.message_id,
+                 conversation_key=m.conversation_key, business_phone_number_id=BIZ, customer_masked="****",
+                 direction=m.direction, message_type=m.type, message_timestamp=m.timestamp, created_at=m.timestamp)
+
+
+def store(client, *rows_list) -> None:
+    assert asyncio.run(ArchiveWriter(client).write(list(rows_list))) == []
+
+
+def count(client, table: str, final: bool = True) -> int:
+    return client.query(f"SELECT count() AS n FROM {client.database}.{table}{' FINAL' if final else ''}")[0]["n"]
+
+
+def test_migrations_from_empty_and_reapplied(db):
+    assert migrate(db, Renderer(db.database)) == []  # second run: nothing to do
+    versions = {r["version"] for r in db.query(f"SELECT version FROM {db.database}.schema_migrations FINAL")}
+    assert versions == {m.version for m in MIGRATIONS}
+    tables = {r["name"] for r in db.query(f"SELECT name FROM system.tables WHERE database = '{db.database}'")}
+    assert {"messages", "alerts", "pii_findings", "legal_holds", "audit_log", "conversation_daily",
+            "conversation_daily_mv", "volume_hourly", "volume_hourly_mv"} <= tables
+
+
+def test_cluster_ddl_is_valid_sql(chdb_session):
+    r = Renderer("chatwatch", cluster="main")
+    statements = [s for m in MIGRATIONS for s in m.statements(r)] + r.ttl_update()
+    assert any("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/chatwatch/messages_local'" in s for s in statements)
+    assert any("ENGINE = Distributed('main', chatwatch, messages_local" in s for s in statements)
+    for statement in statements:
+        chdb_session.query("EXPLAIN AST " + statement)  # parses on the same engine a cluster runs
+
+
+def test_replaying_the_same_records_does_not_double_count(db):
+    msgs = [message(f"m{i}", "5215512345678", "inbound" if i % 2 else "outbound", T0 + timedelta(minutes=i))
+            for i in range(6)]
+    batch = [scan_rows(record(m, {"br_cpf": 1}), T0) for m in msgs] + [alert_rows(alert(msgs[1], "r1"))]
+    store(db, *batch)
+    store(db, *batch)  # a replay after a crash: same records again
+    assert count(db, "messages") == 6 and count(db, "alerts") == 1 and count(db, "pii_findings") == 6
+    daily = db.query(f"SELECT uniqExactIfMerge(inbound_messages) AS i, uniqExactIfMerge(outbound_messages) AS o "
+                     f"FROM {db.database}.conversation_daily")
+    assert daily == [{"i": 3, "o": 3}]
+
+
+class FlakyClient:
+    """The real client behind an outage that lasts `failures` calls (a server restarting)."""
+
+    def __init__(self, real, failures: int):
+        self.real, self.failures, self.calls = real, failures, 0
+        self.database = real.database
+
+    def insert_json(self, table, rows):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ClickHouseError("Connection refused", retryable=True)
+        return self.real.insert_json(table, rows)
+
+
+def test_outage_retries_until_stored_and_rejections_are_isolated(db):
+    sleeps = []
+
+    async def fake_sleep(s):
+        sleeps.append(s)
+
+    flaky = FlakyClient(db, failures=3)
+    writer = ArchiveWriter(flaky, sleep=fake_sleep)
+    m = message("x1", "5511999999999", "inbound", T0)
+    assert asyncio.run(writer.write([scan_rows(record(m), T0)])) == []
+    assert len(sleeps) == 3 and sleeps[1] > sleeps[0] * 1.2 / 1.5  # backoff grows (with jitter)
+    assert count(db, "messages") == 1
+
+    good = scan_rows(record(message("x2", "5511999999999", "inbound", T0)), T0)
+    bad = {"messages": [{"message_id": "x3", "timestamp": "not a time"}]}
+    rejected = asyncio.run(ArchiveWriter(db).write([good, bad]))
+    assert [i for i, _ in rejected] == [1]
+    assert count(db, "messages") == 2
+
+
+def test_reports_on_a_known_data_set(db):
+    a, b, c = "5215500000001", "5215500000002", "5215500000003"
+    msgs = [
+        message("a1", a, "inbound", T0), message("a2", a, "outbound", T0 + timedelta(seconds=60)),
+        message("b1", b, "inbound", T0), message("b2", b, "outbound", T0 + timedelta(seconds=300)),
+        message("c1", c, "inbound", T0 + timedelta(minutes=10)),  # never answered
+    ]
+    store(db, *[scan_rows(record(m, {"payment_card": 1} if m.message_id == "a1" else {}), T0) for m in msgs],
+          alert_rows(alert(msgs[1], "off_channel.personal_contact")), alert_rows(alert(msgs[3], "credentials.shared")),
+          alert_rows(alert(msgs[3], "after_hours.employee_message", "working_time")))
+    since, until, now = T0 - timedelta(days=1), T0 + timedelta(days=1), T0 + timedelta(hours=2)
+    report = queries.report(db, since, until, now, unanswered_minutes=30)
+    assert {r["rule"]: r["alerts"] for r in report["alerts_by_rule"]} == {
+        "off_channel.personal_contact": 1, "credentials.shared": 1, "after_hours.employee_message": 1}
+    (rt,) = report["response_times"]
+    assert (rt["employee"], rt["conversations"], rt["p50_seconds"], rt["p90_seconds"], rt["avg_seconds"]) == (BIZ, 2, 180, 276, 180)
+    assert report["unanswered"] == [{"business_number": BIZ, "unanswered_conversations": 1}]
+    assert report["after_hours"] == [{"employee": BIZ, "after_hours_messages": 1}]
+    assert report["pii_types"] == [{"pii_type": "payment_card", "findings": 1, "messages": 1}]
+    assert {r["direction"]: r["messages"] for r in report["volume"]} == {"inbound": 3, "outbound": 2}
+    # "unanswered" depends on the clock: ten minutes after the last message it is not late yet
+    assert queries.unanswered(db, since, until, 30, T0 + timedelta(minutes=20)) == []
+
+
+def test_retention_ttl_spares_held_rows(db):
+    old = T0 - timedelta(days=400)  # retention in this database: 365 days
+    store(db, scan_rows(record(message("old-free", "5510000000001", "inbound", old)), T0),
+          scan_rows(record(message("old-held", "5510000000002", "inbound", old)), T0, held=True),
+          scan_rows(record(message("new", "5510000000003", "inbound", T0)), T0))
+    db.command(f"OPTIMIZE TABLE {db.database}.messages FINAL")
+    ids = {r["message_id"] for r in db.query(f"SELECT message_id FROM {db.database}.messages")}
+    assert ids == {"old-held", "new"}
+
+
+def test_erasure_refuses_held_conversations_and_is_audited(db):
+    customer = "5511987654321"
+    biz2 = "277321005464405"
+    m1 = message("e1", customer, "inbound", T0, "meu CPF é [CPF]")
+    m2 = message("e2", customer, "inbound", T0).model_copy(
+        update={"business_phone_number_id": biz2, "conversation_key": conversation_key(biz2, customer)})
+    other = message("o1", "5511000000000", "inbound", T0)
+    store(db, *[scan_rows(record(m, {"br_cpf": 1}), T0) for m in (m1, m2, other)], alert_rows(alert(m1, "r")))
+
+    marked = set_hold(db, "conversation", m2.conversation_key, "case 42", "dpo@example.com")
+    assert marked["messages"] == 1
+    report = erase_customer(db, customer, "dpo@example.com", "ticket 7")
+    assert report.refused_held == [m2.conversation_key]
+    assert report.conversations == [m1.conversation_key]
+    assert report.rows_deleted == {"messages": 1, "alerts": 1, "pii_findings": 1, "conversation_daily": 1}
+    left = {r["message_id"] for r in db.query(f"SELECT message_id FROM {db.database}.messages")}
+    assert left == {"e2", "o1"}
+    assert count(db, "alerts") == 0
+    audit = db.query(f"SELECT actor, action, target, details FROM {db.database}.audit_log ORDER BY at")
+    assert [a["action"] for a in audit] == ["hold", "erase"]
+    assert customer not in str(audit) and "*********4321" in audit[1]["target"]
+    assert '"conversations_refused_legal_hold"' in audit[1]["details"]
+
+
+def test_a_hold_placed_later_marks_new_rows_too(db):
+    from sinks.clickhouse.holds import HoldCache
+
+    customer = "5215512340000"
+    set_hold(db, "customer", customer, "litigation", "legal@example.com")
+    holds = HoldCache(db)
+    holds.refresh()
+    m = message("h1", customer, "inbound", T0)
+    assert holds.is_held(m.conversation_key, customer)
+    store(db, scan_rows(record(m), T0, held=holds.is_held(m.conversation_key, customer)))
+    assert db.query(f"SELECT held FROM {db.database}.messages")[0]["held"] == 1
+    report = erase_customer(db, customer, "dpo")
+    assert report.refused_held == [m.conversation_key] and report.rows_deleted == {}
+
+
+def test_chdb_folder_is_exclusive_per_process(tmp_path: Path, chdb_session):
+    with pytest.raises(ClickHouseError, match="cannot open embedded ClickHouse"):
+        ChdbClient(tmp_path / "other", "x")
