@@ -58,7 +58,7 @@ def set_hold(client: Client, scope: str, key: str, reason: str, actor: str, held
     keys = [key] if scope == "conversation" else conversations_of(client, key)
     marked = {}
     if keys:
-        conversations, customers = held_keys(client)
+        conversations, _ = held_keys(client)
         for table in ("messages", "alerts", "pii_findings"):
             # on release, keep rows held by another hold (e.g. the customer's) held
             still = [k for k in keys if k in conversations] if not held else []

@@ -13,7 +13,7 @@ Rows = dict[str, list[dict[str, Any]]]
 
 def utc(value: datetime) -> str:
     """DateTime64(3, 'UTC') literal for JSONEachRow."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
+    return value.astimezone(UTC).isoformat(" ", "milliseconds")[:23]
 
 
 def scan_rows(record: ScanRecord, now: datetime, held: bool = False) -> Rows:

@@ -205,3 +205,17 @@ def test_a_hold_placed_later_marks_new_rows_too(db):
 def test_chdb_folder_is_exclusive_per_process(tmp_path: Path, chdb_session):
     with pytest.raises(ClickHouseError, match="cannot open embedded ClickHouse"):
         ChdbClient(tmp_path / "other", "x")
+
+
+def test_grafana_dashboard_queries_run(db):
+    """Every panel's SQL runs on the schema (Grafana macros replaced by fixed times)."""
+    import json as _json
+
+    dashboard = _json.loads((Path(__file__).resolve().parents[2] / "docs/grafana/chatwatch-compliance.json").read_text())
+    assert dashboard["panels"]
+    for panel in dashboard["panels"]:
+        sql = panel["targets"][0]["rawSql"].replace("chatwatch.", f"{db.database}.")
+        sql = sql.replace("$__timeFilter(message_timestamp)", "message_timestamp > now() - INTERVAL 7 DAY")
+        sql = sql.replace("$__timeFilter(timestamp)", "timestamp > now() - INTERVAL 7 DAY")
+        sql = sql.replace("$__fromTime", "now() - INTERVAL 7 DAY").replace("$__toTime", "now()")
+        db.query(sql)
