@@ -59,7 +59,7 @@ def main() -> None:
         lines = [json.dumps(rows["messages"][0], ensure_ascii=False) for rows in pre]
         started = time.perf_counter()
         for i in range(0, len(lines), args.batch):
-            client.command(f"INSERT INTO bench_floor.messages FORMAT JSONEachRow\n" + "\n".join(lines[i:i + args.batch]))
+            client.command("INSERT INTO bench_floor.messages FORMAT JSONEachRow\n" + "\n".join(lines[i:i + args.batch]))
         floor = len(lines) / (time.perf_counter() - started)
 
         client.database = "bench"
