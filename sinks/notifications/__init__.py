@@ -1,0 +1,1 @@
+"""Alert notifications for managers: routing, grouping, throttling, digests, delivery over channels."""

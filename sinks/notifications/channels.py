@@ -1,0 +1,97 @@
+"""Sending: one small sender per channel (a registry, not an if-chain) and retries around them.
+
+Each attempt has its own timeout; failures retry with exponential backoff and jitter; a
+notification that still fails after `max_attempts`, or that the channel rejects outright
+(HTTP 4xx other than 408/429), is returned as failed for the notifications dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import aiosmtplib
+
+from sinks import metrics
+from sinks.notifications import render
+from sinks.notifications.config import Receiver
+
+log = logging.getLogger(__name__)
+
+
+class SendError(Exception):
+    def __init__(self, reason: str, retryable: bool = True):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+async def send_email(r: Receiver, payload: Any) -> None:
+    s = r.email
+    import os
+
+    password = os.environ.get(s.password_env or "", "") or None
+    try:
+        await aiosmtplib.send(payload, hostname=s.host, port=s.port, start_tls=s.starttls and not s.tls, use_tls=s.tls,
+                              username=s.username, password=password, timeout=r.timeout_s)
+    except aiosmtplib.SMTPResponseException as exc:
+        raise SendError(f"smtp {exc.code}", retryable=exc.code >= 400 and exc.code < 500) from None
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise SendError(type(exc).__name__) from None
+
+
+async def post_json(r: Receiver, payload: Any) -> None:
+    body = render.to_json(payload)
+    headers = {"Content-Type": "application/json"}
+    if r.channel.value == "webhook" and r.secret():
+        headers.update(render.sign_webhook(body, r.secret()))
+    url = r.webhook_url()
+    if not url:
+        raise SendError("no webhook url configured", retryable=False)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=r.timeout_s)) as session:
+            async with session.post(url, data=body, headers=headers) as resp:
+                if resp.status >= 300:
+                    retryable = resp.status >= 500 or resp.status in (408, 429)
+                    raise SendError(f"http {resp.status}", retryable=retryable)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise SendError(type(exc).__name__) from None
+
+
+SENDERS: dict[str, Callable[[Receiver, Any], Awaitable[None]]] = {
+    "email": send_email, "slack": post_json, "teams": post_json, "webhook": post_json,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    attempts: int
+    reason: str = ""
+
+
+async def deliver(r: Receiver, payload: Any, sleep: Callable = asyncio.sleep, base_delay_s: float = 0.5) -> Outcome:
+    channel = r.channel.value
+    started = time.perf_counter()
+    for attempt in range(1, r.max_attempts + 1):
+        try:
+            await asyncio.wait_for(SENDERS[channel](r, payload), timeout=r.timeout_s + 1)
+            metrics.notifications_sent.labels(channel).inc()
+            metrics.notification_latency.labels(channel).observe(time.perf_counter() - started)
+            return Outcome(True, attempt)
+        except (SendError, asyncio.TimeoutError) as exc:
+            reason = exc.reason if isinstance(exc, SendError) else "timeout"
+            retryable = exc.retryable if isinstance(exc, SendError) else True
+            if not retryable or attempt == r.max_attempts:
+                metrics.notifications_failed.labels(channel, reason.split()[0]).inc()
+                log.warning("notification to %s failed after %d attempt(s): %s", r.name, attempt, reason)
+                return Outcome(False, attempt, reason)
+            metrics.notifications_retried.labels(channel).inc()
+            await sleep(base_delay_s * 2 ** (attempt - 1) * (0.5 + random.random()))
+    return Outcome(False, r.max_attempts, "exhausted")

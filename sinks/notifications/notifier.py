@@ -1,0 +1,186 @@
+"""The notification runtime: alerts in, grouped notifications out through per-receiver queues.
+
+State (groups, send times, escalations) lives in a mapping the caller provides — a Faust table
+with a changelog in the worker, so restarts and rebalances neither repeat nor lose it; a dict in
+tests. Every change is written back (`state[key] = value`) so the changelog sees it.
+Each receiver has its own queue and sender task: a slow or failing channel delays only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from sinks import metrics
+from sinks.notifications import grouping, render
+from sinks.notifications.channels import Outcome, deliver
+from sinks.notifications.config import NotifyConfig
+from sinks.notifications.directory import Directory
+from sinks.notifications.router import labels_of, route, silenced
+from streams.schemas import Alert
+
+log = logging.getLogger(__name__)
+DeadLetter = Callable[[dict[str, Any], str], Awaitable[None]]
+
+
+def summary_of(alert: Alert, labels: dict[str, Any], directory: Directory) -> dict[str, Any]:
+    employee = directory.name_of(alert.employee_id) or alert.employee_id or alert.business_phone_number_id
+    return {"alert_id": alert.alert_id, "rule_id": alert.rule_id, "rule_title": alert.rule_title,
+            "severity": alert.severity.value, "category": alert.category, "employee": employee,
+            "team": labels.get("team"), "customer_masked": alert.customer_masked,
+            "conversation_key": alert.conversation_key, "message_timestamp": alert.message_timestamp.isoformat(),
+            "snippet": alert.snippet or "", "terms": [e.term for e in alert.evidence if e.kind == "keyword"]}
+
+
+class Notifier:
+    def __init__(self, config: NotifyConfig, directory: Directory, state: MutableMapping[str, Any],
+                 dead_letter: DeadLetter, ack_key: bytes = b"", clock: Callable[[], float] = time.time,
+                 sleep: Callable = asyncio.sleep):
+        self.config, self.directory, self.state = config, directory, state
+        self.dead_letter, self.ack_key, self.clock, self.sleep = dead_letter, ack_key, clock, sleep
+        self.queues: dict[str, asyncio.Queue] = {}
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.outcomes: list[tuple[str, Outcome]] = []  # recent results, for `notify test` and tests
+
+    # --- intake ---------------------------------------------------------------------------------
+
+    def on_alert(self, alert: Alert) -> int:
+        """Route one alert into its groups; returns how many groups took it (0: silenced or duplicate)."""
+        labels = labels_of(alert, self.directory)
+        now = self.clock()
+        reason = silenced(self.config, labels, alert.created_at)
+        if reason:
+            metrics.notifications_silenced.inc()
+            log.info("alert %s silenced (%s)", alert.alert_id, reason)
+            return 0
+        summary = summary_of(alert, labels, self.directory)
+        digest = self.config.digest
+        added = 0
+        for d in route(self.config, labels, self.directory):
+            receiver = self.config.receiver(d.receiver)
+            in_digest = digest is not None and alert.severity.value in digest.severities
+            key = "group:" + d.group_key + ("|digest" if in_digest else "")
+            group = self.state.get(key) or grouping.new_group(d, labels, in_digest)
+            digest_at = grouping.next_digest(now, receiver, digest) if in_digest and not group.get("digest_at") else None
+            if grouping.add(group, summary, now, digest_at):
+                added += 1
+            self.state[key] = group
+        esc = self.config.escalation
+        if added and esc and alert.severity.value in esc.severities:
+            self.state["esc:" + alert.alert_id] = {"deadline": now + esc.after_s, "acked": False, "summary": summary,
+                                                   "labels": {k: v for k, v in labels.items() if k != "tags"}}
+        return added
+
+    # --- timing ---------------------------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """Hand every due notification to its receiver's queue; returns how many were queued."""
+        now = self.clock()
+        queued = 0
+        for key in [k for k in list(self.state.keys()) if str(k).startswith("group:")]:
+            group = self.state[key]
+            if grouping.expired(group, now):
+                del self.state[key]
+                continue
+            due = grouping.due_at(group)
+            if due is None or due > now:
+                continue
+            receiver = self.config.receiver(group["receiver"])
+            sent_key = "sent:" + receiver.name
+            sent = [t for t in self.state.get(sent_key, []) if t > now - 3600]
+            allowed = grouping.allowed_at(receiver, {a["severity"] for a in group["pending"]}, now, sent)
+            if allowed > now:
+                continue  # quiet hours or rate limit: it stays pending, nothing is dropped
+            notification = grouping.take(group, now)
+            self.state[key] = group
+            self.state[sent_key] = sent + [now]
+            self._enqueue(receiver.name, notification)
+            queued += 1
+        queued += self._escalate(now)
+        return queued
+
+    def _escalate(self, now: float) -> int:
+        esc = self.config.escalation
+        if esc is None:
+            return 0
+        queued = 0
+        for key in [k for k in list(self.state.keys()) if str(k).startswith("esc:")]:
+            entry = self.state[key]
+            if entry["acked"]:
+                del self.state[key]
+            elif entry["deadline"] <= now:
+                for name in esc.receivers:
+                    notification = {"receiver": name, "group_key": "escalation|" + key, "labels": entry["labels"],
+                                    "alerts": [entry["summary"]], "count": 1, "total": 1, "escalation": True}
+                    self._enqueue(name, notification)
+                    queued += 1
+                del self.state[key]
+        return queued
+
+    # --- acknowledge ----------------------------------------------------------------------------
+
+    def ack_token(self, alert_id: str) -> str:
+        return hmac.new(self.ack_key, alert_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def ack(self, alert_id: str, token: str) -> bool:
+        if not self.ack_key or not hmac.compare_digest(self.ack_token(alert_id), token):
+            return False
+        entry = self.state.get("esc:" + alert_id)
+        if entry is not None:
+            entry["acked"] = True
+            self.state["esc:" + alert_id] = entry
+        return True
+
+    def links(self, summary: dict[str, Any]) -> dict[str, str]:
+        out = {}
+        if self.config.link_template:
+            out["open"] = self.config.link_template.format(**summary)
+        esc = self.config.escalation
+        if self.config.ack_base_url and self.ack_key and esc and summary["severity"] in esc.severities:
+            out["ack"] = f"{self.config.ack_base_url.rstrip('/')}/ack/{summary['alert_id']}?t={self.ack_token(summary['alert_id'])}"
+        return out
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def _enqueue(self, receiver: str, notification: dict[str, Any]) -> None:
+        if receiver not in self.queues:
+            self.queues[receiver] = asyncio.Queue()
+            self.tasks[receiver] = asyncio.get_running_loop().create_task(self._sender(receiver))
+        self.queues[receiver].put_nowait(notification)
+        metrics.notification_queue.labels(receiver).set(self.queues[receiver].qsize())
+
+    async def _sender(self, name: str) -> None:
+        queue = self.queues[name]
+        while True:
+            notification = await queue.get()
+            try:
+                outcome = await self.send(name, notification)
+                if not outcome.ok:
+                    await self.dead_letter(notification, outcome.reason)
+            except Exception:  # noqa: BLE001 - one bad notification must not stop this receiver
+                log.exception("sending to %s failed", name)
+                await self.dead_letter(notification, "processing_error")
+            finally:
+                queue.task_done()
+                metrics.notification_queue.labels(name).set(queue.qsize())
+
+    async def send(self, name: str, notification: dict[str, Any]) -> Outcome:
+        receiver = self.config.receiver(name)
+        payload = render.BUILDERS[receiver.channel.value](notification, receiver, self.links)
+        outcome = await deliver(receiver, payload, sleep=self.sleep)
+        self.outcomes = (self.outcomes + [(name, outcome)])[-100:]
+        return outcome
+
+    async def drain(self) -> None:
+        """Wait until every queued notification was sent or dead-lettered (tests, shutdown)."""
+        for queue in list(self.queues.values()):
+            await queue.join()
+
+    async def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()

