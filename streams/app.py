@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sinks import metrics
 from streams.active_rules import ActiveRules
-from streams.agents import normalize, record, scan
+from streams.agents import normalize, notify, record, scan
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -54,6 +54,8 @@ def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.Ap
                   settings.scan_batch_wait_s)
     if settings.clickhouse_enabled:
         _register_archive(app, settings, topics)
+    if settings.notify_config is not None:
+        notify.register(app, topics, settings)
     _register_rule_reload(app, active, settings.rules_reload_interval_s)
     _register_pages(app, active)
     return app

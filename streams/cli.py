@@ -10,6 +10,7 @@ from rich.console import Console
 
 from rules import RulePackError
 from streams.cli_db import db_cli, erase_cmd, hold_cmd, report_cmd
+from streams.cli_notify import notify_cli
 from streams.cli_pii import pii_cli
 from streams.cli_rules import rules_cli
 from streams.settings import Settings
@@ -18,6 +19,7 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(rules_cli, name="rules")
 cli.add_typer(pii_cli, name="pii")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(notify_cli, name="notify")
 cli.command("report")(report_cmd)
 cli.command("hold")(hold_cmd)
 cli.command("erase")(erase_cmd)

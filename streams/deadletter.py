@@ -18,6 +18,7 @@ class Reason(StrEnum):
     invalid_record = "invalid_record"  # a topic record is not a valid canonical record
     processing_error = "processing_error"  # a bug or unexpected failure while processing
     store_rejected = "store_rejected"  # ClickHouse refused the record's rows (not an outage)
+    delivery_failed = "delivery_failed"  # a notification channel failed after its retries
 
 
 def dead_letter(stage: str, reason: str, error: str, original: bytes | None,

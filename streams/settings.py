@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     record_batch_size: int = Field(5000, ge=1, description="Records written to ClickHouse per insert.")
     record_batch_wait_s: float = Field(1.0, gt=0, description="Longest wait to fill an insert batch.")
 
+    notify_config: Path | None = Field(None, description="Notifications YAML (receivers, routes…); unset: none sent.")
+    notify_ack_key: SecretStr | None = Field(None, description="HMAC key of acknowledge links (escalation).")
+    notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")
+
     worker_host: str = Field("127.0.0.1", description="Worker HTTP (metrics, health) bind address.")
     worker_port: int = Field(6066, description="Worker HTTP port: /metrics, /healthz, /ready.")
 

@@ -21,6 +21,8 @@ class TopicNames:
     alerts: str  # Alert JSON, key = conversation_key
     scans: str  # ScanRecord JSON (archive + analytics), key = conversation_key
     deadletter: str  # DeadLetter JSON
+    notify: str  # alerts again, ONE partition: the notification state has a single owner
+    notify_deadletter: str  # notifications given up after retries (DeadLetter JSON)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TopicNames:
@@ -32,10 +34,12 @@ class TopicNames:
             alerts=f"{p}.alerts",
             scans=f"{p}.scans",
             deadletter=f"{p}.deadletter",
+            notify=f"{p}.notify",
+            notify_deadletter=f"{p}.notify.deadletter",
         )
 
     def all(self) -> list[str]:
-        return [self.raw, self.messages, self.statuses, self.alerts, self.scans, self.deadletter]
+        return [self.raw, self.messages, self.statuses, self.alerts, self.scans, self.deadletter, self.notify_deadletter]
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -46,8 +50,11 @@ async def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
+        one = TopicNames.from_settings(settings).notify
+        if one not in existing:
+            missing.append(one)
         if missing:
-            new = [NewTopic(n, settings.topic_partitions, settings.topic_replication) for n in missing]
+            new = [NewTopic(n, 1 if n == one else settings.topic_partitions, settings.topic_replication) for n in missing]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:

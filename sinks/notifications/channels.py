@@ -60,7 +60,7 @@ async def post_json(r: Receiver, payload: Any) -> None:
                 if resp.status >= 300:
                     retryable = resp.status >= 500 or resp.status in (408, 429)
                     raise SendError(f"http {resp.status}", retryable=retryable)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise SendError(type(exc).__name__) from None
 
 
@@ -85,7 +85,7 @@ async def deliver(r: Receiver, payload: Any, sleep: Callable = asyncio.sleep, ba
             metrics.notifications_sent.labels(channel).inc()
             metrics.notification_latency.labels(channel).observe(time.perf_counter() - started)
             return Outcome(True, attempt)
-        except (SendError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, SendError) as exc:
             reason = exc.reason if isinstance(exc, SendError) else "timeout"
             retryable = exc.retryable if isinstance(exc, SendError) else True
             if not retryable or attempt == r.max_attempts:

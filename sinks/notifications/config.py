@@ -85,7 +85,7 @@ class Receiver(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _channel_needs(self) -> "Receiver":
+    def _channel_needs(self) -> Receiver:
         if self.channel is Channel.email and (not self.to or self.email is None):
             raise ValueError("an email receiver needs `to` and `email` settings")
         if self.channel is not Channel.email and not (self.url or self.url_env):
@@ -133,7 +133,7 @@ class Route(_Strict):
     group_wait_s: float | None = None
     group_interval_s: float | None = None
     repeat_interval_s: float | None = None
-    routes: list["Route"] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
@@ -171,7 +171,7 @@ class NotifyConfig(_Strict):
     default_repeat_interval_s: float = 4 * 3600.0
 
     @model_validator(mode="after")
-    def _known_receivers(self) -> "NotifyConfig":
+    def _known_receivers(self) -> NotifyConfig:
         names = {r.name for r in self.receivers} | {TEAM_MANAGERS}
         if len(names) - 1 != len(self.receivers):
             raise ValueError("receiver names must be unique")

@@ -98,7 +98,7 @@ class Notifier:
                 continue  # quiet hours or rate limit: it stays pending, nothing is dropped
             notification = grouping.take(group, now)
             self.state[key] = group
-            self.state[sent_key] = sent + [now]
+            self.state[sent_key] = [*sent, now]
             self._enqueue(receiver.name, notification)
             queued += 1
         queued += self._escalate(now)
@@ -162,7 +162,7 @@ class Notifier:
                 outcome = await self.send(name, notification)
                 if not outcome.ok:
                     await self.dead_letter(notification, outcome.reason)
-            except Exception:  # noqa: BLE001 - one bad notification must not stop this receiver
+            except Exception:
                 log.exception("sending to %s failed", name)
                 await self.dead_letter(notification, "processing_error")
             finally:
@@ -173,7 +173,7 @@ class Notifier:
         receiver = self.config.receiver(name)
         payload = render.BUILDERS[receiver.channel.value](notification, receiver, self.links)
         outcome = await deliver(receiver, payload, sleep=self.sleep)
-        self.outcomes = (self.outcomes + [(name, outcome)])[-100:]
+        self.outcomes = ([*self.outcomes, (name, outcome)])[-100:]
         return outcome
 
     async def drain(self) -> None:

@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 
 from sinks.notifications import render
 from sinks.notifications.config import NotifyConfig
-from sinks.notifications.directory import Directory
+from sinks.notifications.directory import Directory, load_directory
 from sinks.notifications.notifier import Notifier
 from sinks.notifications.router import labels_of, route
 from streams.schemas import Alert, Direction, Evidence, MessageType, Severity
@@ -63,7 +63,7 @@ def test_routing_tree_continue_inheritance_managers_and_min_severity():
                      {"match": {"severity": ["critical", "high"]}, "receivers": ["team_managers", "big"], "continue": True},
                      {"match": {"category": ["credentials"]}, "receivers": ["sec"]},
                      {"match": {"team": ["sales-mx"]}}]})  # no receivers: inherits "hook"
-    names = lambda a: sorted(d.receiver for d in route(cfg, labels_of(a, DIRECTORY), DIRECTORY))  # noqa: E731
+    names = lambda a: sorted(d.receiver for d in route(cfg, labels_of(a, DIRECTORY), DIRECTORY))
     assert names(alert(severity="medium")) == ["hook"]
     assert names(alert(severity="critical", category="credentials")) == ["ana", "big", "sec"]
     assert names(alert(severity="high")) == ["ana", "big", "hook"]
@@ -354,6 +354,40 @@ def test_failures_go_to_the_dead_letter_and_a_slow_channel_does_not_block_others
             await s.stop()
         return dead, broken, fast
 
-    dead, broken, fast = run(scenario())
+    dead, broken, _fast = run(scenario())
     assert dict(dead) == {"broken": "http 500", "slow": "TimeoutError", "refused": "ClientConnectorError", "bad": "http 404"}
     assert len(broken.requests) == 3
+
+
+def test_notify_test_cli_sends_through_a_real_receiver(tmp_path, smtp_server):
+    from typer.testing import CliRunner
+
+    from streams.cli import cli
+
+    controller, inbox = smtp_server
+    path = tmp_path / "notify.yaml"
+    path.write_text(json.dumps({
+        "receivers": [{"name": "mail", "channel": "email", "to": ["ops@example.com"], "language": "pt",
+                       "email": {"host": "127.0.0.1", "port": controller.port, "starttls": False}},
+                      {"name": "dead", "channel": "webhook", "url": f"http://127.0.0.1:{free_port()}/x", "max_attempts": 1}],
+        "route": {"receivers": ["mail"]}}))
+    ok = CliRunner().invoke(cli, ["notify", "test", "mail", "--config", str(path)])
+    assert ok.exit_code == 0, ok.output
+    assert "Mover para um canal pessoal" in message_from_bytes(inbox.messages[0].content, policy=default_policy)["Subject"]
+    failed = CliRunner().invoke(cli, ["notify", "test", "dead", "--config", str(path)])
+    assert failed.exit_code == 1 and "ClientConnectorError" in failed.output
+    unknown = CliRunner().invoke(cli, ["notify", "test", "nobody", "--config", str(path)])
+    assert unknown.exit_code == 2
+
+
+def test_the_documented_example_configuration_loads():
+    from pathlib import Path
+
+    from sinks.notifications.config import load_config
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    cfg = load_config(docs / "notifications.example.yaml")
+    directory = load_directory(cfg.directory)
+    critical = alert(1, severity="critical", number="277321005464405")
+    names = sorted(d.receiver for d in route(cfg, labels_of(critical, directory), directory))
+    assert names == ["joao-teams", "siem"]

@@ -15,7 +15,7 @@ from streams.schemas import Message
 from streams.settings import PACKAGED_RULES
 from streams.topics import TopicNames
 
-TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.alerts", "t.scans", "t.dlq")
+TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.alerts", "t.scans", "t.dlq", "t.notify", "t.notify.dlq")
 BIZ = {"phone_number_id": "1", "display": "5215550001111"}
 WEDNESDAY_11H_BRT = 1_763_560_800  # 2025-11-19 14:00 UTC: business hours for the after-hours pack
 

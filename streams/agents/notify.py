@@ -1,0 +1,91 @@
+"""notify: alerts -> routed, grouped notifications to managers (e-mail, Slack, Teams, webhooks).
+
+Alerts are forwarded to a one-partition topic so a single worker owns the notification state,
+kept in a Faust table with a changelog (restarts and rebalances restore it). A timer hands due
+notifications to per-receiver sender tasks; deliveries that fail after their retries go to the
+notifications dead-letter topic. `GET /ack/{alert_id}?t=…` acknowledges a critical alert so it
+does not escalate. The people directory is reloaded when its file changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from sinks.notifications.config import load_config
+from sinks.notifications.directory import load_directory
+from sinks.notifications.notifier import Notifier
+from sinks.notifications.render import to_json
+from streams.agents.outputs import Delivery, Output, dead_letter_output, step_agent
+from streams.deadletter import Reason
+from streams.schemas import Alert
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+STAGE = "notify"
+
+
+def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
+    config = load_config(settings.notify_config)
+    directory_path = config.directory
+    import faust
+
+    table = app.Table("notify-state", default=None, partitions=1, use_partitioner=True,
+                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    deliver = Delivery(app)
+
+    async def dead_letter(notification: dict, reason: str) -> None:
+        await deliver([dead_letter_output(STAGE, Reason.delivery_failed, reason, to_json(notification),
+                                          topics.notify_deadletter, "notify", None, None)])
+
+    key = settings.notify_ack_key.get_secret_value().encode() if settings.notify_ack_key else b""
+    notifier = Notifier(config, load_directory(directory_path), table, dead_letter, ack_key=key)
+    directory_stamp = {"mtime": _mtime(directory_path)}
+
+    step_agent(app, topics.alerts, "chatwatch.notify-forward", "notify_forward",
+               lambda record: [Output(topics.notify, b"notify", record.value or b"")])
+
+    source = app.topic(topics.notify, partitions=1, key_type=bytes, value_type=bytes, value_serializer="raw",
+                       key_serializer="raw")
+
+    @app.agent(source, name="chatwatch.notify")
+    async def notify(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            try:
+                alert = Alert.model_validate_json(msg.value or b"")
+            except ValidationError as exc:
+                detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+                await deliver([dead_letter_output(STAGE, Reason.invalid_record, detail, msg.value or b"",
+                                                  topics.deadletter, msg.topic, msg.partition, msg.offset)])
+                continue
+            notifier.on_alert(alert)
+
+    @app.timer(settings.notify_tick_s)
+    async def tick() -> None:
+        stamp = _mtime(directory_path)
+        if stamp != directory_stamp["mtime"]:
+            directory_stamp["mtime"] = stamp
+            try:
+                notifier.directory = load_directory(directory_path)
+                log.info("people directory reloaded from %s", directory_path)
+            except Exception:
+                log.exception("people directory %s is invalid; keeping the previous one", directory_path)
+        await notifier.tick()
+
+    @app.page("/ack/{alert_id}")
+    async def ack(self: Any, request: Any, alert_id: str) -> Any:
+        ok = notifier.ack(alert_id, request.query.get("t", ""))
+        return self.text("acknowledged\n" if ok else "invalid link\n", status=200 if ok else 403)
+
+    return notifier
+
+
+def _mtime(path) -> float | None:
+    try:
+        return path.stat().st_mtime if path else None
+    except OSError:
+        return None

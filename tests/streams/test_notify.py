@@ -1,0 +1,95 @@
+"""Notifications from the real worker: alerts -> grouped, signed webhook calls on a loopback server;
+after a restart the state comes back from the changelog, so replays are not notified again."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from sinks.notifications.render import verify_webhook
+from streams.demo import envelopes
+from streams.demo.stack import LocalStack
+
+WED = 1_763_560_800
+
+
+class Capture(BaseHTTPRequestHandler):
+    received: ClassVar[list] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Capture.received.append((dict(self.headers), body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def hook_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def notify_stack(kafka_bootstrap, tmp_path_factory, hook_server):
+    folder = tmp_path_factory.mktemp("notify")
+    (folder / "notify.yaml").write_text(json.dumps({
+        "receivers": [{"name": "siem", "channel": "webhook", "url": hook_server, "secret_env": "CW_HOOK_SECRET"}],
+        "route": {"receivers": ["siem"], "group_by": ["rule_id", "business_number"], "group_wait_s": 1,
+                  "group_interval_s": 2, "repeat_interval_s": 600}}))
+    stack = LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=folder / "logs",
+                       extra_env={"CHATWATCH_NOTIFY_CONFIG": str(folder / "notify.yaml"), "CW_HOOK_SECRET": "k3y",
+                                  "CHATWATCH_NOTIFY_TICK_S": "0.2", "CHATWATCH_CLICKHOUSE_ENABLED": "false"})
+    with stack:
+        yield stack
+
+
+def wait_for(n: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(Capture.received) < n:
+        assert time.monotonic() < deadline, f"{len(Capture.received)} notification(s), wanted {n}"
+        time.sleep(0.2)
+
+
+def test_grouped_signed_notifications_and_no_repeat_after_restart(notify_stack: LocalStack):
+    run = uuid.uuid4().hex[:6]
+    bodies = [envelopes.dumps(envelopes.message(
+        phone_number_id="277321005464405", display="551140040000", customer=f"551198765{i:04d}", wamid=f"wamid.{run}.{i}",
+        timestamp=WED + i, text="Me chama no privado, meu zap pessoal", outbound=True)) for i in range(4)]
+    for body in bodies:
+        assert notify_stack.post(body)[0] == 200
+    wait_for(1)
+    time.sleep(3)  # a second notification would come within group_interval if grouping failed
+    assert len(Capture.received) == 1
+    headers, body = Capture.received[0]
+    assert verify_webhook(body, headers, b"k3y", now=time.time())
+    payload = json.loads(body)
+    assert payload["count"] == 4 and payload["labels"]["rule_id"] == "off_channel.personal_contact"
+    assert all(a["customer_masked"].startswith("*") for a in payload["alerts"])
+    assert "5511987650001" not in body.decode()
+
+    notify_stack.stop()
+    notify_stack.start()
+    for body in bodies:  # the same alerts again (Meta retried, or a replay)
+        assert notify_stack.post(body)[0] == 200
+    new = envelopes.dumps(envelopes.message(phone_number_id="277321005464405", display="551140040000",
+                                            customer="5511912340000", wamid=f"wamid.{run}.new", timestamp=WED + 60,
+                                            text="meu zap pessoal é esse", outbound=True))
+    assert notify_stack.post(new)[0] == 200
+    wait_for(2)
+    time.sleep(2)
+    assert len(Capture.received) == 2
+    second = json.loads(Capture.received[1][1])
+    assert second["count"] == 1 and second["alerts"][0]["message_timestamp"].startswith("2025-11-19T14:01")
