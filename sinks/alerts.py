@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from detectors.redaction import mask_phone
 from detectors.scanner import RuleHit
-from streams.schemas import Alert, Evidence, Message
+from streams.schemas import Alert, ContextLine, Evidence, Message
 
 ALERT_NAMESPACE = uuid.UUID("6f1c1d7e-8a43-4b7e-9a59-3c2f0e6f3b11")
 
@@ -21,7 +21,7 @@ SNIPPET_CHARS = 280
 
 
 def to_alert(message: Message, hit: RuleHit, now: datetime | None = None, *, snippet: str | None = None,
-             pii: dict[str, int] | None = None) -> Alert:
+             pii: dict[str, int] | None = None, context: list[ContextLine] | None = None) -> Alert:
     """`snippet` must already be redacted (see detectors.redaction); it is cut to SNIPPET_CHARS."""
     rule, pack = hit.rule, hit.pack.pack
     return Alert(
@@ -44,5 +44,6 @@ def to_alert(message: Message, hit: RuleHit, now: datetime | None = None, *, sni
         created_at=now or datetime.now(UTC),
         evidence=[Evidence(kind=e.kind, term=e.label, start=e.start, end=e.end) for e in hit.evidence],
         pii=pii or {},
+        context=context or [],
         snippet=None if snippet is None else snippet[:SNIPPET_CHARS] + ("…" if len(snippet) > SNIPPET_CHARS else ""),
     )

@@ -87,7 +87,7 @@ def scan_options(settings: Settings) -> scan.ScanOptions:
                                on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
     key = settings.redaction_key.get_secret_value().encode() if settings.redaction_key else b""
     return scan.ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key,
-                            archive_text=settings.archive_text)
+                            archive_text=settings.archive_text, recent=scan.RecentLines())
 
 
 def _register_rule_reload(app: faust.App, active: ActiveRules, interval_s: float) -> None:

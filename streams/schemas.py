@@ -137,6 +137,14 @@ class Evidence(_Wire):
     end: int | None = None
 
 
+class ContextLine(_Wire):
+    """One earlier message of the conversation, redacted, shown with an alert."""
+
+    direction: Direction
+    timestamp: datetime
+    text: str
+
+
 class Alert(_Wire):
     """A rule fired on a message. Carries no raw message text: only rule terms, offsets and masked ids."""
 
@@ -161,6 +169,7 @@ class Alert(_Wire):
     evidence: list[Evidence] = Field(default_factory=list)
     pii: dict[str, int] = Field(default_factory=dict, description="PII findings in the message by type (counts only)")
     snippet: str | None = Field(None, description="The message text redacted as configured (alert_snippet)")
+    context: list[ContextLine] = Field(default_factory=list, description="Previous messages, redacted (oldest first)")
 
 
 class ScanRecord(_Wire):

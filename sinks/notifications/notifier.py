@@ -34,7 +34,9 @@ def summary_of(alert: Alert, labels: dict[str, Any], directory: Directory) -> di
             "severity": alert.severity.value, "category": alert.category, "employee": employee,
             "team": labels.get("team"), "customer_masked": alert.customer_masked,
             "conversation_key": alert.conversation_key, "message_timestamp": alert.message_timestamp.isoformat(),
-            "snippet": alert.snippet or "", "terms": [e.term for e in alert.evidence if e.kind == "keyword"]}
+            "snippet": alert.snippet or "", "terms": [e.term for e in alert.evidence if e.kind == "keyword"],
+            "context": [{"direction": c.direction.value, "timestamp": c.timestamp.isoformat(), "text": c.text}
+                        for c in alert.context]}
 
 
 class Notifier:

@@ -21,6 +21,15 @@ from detectors.keywords import KeywordIndex, TermSpec
 from detectors.normalize import fold
 from sinks.notifications.config import Receiver
 
+ARROWS = {"inbound": "←", "outbound": "→"}
+
+
+def context_lines(a: dict[str, Any], tz: str) -> list[str]:
+    """Earlier messages of the conversation (already redacted): '→ 14:02 texto' (→ employee, ← customer)."""
+    return [f"{ARROWS.get(c['direction'], '·')} {local_time(c['timestamp'], tz)[11:16]} {c['text']}"
+            for c in a.get("context", [])]
+
+
 TEXT = {
     "es": {"alerts": "alertas", "employee": "Empleado", "team": "Equipo", "customer": "Cliente", "time": "Hora",
            "severity": "Severidad", "open": "Abrir", "ack": "Confirmar recepción", "digest": "Resumen",
@@ -78,12 +87,14 @@ def email(n: dict[str, Any], r: Receiver, link_for) -> EmailMessage:
         links = link_for(a)
         text.append(f"- {a['time']} · {a['severity']} · {a['rule_title']}\n  {t['employee']}: {a['employee']} · "
                     f"{t['team']}: {a.get('team') or '—'} · {t['customer']}: {a['customer_masked']}\n"
-                    f"  «{marked(a['snippet'], a['terms'], '[', ']')}»\n" + "".join(f"  {k}: {v}\n" for k, v in links.items()))
+                    + "".join(f"    {line}\n" for line in context_lines(a, r.timezone))
+                    + f"  «{marked(a['snippet'], a['terms'], '[', ']')}»\n" + "".join(f"  {k}: {v}\n" for k, v in links.items()))
         anchors = " ".join('<a href="%s">%s</a>' % (html.escape(u), html.escape(t[k])) for k, u in links.items())
         rows.append(f"<tr><td>{html.escape(a['time'])}</td><td><b>{html.escape(a['severity'])}</b></td>"
                     f"<td>{html.escape(a['rule_title'])}</td><td>{html.escape(a['employee'])}</td>"
                     f"<td>{html.escape(a['customer_masked'])}</td>"
-                    f"<td>{marked(a['snippet'], a['terms'], '<mark>', '</mark>', html.escape)}</td>"
+                    f"<td>{''.join('<small>%s</small><br>' % html.escape(c) for c in context_lines(a, r.timezone))}"
+                    f"{marked(a['snippet'], a['terms'], '<mark>', '</mark>', html.escape)}</td>"
                     f"<td>{anchors}</td></tr>")
     more = n["count"] - SHOWN
     if more > 0:
@@ -107,6 +118,9 @@ def slack(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
             {"type": "mrkdwn", "text": f"*{t['time']}:* {a['time']}"},
             {"type": "mrkdwn", "text": f"*{t['employee']}:* {a['employee']}"},
             {"type": "mrkdwn", "text": f"*{t['customer']}:* {a['customer_masked']}"}]})
+        if a.get("context"):
+            blocks.append({"type": "context", "elements": [
+                {"type": "mrkdwn", "text": "\n".join(context_lines(a, r.timezone))[:2900]}]})
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "> " + marked(a["snippet"], a["terms"], "*", "*")}})
         if links:
             blocks.append({"type": "actions", "elements": [
@@ -127,6 +141,8 @@ def teams(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
             {"title": t["severity"], "value": a["severity"]}, {"title": t["time"], "value": a["time"]},
             {"title": t["employee"], "value": a["employee"]}, {"title": t["team"], "value": a.get("team") or "—"},
             {"title": t["customer"], "value": a["customer_masked"]}]})
+        for line in context_lines(a, r.timezone):
+            body.append({"type": "TextBlock", "wrap": True, "isSubtle": True, "spacing": "None", "text": line})
         body.append({"type": "TextBlock", "wrap": True, "text": marked(a["snippet"], a["terms"], "**", "**")})
         actions += [{"type": "Action.OpenUrl", "title": t[k], "url": u} for k, u in link_for(a).items()]
     card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ from sinks import metrics
 from sinks.alerts import to_alert
 from streams.agents.outputs import Output, batch_agent, dead_letter_output
 from streams.deadletter import Reason
-from streams.schemas import Message, ScanRecord
+from streams.schemas import ContextLine, Message, ScanRecord
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,27 @@ class ScanOptions:
     snippet_mode: str = "replace"  # replace | mask | hash | keep | none
     redaction_key: bytes = b""
     archive_text: str = "redacted"  # what ScanRecords (the archive) keep of the text: redacted | raw | none
+    recent: RecentLines | None = None  # context lines for alerts (None: no context)
+
+
+class RecentLines:
+    """The last few redacted lines per conversation, for alert context. One conversation's messages
+    share a partition, so this worker sees them in order; bounded in conversations and lines.
+    In memory only: after a restart the context starts empty."""
+
+    def __init__(self, lines: int = 3, conversations: int = 50_000):
+        self.lines, self.conversations = lines, conversations
+        self._recent: OrderedDict[str, deque] = OrderedDict()
+
+    def before(self, key: str) -> list[ContextLine]:
+        return list(self._recent.get(key, ()))
+
+    def add(self, key: str, line: ContextLine) -> None:
+        ring = self._recent.pop(key, None) or deque(maxlen=self.lines)
+        ring.append(line)
+        self._recent[key] = ring
+        while len(self._recent) > self.conversations:
+            self._recent.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -108,14 +129,18 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
     key = message.conversation_key.encode()
     counts = dict(Counter(types))
     outputs = []
+    snippet = None
+    if options.snippet_mode != "none" and message.text:
+        snippet = redact(message.text, found, options.snippet_mode, options.redaction_key)
     if hits:
-        snippet = None
-        if options.snippet_mode != "none" and message.text:
-            snippet = redact(message.text, found, options.snippet_mode, options.redaction_key)
+        context = options.recent.before(message.conversation_key) if options.recent else []
         for hit in hits:
-            alert = to_alert(message, hit, snippet=snippet, pii=counts)
+            alert = to_alert(message, hit, snippet=snippet, pii=counts, context=context)
             metrics.alerts_produced.labels(alert.rule_id, alert.severity.value).inc()
             outputs.append(Output(topics.alerts, key, alert.to_bytes()))
+    if options.recent is not None and snippet:
+        options.recent.add(message.conversation_key,
+                           ContextLine(direction=message.direction, timestamp=message.timestamp, text=snippet[:200]))
     record = ScanRecord(message=_archived(message, found, options.archive_text), text_mode=options.archive_text,
                         pii=counts, alert_ids=[json.loads(o.value)["alert_id"] for o in outputs],
                         scanned_at=datetime.now(UTC))

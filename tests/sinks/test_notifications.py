@@ -19,7 +19,7 @@ from sinks.notifications.config import NotifyConfig
 from sinks.notifications.directory import Directory, load_directory
 from sinks.notifications.notifier import Notifier
 from sinks.notifications.router import labels_of, route
-from streams.schemas import Alert, Direction, Evidence, MessageType, Severity
+from streams.schemas import Alert, ContextLine, Direction, Evidence, MessageType, Severity
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC).timestamp()  # Wednesday 12:00 in São Paulo
 
@@ -205,7 +205,9 @@ def test_critical_escalates_unless_acknowledged():
 # --- payloads --------------------------------------------------------------------------------
 
 def _notification():
-    a = alert(1)
+    a = alert(1).model_copy(update={"context": [ContextLine(direction=Direction.inbound,
+                                                           timestamp=datetime.fromtimestamp(NOW - 60, UTC),
+                                                           text="Mi CPF es [CPF]")]})
     from sinks.notifications.notifier import summary_of
     s = summary_of(a, labels_of(a, DIRECTORY), DIRECTORY)
     return {"receiver": "r", "group_key": "g", "labels": {}, "alerts": [s] * 7, "count": 7, "total": 7}
@@ -217,6 +219,7 @@ def test_payloads_are_localized_marked_and_carry_no_raw_numbers():
     slack = render.slack(_notification(), r, lambda a: {"open": "https://x/1"})
     text = json.dumps(slack, ensure_ascii=False)
     assert "*mi número personal*" in text and "Funcionário" in text and "12:00 -03" in text and "e mais 2" in text
+    assert "← 11:59 Mi CPF es [CPF]" in text  # redacted context, in the receiver's time zone
     card = render.teams(_notification(), r, lambda a: {})
     assert card["attachments"][0]["content"]["type"] == "AdaptiveCard"
     assert "**mi número personal**" in json.dumps(card, ensure_ascii=False)

@@ -85,3 +85,28 @@ def test_every_scanned_message_gets_a_scan_record_with_redacted_text(scanner: Sc
     body = json.loads(record.value)
     assert body["message"]["text"] == "mi CURP es [CURP]" and body["text_mode"] == "redacted"
     assert body["pii"] == {"mx_curp": 1} and "customer_name" not in body["message"]
+
+
+def test_alerts_carry_the_last_redacted_lines_of_the_conversation(scanner: Scanner):
+    from detectors.pii import PiiConfig, PiiDetector
+    from streams.agents.scan import RecentLines, ScanOptions
+    from streams.schemas import ContextLine
+
+    options = ScanOptions(pii=PiiDetector(PiiConfig(ner=False)), recent=RecentLines(lines=2))
+    texts = [("Hola, mi CPF es 529.982.247-25", False), ("Gracias, lo reviso", True), ("¿Algo más?", True),
+             ("Escríbeme a mi número personal", True)]
+    alerts = []
+    for i, (text, outbound) in enumerate(texts):
+        doc = envelopes.message(**BIZ, customer="52155", wamid=f"wamid.c{i}", timestamp=WEDNESDAY_11H_BRT + i,
+                                text=text, outbound=outbound)
+        (out,) = process_raw(envelopes.dumps(doc), TOPICS)
+        alerts += [json.loads(o.value) for o in process_message(out.value, scanner, TOPICS, options=options)
+                   if o.topic == "t.alerts"]
+    (alert,) = alerts
+    assert [(c["direction"], c["text"]) for c in alert["context"]] == [("outbound", "Gracias, lo reviso"),
+                                                                       ("outbound", "¿Algo más?")]
+    bounded = RecentLines(lines=2, conversations=1)
+    line = ContextLine(direction="inbound", timestamp="2026-11-18T12:00:00Z", text="x")
+    bounded.add("a", line)
+    bounded.add("b", line)
+    assert bounded.before("a") == [] and bounded.before("b") == [line]  # oldest conversation forgotten
