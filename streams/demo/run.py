@@ -55,6 +55,29 @@ def run_demo(kafka_bootstrap: str, console: Console) -> int:
         console.print(f"[red]missing[/] {rule} on {wamid}")
     for wamid, rule in sorted(got - expected):
         console.print(f"[red]unexpected[/] {rule} on {wamid}")
+    archived = archive_counts(stack)
+    if archived:
+        console.print("archived in ClickHouse (chdb, " + str(stack.clickhouse_path) + "): "
+                      + ", ".join(f"{table} {n}" for table, n in archived.items()))
     ok = got == expected and len(alerts) == len(expected) and len(dead) == len(BROKEN_PAYLOADS)
     console.print("[green]demo OK[/]" if ok else "[red]demo finished with unexpected counts[/]")
     return 0 if ok else 1
+
+
+def archive_counts(stack: LocalStack) -> dict[str, int]:
+    """Rows the worker stored (readable now that it released the embedded ClickHouse folder)."""
+    from sinks.clickhouse.client import ChdbClient, ClickHouseError
+
+    if not stack.clickhouse_path.exists():
+        return {}
+    try:
+        client = ChdbClient(stack.clickhouse_path, "chatwatch")
+    except ClickHouseError:
+        return {}
+    try:
+        return {t: int(client.query(f"SELECT count() AS n FROM chatwatch.{t} FINAL")[0]["n"])
+                for t in ("messages", "alerts", "pii_findings")}
+    except ClickHouseError:
+        return {}
+    finally:
+        client.close()
