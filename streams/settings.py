@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(1825, ge=1, description="Rows older than this are deleted (TTL), unless held.")
     archive_text: Literal["redacted", "raw", "none"] = Field(
         "redacted", description="Message text in the archive: PII replaced by [TYPE] (default), raw, or none.")
-    record_batch_size: int = Field(5000, ge=1, description="Records written to ClickHouse per insert.")
+    record_batch_size: int = Field(20000, ge=1, description="Records written to ClickHouse per insert.")
     record_batch_wait_s: float = Field(1.0, gt=0, description="Longest wait to fill an insert batch.")
 
     notify_config: Path | None = Field(None, description="Notifications YAML (receivers, routes…); unset: none sent.")

@@ -38,7 +38,12 @@ def _json_lines(rows: Iterable[dict[str, Any]]) -> tuple[str, int]:
 
 
 class ChdbClient:
-    """Embedded ClickHouse. Calls are serialized (chdb sessions are not re-entrant)."""
+    """Embedded ClickHouse. Calls are serialized (chdb sessions are not re-entrant).
+
+    Inserts go in as Arrow tables through chdb's Python() table function: ~3.5x faster than
+    JSONEachRow here (bench/bench_clickhouse.py), because ClickHouse reads columns instead of
+    parsing text. Arrow types come from the table's columns (system.columns), read once.
+    """
 
     def __init__(self, path: Path, database: str):
         from chdb import session  # imported here: servers need no chdb
@@ -46,6 +51,7 @@ class ChdbClient:
         path.mkdir(parents=True, exist_ok=True)
         self.database = database
         self._lock = threading.Lock()
+        self._arrow_types: dict[tuple[str, str], dict[str, Any]] = {}
         try:
             self._session = session.Session(str(path))
         except RuntimeError as exc:
@@ -67,14 +73,49 @@ class ChdbClient:
         return json.loads(text)["data"] if text.strip() else []
 
     def insert_json(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
-        body, count = _json_lines(rows)
-        if count:
-            self._run(f"INSERT INTO {self.database}.{table} FORMAT JSONEachRow\n{body}")
-        return count
+        import pyarrow as pa
+
+        rows = list(rows)
+        if not rows:
+            return 0
+        types = self._types(table)
+        columns = list(rows[0])
+        unknown = [c for c in columns if c not in types]
+        if unknown:
+            raise ClickHouseError(f"{table}: no column(s) {unknown}")
+        schema = pa.schema([pa.field(c, types[c], nullable=False) for c in columns])
+        try:  # column by column: ~2.4x faster than Table.from_pylist
+            arrays = [pa.array([row[c] for row in rows], type=types[c]) for c in columns]
+            arrow_rows = pa.Table.from_arrays(arrays, schema=schema)  # noqa: F841 - read by chdb's Python()
+        except (pa.ArrowException, TypeError, ValueError, OverflowError, KeyError) as exc:
+            raise ClickHouseError(f"{table}: rows do not fit the columns: {str(exc).splitlines()[0][:300]}") from None
+        self._run(f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) SELECT * FROM Python(arrow_rows)")
+        return len(rows)
+
+    def _types(self, table: str) -> dict[str, Any]:
+        key = (self.database, table)
+        if key not in self._arrow_types:
+            rows = self.query(f"SELECT name, type FROM system.columns WHERE database = '{self.database}' "
+                              f"AND table = '{table}'")
+            self._arrow_types[key] = {r["name"]: _arrow_type(r["type"]) for r in rows}
+        return self._arrow_types[key]
 
     def close(self) -> None:
         with self._lock:
             self._session.close()
+
+
+def _arrow_type(clickhouse_type: str) -> Any:
+    """Arrow type ClickHouse converts from, for the column types our DDL uses (dates travel as text)."""
+    import pyarrow as pa
+
+    t = clickhouse_type.replace("LowCardinality(", "").replace(")", "") if "LowCardinality" in clickhouse_type \
+        else clickhouse_type
+    if t.startswith("Array("):
+        return pa.list_(_arrow_type(t[6:].rstrip(")")))
+    if t.startswith(("UInt", "Int")):
+        return pa.uint64() if t.startswith("UInt64") else pa.int64()
+    return pa.string()
 
 
 class HttpClient:
