@@ -211,9 +211,6 @@ class Scanner:
         hit_ids = {h.term_id for h in hits.hits}
         return hits, [self._evaluate(r, subject, hits, hit_ids) for r in self._rules]
 
-    def term_text(self, term_id: int) -> str:
-        return self._index.specs[term_id].text
-
     def _evaluate(self, r: _Compiled, s: Subject, matches: Matches, hit_ids: set[int]) -> Verdict:
         def no(reason: str) -> Verdict:
             return Verdict(r.pack, r.rule, False, reason)

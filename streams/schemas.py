@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.model import Severity  # one severity scale: the one rule packs are written in
+
 SCHEMA_VERSION = 1
 
 
@@ -118,14 +120,6 @@ class StatusUpdate(_Wire):
     timestamp: datetime
     errors: list[WhatsAppError] = Field(default_factory=list)
     origin: Origin
-
-
-class Severity(StrEnum):
-    info = "info"
-    low = "low"
-    medium = "medium"
-    high = "high"
-    critical = "critical"
 
 
 class Evidence(_Wire):

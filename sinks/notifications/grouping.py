@@ -19,12 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sinks.notifications.config import Digest, Receiver
-from sinks.notifications.router import Delivery
+from sinks.notifications.router import RouteTarget
 
 SEEN_LIMIT = 2000  # alert ids remembered per group
 
 
-def new_group(d: Delivery, labels: dict[str, Any], digest: bool) -> dict[str, Any]:
+def new_group(d: RouteTarget, labels: dict[str, Any], digest: bool) -> dict[str, Any]:
     return {"receiver": d.receiver, "key": d.group_key, "labels": {g: labels.get(g) for g in d.group_by},
             "pending": [], "seen": [], "total": 0, "first_pending_at": None, "last_sent_at": None,
             "last_activity_at": None, "wait": d.group_wait_s, "interval": d.group_interval_s,

@@ -16,7 +16,7 @@ from streams.schemas import Alert
 
 
 @dataclass(frozen=True)
-class Delivery:
+class RouteTarget:
     receiver: str
     group_key: str
     group_by: tuple[str, ...]
@@ -39,10 +39,10 @@ def silenced(config: NotifyConfig, labels: dict[str, object], now: datetime) -> 
     return None
 
 
-def route(config: NotifyConfig, labels: dict[str, object], directory: Directory) -> list[Delivery]:
+def route(config: NotifyConfig, labels: dict[str, object], directory: Directory) -> list[RouteTarget]:
     found: list[tuple[Route, list[str]]] = []
     _walk(config.route, labels, config.route.receivers, found, config)
-    deliveries: dict[tuple[str, str], Delivery] = {}
+    deliveries: dict[tuple[str, str], RouteTarget] = {}
     for node, receivers in found:
         group_by = tuple(node.group_by or config.default_group_by)
         for name in _expand(receivers, labels, directory):
@@ -50,7 +50,7 @@ def route(config: NotifyConfig, labels: dict[str, object], directory: Directory)
             if SEVERITIES.index(str(labels["severity"])) < SEVERITIES.index(receiver.min_severity):
                 continue
             key = name + "|" + "|".join(f"{g}={labels.get(g)}" for g in group_by)
-            deliveries.setdefault((name, key), Delivery(
+            deliveries.setdefault((name, key), RouteTarget(
                 name, key, group_by, _pick(node, config, "group_wait_s"), _pick(node, config, "group_interval_s"),
                 _pick(node, config, "repeat_interval_s")))
     return list(deliveries.values())

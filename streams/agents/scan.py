@@ -6,7 +6,6 @@ rules run per message. Alerts carry the message text only as the configured reda
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
@@ -129,6 +128,7 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
     key = message.conversation_key.encode()
     counts = dict(Counter(types))
     outputs = []
+    alert_ids = []
     snippet = None
     if options.snippet_mode != "none" and message.text:
         snippet = redact(message.text, found, options.snippet_mode, options.redaction_key)
@@ -138,11 +138,12 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
             alert = to_alert(message, hit, snippet=snippet, pii=counts, context=context)
             metrics.alerts_produced.labels(alert.rule_id, alert.severity.value).inc()
             outputs.append(Output(topics.alerts, key, alert.to_bytes()))
+            alert_ids.append(alert.alert_id)
     if options.recent is not None and snippet:
         options.recent.add(message.conversation_key,
                            ContextLine(direction=message.direction, timestamp=message.timestamp, text=snippet[:200]))
     record = ScanRecord(message=_archived(message, found, options.archive_text), text_mode=options.archive_text,
-                        pii=counts, alert_ids=[json.loads(o.value)["alert_id"] for o in outputs],
+                        pii=counts, alert_ids=alert_ids,
                         scanned_at=datetime.now(UTC))
     outputs.append(Output(topics.scans, key, record.to_bytes()))
     return outputs
