@@ -20,12 +20,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sinks.clickhouse.client import ChdbClient
-from sinks.clickhouse.ddl import Renderer
-from sinks.clickhouse.migrate import migrate
-from sinks.clickhouse.rows import scan_rows
-from sinks.clickhouse.writer import ArchiveWriter
-from streams.schemas import Direction, Message, MessageType, Origin, ScanRecord, conversation_key
+from chatwatch.records import Direction, Message, MessageType, Origin, ScanRecord, conversation_key
+from chatwatch.sinks.clickhouse.client import ChdbClient
+from chatwatch.sinks.clickhouse.ddl import Renderer
+from chatwatch.sinks.clickhouse.migrate import migrate
+from chatwatch.sinks.clickhouse.rows import scan_rows
+from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 
 T0 = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
 

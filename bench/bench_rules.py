@@ -25,10 +25,10 @@ from pathlib import Path
 
 import ahocorasick
 
-from detectors.attachments import AttachmentInfo
-from detectors.normalize import fold
-from detectors.scanner import Scanner, Subject
-from rules import load_rules_dir
+from chatwatch.detectors.attachments import AttachmentInfo
+from chatwatch.detectors.normalize import fold
+from chatwatch.detectors.scanner import Scanner, Subject
+from chatwatch.rules import load_rules_dir
 
 SYLLABLES = ["ba", "be", "bi", "bo", "bu", "ca", "ce", "co", "da", "de", "di", "do", "fa", "fe", "fi", "ga", "go", "la", "le", "li", "lo", "ma", "me", "mi", "mo", "na", "ne", "no", "pa", "pe", "po", "ra", "re", "ri", "ro", "sa", "se", "si", "so", "ta", "te", "ti", "to", "va", "ve", "vi", "za", "ção", "ñu", "lha", "nha"]
 FILLER = ["hola", "buenos", "dias", "pedido", "envio", "gracias", "factura", "pago", "cuenta", "boleto", "obrigado", "por", "favor", "amanhã", "order", "delivery", "address", "tomorrow", "precio", "descuento", "cliente", "número", "oficina", "horário", "entrega", "você", "está", "já", "não", "sí"]

@@ -27,8 +27,8 @@ from stdnum.br import cnpj, cpf
 from stdnum.es import cif, dni, nie
 from stdnum.mx import curp, rfc
 
-from detectors.pii import PiiConfig, PiiDetector
-from detectors.pii.detector import PiiInput
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.pii.detector import PiiInput
 
 LOCALES = {"es_MX": ("es", "MX"), "pt_BR": ("pt", "BR"), "es_ES": ("es", "ES"), "en_US": ("en", "US")}
 WORDS = {  # context words as people write them, per language

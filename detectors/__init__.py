@@ -1,1 +1,4 @@
-"""Detectors: pure functions from a canonical message (and a RuleSet) to findings. No I/O."""
+"""Detectors: pure functions from a canonical message (and a RuleSet) to findings and alerts. No I/O.
+
+Matching (normalize, keywords, attachments, scanner), PII (`pii/`), redaction, alert building.
+"""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import ahocorasick
 
-from detectors.normalize import (
+from chatwatch.detectors.normalize import (
     Normalized,
     deobfuscate,
     fold,

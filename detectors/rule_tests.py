@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from detectors.attachments import AttachmentInfo
-from detectors.pii import PiiConfig, PiiDetector
-from detectors.scanner import Scanner, Subject
-from rules import Rule, RuleSet
-from rules.model import Direction, Example
+from chatwatch.detectors.attachments import AttachmentInfo
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.scanner import Scanner, Subject
+from chatwatch.rules import Rule, RuleSet
+from chatwatch.rules.model import Direction, Example
 
 # A Wednesday, 11:00 UTC: inside ordinary business hours in Latin America and Spain.
 DEFAULT_TIME = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)

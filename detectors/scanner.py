@@ -12,11 +12,11 @@ from collections import Counter as Tally
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from detectors.attachments import AttachmentInfo, AttachmentPredicate, compile_regex
-from detectors.keywords import KeywordIndex, Matches, TermHit, TermSpec
-from detectors.normalize import fold, fold_accents_only
-from rules import Pack, Rule, RuleSet
-from rules.model import Direction, Term, TermList, TermOptions
+from chatwatch.detectors.attachments import AttachmentInfo, AttachmentPredicate, compile_regex
+from chatwatch.detectors.keywords import KeywordIndex, Matches, TermHit, TermSpec
+from chatwatch.detectors.normalize import fold, fold_accents_only
+from chatwatch.rules import Pack, Rule, RuleSet
+from chatwatch.rules.model import Direction, Term, TermList, TermOptions
 
 Group = frozenset[int]  # the term ids one condition item stands for
 

@@ -1,11 +1,16 @@
 """Rule packs: the YAML policy files compliance teams write, loaded and validated.
 
-Public API: `load_pack`, `load_rules_dir`, `RuleSet`, `RulePackError`. Depends on nothing else
-in chatwatch; detectors compile a `RuleSet` into matchers.
+Public API: `load_pack`, `load_rules_dir`, `RuleSet`, `RulePackError`, and `SHIPPED_PACKS`, the
+folder of packs that come with chatwatch. Depends only on the bottom layer (chatwatch.records);
+detectors compile a `RuleSet` into matchers.
 """
 
-from rules.errors import RulePackError, SourceLocation
-from rules.loader import RuleSet, load_pack, load_rules_dir
-from rules.model import Pack, Rule
+from pathlib import Path
 
-__all__ = ["Pack", "Rule", "RulePackError", "RuleSet", "SourceLocation", "load_pack", "load_rules_dir"]
+from chatwatch.rules.errors import RulePackError, SourceLocation
+from chatwatch.rules.loader import RuleSet, load_pack, load_rules_dir
+from chatwatch.rules.model import Pack, Rule
+
+SHIPPED_PACKS = Path(__file__).resolve().parent / "packs"
+
+__all__ = ["SHIPPED_PACKS", "Pack", "Rule", "RulePackError", "RuleSet", "SourceLocation", "load_pack", "load_rules_dir"]

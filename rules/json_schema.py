@@ -3,7 +3,7 @@
 Editors use it to validate and complete packs (VS Code YAML: a first line
 `# yaml-language-server: $schema=<path>/pack.schema.json`). Regenerate after a model change:
 
-    python -m rules.json_schema        (tests fail while the shipped file is stale)
+    python -m chatwatch.rules.json_schema        (tests fail while the shipped file is stale)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rules.model import Pack
+from chatwatch.rules.model import Pack
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / "pack.schema.json"
 

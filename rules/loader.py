@@ -18,8 +18,8 @@ import re2
 import yaml
 from pydantic import ValidationError
 
-from rules.errors import Problem, RulePackError, SourceLocation
-from rules.model import REF, Pack, Rule, TermList
+from chatwatch.rules.errors import Problem, RulePackError, SourceLocation
+from chatwatch.rules.model import REF, Pack, Rule, TermList
 
 Path_ = tuple[str | int, ...]
 PACK_SUFFIXES = (".yaml", ".yml")

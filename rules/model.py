@@ -24,14 +24,14 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+
+from chatwatch.records import Severity, StrictModel
 
 ID = r"^[a-z0-9][a-z0-9_.-]*$"
 LIST_NAME = r"^[A-Za-z0-9_]+$"
@@ -42,14 +42,6 @@ PII_TYPES = (
     "co_cedula", "iban", "payment_card", "email", "phone", "ip_address", "url_credentials", "secret",
     "person", "organization", "location",
 )
-
-
-class Severity(StrEnum):
-    info = "info"
-    low = "low"
-    medium = "medium"
-    high = "high"
-    critical = "critical"
 
 
 class Direction(StrEnum):
@@ -74,10 +66,6 @@ class Weekday(StrEnum):
     sun = "sun"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _size(value: object) -> object:
     """'10MB', '512 KiB', 2048 -> bytes."""
     if isinstance(value, str):
@@ -98,7 +86,7 @@ Version = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int,
 
 # --- terms and lists -------------------------------------------------------------------------
 
-class TermOptions(_Strict):
+class TermOptions(StrictModel):
     accents: Literal["fold", "strict"] = Field("fold", description="strict: 'año' does not match 'ano'.")
     whole_word: bool = Field(True, description="False lets the term match inside longer words.")
     obfuscated: bool = Field(False, description="Also match s.e.n.h.a, p4ssw0rd, c o n t r a s e ñ a.")
@@ -123,24 +111,24 @@ class TermList(TermOptions):
 Items = Annotated[list[str], Field(min_length=1)]
 
 
-class Near(_Strict):
+class Near(StrictModel):
     items: list[str] = Field(min_length=2, description="Terms or $lists that must all occur close together.")
     within: int = Field(ge=1, le=100, description="Largest distance in words between the first and last item.")
     ordered: bool = Field(False, description="Items must appear in the order written.")
 
 
-class Count(_Strict):
+class Count(StrictModel):
     items: Items
     at_least: int = Field(ge=1)
     distinct: bool = Field(False, description="Count different terms rather than occurrences.")
 
 
-class PiiCondition(_Strict):
+class PiiCondition(StrictModel):
     types: list[Literal[PII_TYPES]] = Field(default_factory=list, description="Empty: any PII type.")  # type: ignore[valid-type]
     at_least: int = Field(1, ge=1, description="Findings of those types in the message.")
 
 
-class AttachmentCondition(_Strict):
+class AttachmentCondition(StrictModel):
     """Holds when one attachment satisfies every field given (each list is any-of)."""
 
     mime_types: list[str] = Field(default_factory=list, description="Globs: 'application/x-*'.")
@@ -167,7 +155,7 @@ class AttachmentCondition(_Strict):
         return self
 
 
-class Match(_Strict):
+class Match(StrictModel):
     any: list[str] = Field(default_factory=list, description="At least one item occurs.")
     all: list[str] = Field(default_factory=list, description="Every item occurs.")
     none: list[str] = Field(default_factory=list, description="No item occurs anywhere in the message.")
@@ -200,7 +188,7 @@ class Match(_Strict):
 
 # --- scope -----------------------------------------------------------------------------------
 
-class Hours(_Strict):
+class Hours(StrictModel):
     timezone: str
     days: list[Weekday] = Field(default_factory=lambda: [Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu,
                                                           Weekday.fri])
@@ -228,7 +216,7 @@ class Hours(_Strict):
         return day in self.days and self.start <= local.time() < self.end
 
 
-class Scope(_Strict):
+class Scope(StrictModel):
     direction: Direction = Direction.both
     sender: Sender = Sender.any
     numbers: list[str] = Field(default_factory=list, description="Business phone number ids or display numbers.")
@@ -250,7 +238,7 @@ class Scope(_Strict):
                                                                                              self.direction)
 
 
-class Exceptions(_Strict):
+class Exceptions(StrictModel):
     phrases: list[str] = Field(default_factory=list, description="A hit inside one of these phrases is ignored.")
     numbers: list[str] = Field(default_factory=list)
     teams: list[str] = Field(default_factory=list)
@@ -258,14 +246,14 @@ class Exceptions(_Strict):
 
 # --- examples --------------------------------------------------------------------------------
 
-class ExampleAttachment(_Strict):
+class ExampleAttachment(StrictModel):
     filename: str | None = None
     mime_type: str | None = None
     size: Size | None = None
     sha256: str | None = None
 
 
-class Example(_Strict):
+class Example(StrictModel):
     text: str = ""
     sender: Literal["employee", "customer"] | None = Field(None, description="Default: what the rule's scope says.")
     time: datetime | None = Field(None, description="ISO 8601 with offset; default: a Wednesday at 11:00 UTC.")
@@ -277,14 +265,14 @@ class Example(_Strict):
 ExampleItem = str | Example
 
 
-class Examples(_Strict):
+class Examples(StrictModel):
     match: list[ExampleItem] = Field(default_factory=list, description="Messages the rule must fire on.")
     no_match: list[ExampleItem] = Field(default_factory=list, description="Messages it must not fire on.")
 
 
 # --- rule and pack ---------------------------------------------------------------------------
 
-class Rule(_Strict):
+class Rule(StrictModel):
     id: str = Field(pattern=ID)
     title: str = Field(min_length=1)
     description: str = ""
@@ -298,7 +286,7 @@ class Rule(_Strict):
     examples: Examples = Field(default_factory=Examples)
 
 
-class PackInfo(_Strict):
+class PackInfo(StrictModel):
     id: str = Field(pattern=ID)
     version: Version
     title: str
@@ -307,7 +295,7 @@ class PackInfo(_Strict):
     description: str = ""
 
 
-class Pack(_Strict):
+class Pack(StrictModel):
     pack: PackInfo
     includes: list[str] = Field(default_factory=list, description="Pack ids whose lists this pack may use.")
     lists: dict[str, list[TermItem] | TermList] = Field(default_factory=dict)

@@ -1,1 +1,4 @@
-"""Kafka/Faust wiring of chatwatch. Importing `streams.schemas` or `streams.settings` must not import Faust."""
+"""Kafka/Faust wiring: ingestion (webhook receiver, parser), topics, agents, the worker app, the demo.
+
+The top layer below the CLI: it may use sinks, detectors, rules and the records; nothing below imports it.
+"""

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from detectors.scanner import Scanner
-from rules import RulePackError, load_rules_dir
-from rules.loader import PACK_SUFFIXES
-from sinks import metrics
+from chatwatch.detectors.scanner import Scanner
+from chatwatch.rules import RulePackError, load_rules_dir
+from chatwatch.rules.loader import PACK_SUFFIXES
+from chatwatch.streams import metrics
 
 log = logging.getLogger(__name__)
 

@@ -17,22 +17,31 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sinks import metrics
-from streams.active_rules import ActiveRules
-from streams.agents import normalize, notify, record, scan
-from streams.settings import Settings
-from streams.topics import TopicNames
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.rules import SHIPPED_PACKS
+from chatwatch.settings import Settings
+from chatwatch.sinks.clickhouse.client import ClickHouseTarget
+from chatwatch.sinks.clickhouse.ddl import Renderer
+from chatwatch.sinks.clickhouse.holds import HoldCache
+from chatwatch.sinks.clickhouse.migrate import migrate
+from chatwatch.sinks.clickhouse.writer import ArchiveWriter
+from chatwatch.streams import metrics
+from chatwatch.streams.active_rules import ActiveRules
+from chatwatch.streams.agents import normalize, notify, record, scan
+from chatwatch.streams.topics import TopicNames, ensure_topics
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.App:
     topics = TopicNames.from_settings(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         settings.group_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
         autodiscover=False,
         store="memory://",
+        datadir=str(settings.data_dir / settings.group_id),
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.topic_partitions,
@@ -48,7 +57,7 @@ def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.Ap
         broker_commit_interval=1.0,
         producer_acks=-1,
     )
-    active = rules or ActiveRules(settings.rules_dir)
+    active = rules or ActiveRules(settings.rules_dir or SHIPPED_PACKS)
     normalize.register(app, topics)
     scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
                   settings.scan_batch_wait_s)
@@ -61,14 +70,17 @@ def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.Ap
     return app
 
 
+def run_worker(settings: Settings, rules: ActiveRules, loglevel: str) -> None:
+    """Create the topics, build the app and run it until SIGTERM/SIGINT (Faust's worker owns the loop)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(settings))
+    faust.Worker(create_app(settings, rules), loglevel=loglevel, loop=loop).execute_from_commandline()
+
+
 def _register_archive(app: faust.App, settings: Settings, topics: TopicNames) -> None:
     """Open ClickHouse, apply pending migrations, start the record agent."""
-    from sinks.clickhouse.ddl import Renderer
-    from sinks.clickhouse.holds import HoldCache
-    from sinks.clickhouse.migrate import migrate
-    from sinks.clickhouse.writer import ArchiveWriter
-
-    client = settings.clickhouse_target().connect()
+    client = ClickHouseTarget.from_settings(settings).connect()
     applied = migrate(client, Renderer(settings.clickhouse_database, settings.clickhouse_cluster,
                                        settings.retention_days))
     log.info("ClickHouse %s ready (migrations applied now: %s)",
@@ -81,9 +93,7 @@ def scan_options(settings: Settings) -> scan.ScanOptions:
     """PII detector (models load here, once) and snippet redaction, from settings."""
     detector = None
     if settings.pii_enabled:
-        from detectors.pii import PiiDetector
-
-        detector = PiiDetector(settings.pii_config(),
+        detector = PiiDetector(PiiConfig.from_settings(settings),
                                on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
     key = settings.redaction_key.get_secret_value().encode() if settings.redaction_key else b""
     return scan.ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key,

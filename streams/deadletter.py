@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from streams.schemas import DeadLetter
+from chatwatch.records import DeadLetter
 
 
 class Reason(StrEnum):

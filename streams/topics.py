@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from streams.settings import Settings
+from chatwatch.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.demo.stack import LocalStack
+from chatwatch.streams.demo.stack import LocalStack
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = Path(os.environ.get("SHARED_FIXTURES_DIR", REPO.parent / "shared" / "fixtures"))

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from streams.cli import cli
-from streams.settings import PACKAGED_RULES
+from chatwatch.cli import cli
+from chatwatch.rules import SHIPPED_PACKS
 
 runner = CliRunner()
 
 
 def test_rules_validate_ok():
-    result = runner.invoke(cli, ["rules", "validate", str(PACKAGED_RULES)])
+    result = runner.invoke(cli, ["rules", "validate", str(SHIPPED_PACKS)])
     assert result.exit_code == 0, result.output
     assert "off_channel@" in result.output
 
@@ -28,7 +28,7 @@ def test_rules_validate_reports_file_line_and_exits_1(tmp_path: Path):
 
 
 def test_rules_test_runs_examples_and_fails_on_a_wrong_one(tmp_path: Path):
-    ok = runner.invoke(cli, ["rules", "test", str(PACKAGED_RULES)])
+    ok = runner.invoke(cli, ["rules", "test", str(SHIPPED_PACKS)])
     assert ok.exit_code == 0 and " 0 failed" in ok.output
     pack = tmp_path / "p.yaml"
     pack.write_text("pack: {id: x, version: 1, title: X}\nrules:\n  - id: x.r\n    title: R\n    severity: low\n"

@@ -5,7 +5,7 @@ caller asks for them (`Finding.start/end` index the text the caller already hold
 logs and analytics use `detectors.redaction`.
 """
 
-from detectors.pii.detector import PiiConfig, PiiDetector
-from detectors.pii.findings import Finding
+from chatwatch.detectors.pii.detector import PiiConfig, PiiDetector
+from chatwatch.detectors.pii.findings import Finding
 
 __all__ = ["Finding", "PiiConfig", "PiiDetector"]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import phonenumbers
 from stdnum import luhn
 
-from detectors.pii.findings import Finding
+from chatwatch.detectors.pii.findings import Finding
 
 # (brand, IIN prefixes as (low, high) ranges over the first digits, allowed lengths)
 CARD_BRANDS: tuple[tuple[str, tuple[tuple[int, int], ...], frozenset[int]], ...] = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from detectors.normalize import fold
+from chatwatch.detectors.normalize import fold
 
 WINDOW = 40  # characters before the value
 BOOST = 0.1

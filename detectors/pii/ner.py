@@ -13,7 +13,7 @@ import re
 import warnings
 from collections.abc import Sequence
 
-from detectors.pii.findings import Finding
+from chatwatch.detectors.pii.findings import Finding
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,6 @@ class NerEngine:
                             name, lang, type(exc).__name__, lang)
                 if on_missing:
                     on_missing(lang)
-
-    def available(self, lang: str) -> bool:
-        return lang in self._nlp
-
-    def model_name(self, lang: str) -> str:
-        return self.models.get(lang, "")
 
     def entities(self, texts: Sequence[str], lang: str, batch_size: int = 128) -> list[list[Finding]]:
         nlp = self._nlp.get(lang)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from chatwatch.settings import Settings
+
 
 class ClickHouseError(Exception):
     """Any failure talking to ClickHouse; `retryable` when trying again may help (server unreachable)."""
@@ -164,6 +166,12 @@ class ClickHouseTarget:
     database: str = "chatwatch"
     user: str = "default"
     password: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClickHouseTarget:
+        password = settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else ""
+        return cls(path=None if settings.clickhouse_url else settings.clickhouse_path, url=settings.clickhouse_url,
+                   database=settings.clickhouse_database, user=settings.clickhouse_user, password=password)
 
     def connect(self) -> Client:
         if self.url:

@@ -9,7 +9,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sinks.clickhouse.client import ClickHouseError, Client
+from chatwatch.sinks.clickhouse.client import ClickHouseError, Client
+
+
+def held_keys(client: Client) -> tuple[set[str], set[str]]:
+    """(conversation keys, customer numbers) under a legal hold now."""
+    rows = client.query(f"SELECT scope, key FROM {client.database}.legal_holds FINAL WHERE held = 1")
+    return ({r["key"] for r in rows if r["scope"] == "conversation"}, {r["key"] for r in rows if r["scope"] == "customer"})
 
 
 class HoldCache:
@@ -26,9 +32,7 @@ class HoldCache:
     def refresh(self) -> None:
         if self.client is None:
             return
-        rows = self.client.query(f"SELECT scope, key FROM {self.client.database}.legal_holds FINAL WHERE held = 1")
-        self.conversations = {r["key"] for r in rows if r["scope"] == "conversation"}
-        self.customers = {r["key"] for r in rows if r["scope"] == "customer"}
+        self.conversations, self.customers = held_keys(self.client)
         self._loaded = time.monotonic()
 
     async def refresh_if_stale(self) -> None:

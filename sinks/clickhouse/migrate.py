@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sinks.clickhouse.client import Client
-from sinks.clickhouse.ddl import MIGRATIONS, TABLES, Renderer
+from chatwatch.sinks.clickhouse.client import Client
+from chatwatch.sinks.clickhouse.ddl import MIGRATIONS, TABLES, Renderer
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from detectors.redaction import mask_phone
-from sinks.clickhouse.client import Client
-from sinks.clickhouse.queries import _quote
-from sinks.clickhouse.rows import utc
+from chatwatch.detectors.redaction import mask_phone
+from chatwatch.sinks.clickhouse.client import Client
+from chatwatch.sinks.clickhouse.holds import held_keys
+from chatwatch.sinks.clickhouse.queries import quote
+from chatwatch.sinks.clickhouse.rows import utc
 
 PERSONAL_TABLES = ("messages", "alerts", "pii_findings", "conversation_daily")
 
@@ -30,7 +31,7 @@ class ErasureReport:
 
 
 def _in(keys: list[str]) -> str:
-    return "(" + ", ".join(f"'{_quote(k)}'" for k in keys) + ")"
+    return "(" + ", ".join(f"'{quote(k)}'" for k in keys) + ")"
 
 
 def audit(client: Client, actor: str, action: str, target: str, details: dict) -> None:
@@ -38,14 +39,9 @@ def audit(client: Client, actor: str, action: str, target: str, details: dict) -
                                       "target": target, "details": json.dumps(details, ensure_ascii=False)}])
 
 
-def held_keys(client: Client) -> tuple[set[str], set[str]]:
-    rows = client.query(f"SELECT scope, key FROM {client.database}.legal_holds FINAL WHERE held = 1")
-    return ({r["key"] for r in rows if r["scope"] == "conversation"}, {r["key"] for r in rows if r["scope"] == "customer"})
-
-
 def conversations_of(client: Client, customer: str) -> list[str]:
     rows = client.query(f"SELECT DISTINCT conversation_key FROM {client.database}.messages "
-                        f"WHERE customer_wa_id = '{_quote(customer)}' ORDER BY conversation_key")
+                        f"WHERE customer_wa_id = '{quote(customer)}' ORDER BY conversation_key")
     return [r["conversation_key"] for r in rows]
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sinks.clickhouse.client import Client
-from sinks.clickhouse.rows import utc
+from chatwatch.sinks.clickhouse.client import Client
+from chatwatch.sinks.clickhouse.rows import utc
 
 EMPLOYEE = "if(employee_id = '', business_phone_number_id, employee_id)"
 
@@ -18,11 +18,12 @@ EMPLOYEE = "if(employee_id = '', business_phone_number_id, employee_id)"
 def _where(since: datetime, until: datetime, team: str | None, column: str) -> str:
     cond = f"{column} >= toDateTime64('{utc(since)}', 3, 'UTC') AND {column} < toDateTime64('{utc(until)}', 3, 'UTC')"
     if team:
-        cond += f" AND team = '{_quote(team)}'"
+        cond += f" AND team = '{quote(team)}'"
     return cond
 
 
-def _quote(value: str) -> str:
+def quote(value: str) -> str:
+    """Escape a value for a single-quoted ClickHouse string literal."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from detectors.attachments import extension
-from streams.schemas import Alert, ScanRecord
+from chatwatch.detectors.attachments import extension
+from chatwatch.records import Alert, ScanRecord
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -49,10 +49,3 @@ def alert_rows(alert: Alert, held: bool = False) -> Rows:
         "created_at": utc(alert.created_at), "snippet": alert.snippet or "", "pii_types": sorted(alert.pii),
         "held": int(held)}]}
 
-
-def merge(*parts: Rows) -> Rows:
-    out: Rows = {}
-    for part in parts:
-        for table, rows in part.items():
-            out.setdefault(table, []).extend(rows)
-    return out

@@ -16,9 +16,9 @@ import random
 import time
 from collections.abc import Callable
 
-from sinks import metrics
-from sinks.clickhouse.client import ClickHouseError, Client
-from sinks.clickhouse.rows import Rows
+from chatwatch.sinks.clickhouse import metrics
+from chatwatch.sinks.clickhouse.client import ClickHouseError, Client
+from chatwatch.sinks.clickhouse.rows import Rows
 
 log = logging.getLogger(__name__)
 

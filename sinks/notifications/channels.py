@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -18,9 +19,8 @@ from typing import Any
 import aiohttp
 import aiosmtplib
 
-from sinks import metrics
-from sinks.notifications import render
-from sinks.notifications.config import Receiver
+from chatwatch.sinks.notifications import metrics, render
+from chatwatch.sinks.notifications.config import Receiver
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ class SendError(Exception):
 
 async def send_email(r: Receiver, payload: Any) -> None:
     s = r.email
-    import os
 
     password = os.environ.get(s.password_env or "", "") or None
     try:

@@ -23,15 +23,13 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from chatwatch.records import StrictModel
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 LABELS = ("severity", "category", "rule_id", "tags", "pack", "business_number", "team", "employee")
 TEAM_MANAGERS = "team_managers"  # a receiver name that means: the managers of the alert's team
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Channel(StrEnum):
@@ -41,7 +39,7 @@ class Channel(StrEnum):
     webhook = "webhook"
 
 
-class QuietHours(_Strict):
+class QuietHours(StrictModel):
     start: time
     end: time
     except_severities: list[Literal[SEVERITIES]] = Field(default_factory=lambda: ["critical"])  # type: ignore[valid-type]
@@ -51,7 +49,7 @@ class QuietHours(_Strict):
         return (self.start <= t < self.end) if self.start < self.end else (t >= self.start or t < self.end)
 
 
-class EmailSettings(_Strict):
+class EmailSettings(StrictModel):
     host: str
     port: int = 587
     starttls: bool = True
@@ -62,7 +60,7 @@ class EmailSettings(_Strict):
     timeout_s: float = 10.0
 
 
-class Receiver(_Strict):
+class Receiver(StrictModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     channel: Channel
     to: list[str] = Field(default_factory=list, description="E-mail recipients.")
@@ -99,7 +97,7 @@ class Receiver(_Strict):
         return os.environ.get(self.secret_env or "", "").encode()
 
 
-class Matchers(_Strict):
+class Matchers(StrictModel):
     """Each given label must have one of the listed values (tags: any overlap)."""
 
     severity: list[str] = Field(default_factory=list)
@@ -125,7 +123,7 @@ class Matchers(_Strict):
         return True
 
 
-class Route(_Strict):
+class Route(StrictModel):
     match: Matchers = Field(default_factory=Matchers)
     receivers: list[str] = Field(default_factory=list)
     continue_: bool = Field(False, alias="continue")
@@ -137,26 +135,26 @@ class Route(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Silence(_Strict):
+class Silence(StrictModel):
     matchers: Matchers
     until: datetime
     reason: str
     created_by: str = ""
 
 
-class Digest(_Strict):
+class Digest(StrictModel):
     severities: list[Literal[SEVERITIES]] = Field(default_factory=lambda: ["info", "low"])  # type: ignore[valid-type]
     every: Literal["hourly", "daily"] = "daily"
     at_hour: int = Field(8, ge=0, le=23, description="Local hour of the daily digest.")
 
 
-class Escalation(_Strict):
+class Escalation(StrictModel):
     after_s: float = Field(900, gt=0)
     receivers: list[str]
     severities: list[Literal[SEVERITIES]] = Field(default_factory=lambda: ["critical"])  # type: ignore[valid-type]
 
 
-class NotifyConfig(_Strict):
+class NotifyConfig(StrictModel):
     receivers: list[Receiver]
     route: Route
     silences: list[Silence] = Field(default_factory=list)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sinks.notifications.config import Digest, Receiver
-from sinks.notifications.router import RouteTarget
+from chatwatch.sinks.notifications.config import Digest, Receiver
+from chatwatch.sinks.notifications.router import RouteTarget
 
 SEEN_LIMIT = 2000  # alert ids remembered per group
 

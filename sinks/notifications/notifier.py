@@ -16,13 +16,12 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from sinks import metrics
-from sinks.notifications import grouping, render
-from sinks.notifications.channels import Outcome, deliver
-from sinks.notifications.config import NotifyConfig
-from sinks.notifications.directory import Directory
-from sinks.notifications.router import labels_of, route, silenced
-from streams.schemas import Alert
+from chatwatch.records import Alert
+from chatwatch.sinks.notifications import grouping, metrics, render
+from chatwatch.sinks.notifications.channels import Outcome, deliver
+from chatwatch.sinks.notifications.config import NotifyConfig
+from chatwatch.sinks.notifications.directory import Directory
+from chatwatch.sinks.notifications.router import labels_of, route, silenced
 
 log = logging.getLogger(__name__)
 DeadLetter = Callable[[dict[str, Any], str], Awaitable[None]]

@@ -17,9 +17,9 @@ from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from detectors.keywords import KeywordIndex, TermSpec
-from detectors.normalize import fold
-from sinks.notifications.config import Receiver
+from chatwatch.detectors.keywords import KeywordIndex, TermSpec
+from chatwatch.detectors.normalize import fold
+from chatwatch.sinks.notifications.config import Receiver
 
 ARROWS = {"inbound": "←", "outbound": "→"}
 

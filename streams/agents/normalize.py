@@ -6,12 +6,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sinks import metrics
-from streams.agents.outputs import Output, dead_letter_output, step_agent
-from streams.deadletter import Reason
-from streams.ingest.whatsapp_webhook import PayloadError, parse_notification
-from streams.schemas import Origin
-from streams.topics import TopicNames
+from chatwatch.records import Origin
+from chatwatch.streams import metrics
+from chatwatch.streams.agents.outputs import Output, dead_letter_output, step_agent
+from chatwatch.streams.deadletter import Reason
+from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
+from chatwatch.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 STAGE = "normalize"

@@ -12,17 +12,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import faust
 from pydantic import ValidationError
 
-from sinks.notifications.config import load_config
-from sinks.notifications.directory import load_directory
-from sinks.notifications.notifier import Notifier
-from sinks.notifications.render import to_json
-from streams.agents.outputs import Delivery, Output, dead_letter_output, step_agent
-from streams.deadletter import Reason
-from streams.schemas import Alert
-from streams.settings import Settings
-from streams.topics import TopicNames
+from chatwatch.records import Alert, validation_summary
+from chatwatch.settings import Settings
+from chatwatch.sinks.notifications.config import load_config
+from chatwatch.sinks.notifications.directory import load_directory
+from chatwatch.sinks.notifications.notifier import Notifier
+from chatwatch.sinks.notifications.render import to_json
+from chatwatch.streams.agents.outputs import Delivery, Output, dead_letter_output, step_agent
+from chatwatch.streams.deadletter import Reason
+from chatwatch.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 STAGE = "notify"
@@ -31,7 +32,6 @@ STAGE = "notify"
 def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
     config = load_config(settings.notify_config)
     directory_path = config.directory
-    import faust
 
     table = app.Table("notify-state", default=None, partitions=1, use_partitioner=True,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
@@ -58,7 +58,7 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
             try:
                 alert = Alert.model_validate_json(msg.value or b"")
             except ValidationError as exc:
-                detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+                detail = validation_summary(exc)
                 await deliver([dead_letter_output(STAGE, Reason.invalid_record, detail, msg.value or b"",
                                                   topics.deadletter, msg.topic, msg.partition, msg.offset)])
                 continue

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sinks import metrics
-from streams.deadletter import dead_letter
+from chatwatch.streams import metrics
+from chatwatch.streams.deadletter import dead_letter
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sinks.clickhouse.holds import HoldCache
-from sinks.clickhouse.rows import Rows, alert_rows, scan_rows
-from sinks.clickhouse.writer import ArchiveWriter
-from streams.agents.outputs import Delivery, Output, dead_letter_output
-from streams.deadletter import Reason
-from streams.schemas import Alert, ScanRecord
-from streams.topics import TopicNames
+from chatwatch.records import Alert, ScanRecord, validation_summary
+from chatwatch.sinks.clickhouse.holds import HoldCache
+from chatwatch.sinks.clickhouse.rows import Rows, alert_rows, scan_rows
+from chatwatch.sinks.clickhouse.writer import ArchiveWriter
+from chatwatch.streams import metrics
+from chatwatch.streams.agents.outputs import Delivery, Output, dead_letter_output
+from chatwatch.streams.deadletter import Reason
+from chatwatch.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 STAGE = "record"
@@ -39,8 +40,6 @@ def to_rows(topic: str, value: bytes, topics: TopicNames, holds: HoldCache, now:
 
 def register(app: Any, topics: TopicNames, writer: ArchiveWriter, holds: HoldCache, max_batch: int,
              within_s: float) -> Any:
-    from sinks import metrics
-
     source = app.topic(topics.scans, topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw",
                        key_serializer="raw")
     deliver = Delivery(app)
@@ -60,8 +59,7 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, holds: HoldCac
                     batches.append(to_rows(msg.topic, msg.value or b"", topics, holds, now))
                     kept.append(msg)
                 except ValidationError as exc:
-                    detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                       for e in exc.errors(include_input=False))[:500]
+                    detail = validation_summary(exc)
                     dead.append(dead_letter_output(STAGE, Reason.invalid_record, detail, msg.value or b"",
                                                    topics.deadletter, msg.topic, msg.partition, msg.offset))
             for index, error in await writer.write(batches):

@@ -15,18 +15,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from detectors.attachments import AttachmentInfo
-from detectors.pii import Finding, PiiDetector
-from detectors.pii.contact import region_of
-from detectors.pii.detector import PiiInput
-from detectors.redaction import redact
-from detectors.scanner import Scanner, Subject
-from sinks import metrics
-from sinks.alerts import to_alert
-from streams.agents.outputs import Output, batch_agent, dead_letter_output
-from streams.deadletter import Reason
-from streams.schemas import ContextLine, Message, ScanRecord
-from streams.topics import TopicNames
+from chatwatch.detectors.alerts import to_alert
+from chatwatch.detectors.attachments import AttachmentInfo
+from chatwatch.detectors.pii import Finding, PiiDetector
+from chatwatch.detectors.pii.contact import region_of
+from chatwatch.detectors.pii.detector import PiiInput
+from chatwatch.detectors.redaction import redact
+from chatwatch.detectors.scanner import Scanner, Subject
+from chatwatch.records import ContextLine, Message, ScanRecord, validation_summary
+from chatwatch.streams import metrics
+from chatwatch.streams.agents.outputs import Output, batch_agent, dead_letter_output
+from chatwatch.streams.deadletter import Reason
+from chatwatch.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 STAGE = "scan"
@@ -85,8 +85,7 @@ def process_batch(records: list[Record], scanner: Scanner, topics: TopicNames,
         try:
             decoded.append((rec, Message.model_validate_json(rec.value)))
         except ValidationError as exc:
-            detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}"
-                               for e in exc.errors(include_input=False))
+            detail = validation_summary(exc)
             outputs.append(_dead(Reason.invalid_record, detail, rec, topics))
     findings = _pii(decoded, options.pii)
     for (rec, message), found in zip(decoded, findings, strict=True):

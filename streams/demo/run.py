@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from streams.demo.scenario import BROKEN_PAYLOADS, demo_payloads
-from streams.demo.stack import LocalStack
+from chatwatch.sinks.clickhouse.client import ChdbClient, ClickHouseError
+from chatwatch.streams.demo.scenario import BROKEN_PAYLOADS, demo_payloads
+from chatwatch.streams.demo.stack import LocalStack
 
 
 def run_demo(kafka_bootstrap: str, console: Console) -> int:
@@ -66,8 +67,6 @@ def run_demo(kafka_bootstrap: str, console: Console) -> int:
 
 def archive_counts(stack: LocalStack) -> dict[str, int]:
     """Rows the worker stored (readable now that it released the embedded ClickHouse folder)."""
-    from sinks.clickhouse.client import ChdbClient, ClickHouseError
-
     if not stack.clickhouse_path.exists():
         return {}
     try:

@@ -7,7 +7,7 @@ from importlib import resources
 
 import yaml
 
-from streams.demo import envelopes
+from chatwatch.streams.demo import envelopes
 
 START_TS = 1_763_560_800  # Wednesday 2025-11-19 14:00 UTC (business hours): a fixed clock, comparable runs
 
@@ -22,7 +22,7 @@ class DemoPayload:
 
 def demo_payloads(run_id: str = "demo") -> list[DemoPayload]:
     """Every demo message as its own webhook POST (like Meta sends them), plus status updates."""
-    spec = yaml.safe_load(resources.files("streams.demo").joinpath("conversations.yaml").read_text("utf-8"))
+    spec = yaml.safe_load(resources.files("chatwatch.streams.demo").joinpath("conversations.yaml").read_text("utf-8"))
     out: list[DemoPayload] = []
     ts = START_TS
     for c_idx, conv in enumerate(spec["conversations"]):

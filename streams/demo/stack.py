@@ -24,7 +24,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.ingest.whatsapp_webhook import SIGNATURE_HEADER, sign
+from chatwatch.streams.ingest.whatsapp_webhook import SIGNATURE_HEADER, sign
 
 
 def free_port() -> int:
@@ -69,6 +69,7 @@ class LocalStack:
             CHATWATCH_APP_SECRET=self.app_secret,
             CHATWATCH_VERIFY_TOKEN=self.verify_token,
             CHATWATCH_CLICKHOUSE_PATH=str(self.clickhouse_path),
+            CHATWATCH_DATA_DIR=str(self.log_dir / "worker-data"),
         )
         if self.rules_dir is not None:
             env["CHATWATCH_RULES_DIR"] = str(self.rules_dir)
@@ -96,7 +97,7 @@ class LocalStack:
         for name in ("webhook", "worker"):
             with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
                 self.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", "streams.cli", name], env=self.env, stdout=log,
+                    [sys.executable, "-m", "chatwatch.cli", name], env=self.env, stdout=log,
                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 )
         self.wait_until(f"http://127.0.0.1:{self.webhook_port}/healthz", timeout_s)

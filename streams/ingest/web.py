@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sinks import metrics
-from streams.ingest.whatsapp_webhook import (
+from chatwatch.settings import Settings
+from chatwatch.streams import metrics
+from chatwatch.streams.ingest.whatsapp_webhook import (
     SIGNATURE_HEADER,
     signature_is_valid,
     subscription_challenge,
 )
-from streams.settings import Settings
-from streams.topics import TopicNames
+from chatwatch.streams.topics import TopicNames, ensure_topics
 
 log = logging.getLogger(__name__)
 PRODUCER = web.AppKey("producer", AIOKafkaProducer)
@@ -76,7 +75,7 @@ def create_webhook_app(settings: Settings) -> web.Application:
             log.warning("webhook POST with %s signature from %s", "no" if SIGNATURE_HEADER not in request.headers
                         else "a wrong", request.remote)
             return answer("POST", 401, "invalid signature")
-        headers = [("source", b"whatsapp_cloud_api"), ("received_at", str(time.time()).encode())]
+        headers = [("source", b"whatsapp_cloud_api")]
         try:
             await asyncio.wait_for(
                 request.app[PRODUCER].send_and_wait(raw_topic, value=body, headers=headers),
@@ -99,3 +98,10 @@ def create_webhook_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/healthz", healthz)
     return app
+
+
+def run_webhook(settings: Settings) -> None:
+    """Create the topics, then serve until SIGTERM/SIGINT. Raises ValueError on unusable configuration."""
+    app = create_webhook_app(settings)
+    asyncio.run(ensure_topics(settings))
+    web.run_app(app, host=settings.webhook_host, port=settings.webhook_port, print=None, access_log=None)

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from streams.schemas import (
+from chatwatch.records import (
     Attachment,
     Direction,
     Message,
@@ -28,6 +28,7 @@ from streams.schemas import (
     StatusUpdate,
     WhatsAppError,
     conversation_key,
+    validation_summary,
 )
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -74,7 +75,6 @@ class ParseResult:
     statuses: list[StatusUpdate] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (reason code, detail)
-    errors: list[WhatsAppError] = field(default_factory=list)  # webhook-level errors Meta reported
 
 
 def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None = None) -> ParseResult:
@@ -120,7 +120,6 @@ def _load(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
 
 def _parse_change(fld: str, value: dict[str, Any], origin: Origin, where: str, out: ParseResult) -> None:
     errors = [_error(e) for e in value.get("errors") or [] if isinstance(e, dict)]
-    out.errors.extend(errors)
     metadata = value.get("metadata") or {}
     phone_id = _str(metadata.get("phone_number_id"))
     display = _str(metadata.get("display_phone_number"))
@@ -361,7 +360,7 @@ def _fail(detail: str) -> str:
 def _describe(exc: Exception) -> str:
     """Short reason that names fields, never the values in them (they may be personal data)."""
     if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))[:300]
+        return validation_summary(exc, 300)
     if isinstance(exc, ValueError) and "invalid literal" in str(exc):
         return "a number field holds something that is not a number"
     if isinstance(exc, KeyError):

@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from detectors.pii import PiiConfig, PiiDetector
-from detectors.pii.language import guess_language
-from detectors.redaction import Mode, hash_value, mask_value, redact
-from streams.cli import cli
+from chatwatch.cli import cli
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.pii.language import guess_language
+from chatwatch.detectors.redaction import Mode, hash_value, mask_value, redact
 
 
 @pytest.fixture(scope="module")

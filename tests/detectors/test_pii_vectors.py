@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from tests.conftest import shared_fixture_dir
 
 TYPE = {

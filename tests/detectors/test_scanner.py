@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from detectors.attachments import AttachmentInfo
-from detectors.keywords import KeywordIndex, TermSpec
-from detectors.normalize import deobfuscate, fold, normalize
-from detectors.scanner import Scanner, Subject
-from rules import load_rules_dir
+from chatwatch.detectors.attachments import AttachmentInfo
+from chatwatch.detectors.keywords import KeywordIndex, TermSpec
+from chatwatch.detectors.normalize import deobfuscate, fold, normalize
+from chatwatch.detectors.scanner import Scanner, Subject
+from chatwatch.rules import load_rules_dir
 
 WED_NOON_UTC = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rules import RulePackError, load_pack, load_rules_dir
-from streams.settings import PACKAGED_RULES
+from chatwatch.rules import SHIPPED_PACKS, RulePackError, load_pack, load_rules_dir
 
 GOOD = """\
 pack:
@@ -40,7 +39,7 @@ def problems(path: Path) -> list[str]:
 
 
 def test_shipped_packs_load():
-    ruleset = load_rules_dir(PACKAGED_RULES)
+    ruleset = load_rules_dir(SHIPPED_PACKS)
     assert "off_channel" in ruleset.versions()
     assert ruleset.rules()
 
@@ -133,15 +132,15 @@ def test_lists_of_included_packs(tmp_path: Path):
 
 
 def test_every_shipped_rule_has_at_least_five_examples_each_way():
-    for pack in load_rules_dir(PACKAGED_RULES).packs:
+    for pack in load_rules_dir(SHIPPED_PACKS).packs:
         for rule in pack.rules:
             assert len(rule.examples.match) >= 5 and len(rule.examples.no_match) >= 5, rule.id
 
 
 def test_every_shipped_rule_passes_its_examples():
-    from detectors.rule_tests import run_examples
+    from chatwatch.detectors.rule_tests import run_examples
 
-    failures = [(r.rule_id, r.example.text, r.reason) for r in run_examples(load_rules_dir(PACKAGED_RULES)) if not r.ok]
+    failures = [(r.rule_id, r.example.text, r.reason) for r in run_examples(load_rules_dir(SHIPPED_PACKS)) if not r.ok]
     assert not failures
 
 
@@ -151,9 +150,9 @@ def test_json_schema_is_current_and_accepts_the_shipped_packs():
     import jsonschema
     import yaml
 
-    from rules.json_schema import SCHEMA_FILE, render
+    from chatwatch.rules.json_schema import SCHEMA_FILE, render
 
-    assert SCHEMA_FILE.read_text() == render(), "run: python -m rules.json_schema"
+    assert SCHEMA_FILE.read_text() == render(), "run: python -m chatwatch.rules.json_schema"
     schema = json.loads(render())
-    for path in sorted(PACKAGED_RULES.glob("*.yaml")):
+    for path in sorted(SHIPPED_PACKS.glob("*.yaml")):
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)

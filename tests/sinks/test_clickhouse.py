@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from sinks.clickhouse import queries
-from sinks.clickhouse.client import ChdbClient, ClickHouseError
-from sinks.clickhouse.ddl import MIGRATIONS, Renderer
-from sinks.clickhouse.migrate import migrate
-from sinks.clickhouse.privacy import erase_customer, set_hold
-from sinks.clickhouse.rows import alert_rows, scan_rows
-from sinks.clickhouse.writer import ArchiveWriter
-from streams.schemas import Alert, Direction, Message, MessageType, Origin, ScanRecord, Severity, conversation_key
+from chatwatch.records import Alert, Direction, Message, MessageType, Origin, ScanRecord, Severity, conversation_key
+from chatwatch.sinks.clickhouse import queries
+from chatwatch.sinks.clickhouse.client import ChdbClient, ClickHouseError
+from chatwatch.sinks.clickhouse.ddl import MIGRATIONS, Renderer
+from chatwatch.sinks.clickhouse.migrate import migrate
+from chatwatch.sinks.clickhouse.privacy import erase_customer, set_hold
+from chatwatch.sinks.clickhouse.rows import alert_rows, scan_rows
+from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 
 T0 = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # a Wednesday
 BIZ = "106540352242922"
@@ -188,7 +188,7 @@ def test_erasure_refuses_held_conversations_and_is_audited(db):
 
 
 def test_a_hold_placed_later_marks_new_rows_too(db):
-    from sinks.clickhouse.holds import HoldCache
+    from chatwatch.sinks.clickhouse.holds import HoldCache
 
     customer = "5215512340000"
     set_hold(db, "customer", customer, "litigation", "legal@example.com")

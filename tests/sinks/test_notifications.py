@@ -14,12 +14,12 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from sinks.notifications import render
-from sinks.notifications.config import NotifyConfig
-from sinks.notifications.directory import Directory, load_directory
-from sinks.notifications.notifier import Notifier
-from sinks.notifications.router import labels_of, route
-from streams.schemas import Alert, ContextLine, Direction, Evidence, MessageType, Severity
+from chatwatch.records import Alert, ContextLine, Direction, Evidence, MessageType, Severity
+from chatwatch.sinks.notifications import render
+from chatwatch.sinks.notifications.config import NotifyConfig
+from chatwatch.sinks.notifications.directory import Directory, load_directory
+from chatwatch.sinks.notifications.notifier import Notifier
+from chatwatch.sinks.notifications.router import labels_of, route
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC).timestamp()  # Wednesday 12:00 in São Paulo
 
@@ -85,7 +85,7 @@ def notifier(cfg: NotifyConfig, clock: Clock, sent: list, dead: list | None = No
 
     async def capture(name, notification):
         sent.append((name, notification))
-        from sinks.notifications.channels import Outcome
+        from chatwatch.sinks.notifications.channels import Outcome
         return Outcome(True, 1)
 
     n.send = capture
@@ -208,7 +208,7 @@ def _notification():
     a = alert(1).model_copy(update={"context": [ContextLine(direction=Direction.inbound,
                                                            timestamp=datetime.fromtimestamp(NOW - 60, UTC),
                                                            text="Mi CPF es [CPF]")]})
-    from sinks.notifications.notifier import summary_of
+    from chatwatch.sinks.notifications.notifier import summary_of
     s = summary_of(a, labels_of(a, DIRECTORY), DIRECTORY)
     return {"receiver": "r", "group_key": "g", "labels": {}, "alerts": [s] * 7, "count": 7, "total": 7}
 
@@ -365,7 +365,7 @@ def test_failures_go_to_the_dead_letter_and_a_slow_channel_does_not_block_others
 def test_notify_test_cli_sends_through_a_real_receiver(tmp_path, smtp_server):
     from typer.testing import CliRunner
 
-    from streams.cli import cli
+    from chatwatch.cli import cli
 
     controller, inbox = smtp_server
     path = tmp_path / "notify.yaml"
@@ -386,7 +386,7 @@ def test_notify_test_cli_sends_through_a_real_receiver(tmp_path, smtp_server):
 def test_the_documented_example_configuration_loads():
     from pathlib import Path
 
-    from sinks.notifications.config import load_config
+    from chatwatch.sinks.notifications.config import load_config
 
     docs = Path(__file__).resolve().parents[2] / "docs"
     cfg = load_config(docs / "notifications.example.yaml")

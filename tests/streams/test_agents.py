@@ -6,14 +6,13 @@ import json
 
 import pytest
 
-from detectors.scanner import Scanner
-from rules import load_rules_dir
-from streams.agents.normalize import process_raw
-from streams.agents.scan import process_message
-from streams.demo import envelopes
-from streams.schemas import Message
-from streams.settings import PACKAGED_RULES
-from streams.topics import TopicNames
+from chatwatch.detectors.scanner import Scanner
+from chatwatch.records import Message
+from chatwatch.rules import SHIPPED_PACKS, load_rules_dir
+from chatwatch.streams.agents.normalize import process_raw
+from chatwatch.streams.agents.scan import process_message
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.topics import TopicNames
 
 TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.alerts", "t.scans", "t.dlq", "t.notify", "t.notify.dlq")
 BIZ = {"phone_number_id": "1", "display": "5215550001111"}
@@ -22,7 +21,7 @@ WEDNESDAY_11H_BRT = 1_763_560_800  # 2025-11-19 14:00 UTC: business hours for th
 
 @pytest.fixture(scope="module")
 def scanner() -> Scanner:
-    return Scanner(load_rules_dir(PACKAGED_RULES))
+    return Scanner(load_rules_dir(SHIPPED_PACKS))
 
 
 def test_normalize_routes_messages_and_statuses_by_conversation():
@@ -74,8 +73,8 @@ def test_after_hours_alert_for_an_employee_message_at_night(scanner: Scanner):
 
 
 def test_every_scanned_message_gets_a_scan_record_with_redacted_text(scanner: Scanner):
-    from detectors.pii import PiiConfig, PiiDetector
-    from streams.agents.scan import ScanOptions
+    from chatwatch.detectors.pii import PiiConfig, PiiDetector
+    from chatwatch.streams.agents.scan import ScanOptions
 
     doc = envelopes.message(**BIZ, customer="52155", wamid="wamid.4", timestamp=WEDNESDAY_11H_BRT,
                             text="mi CURP es BOXW310820HNERXN09", customer_name="Ana")
@@ -88,9 +87,9 @@ def test_every_scanned_message_gets_a_scan_record_with_redacted_text(scanner: Sc
 
 
 def test_alerts_carry_the_last_redacted_lines_of_the_conversation(scanner: Scanner):
-    from detectors.pii import PiiConfig, PiiDetector
-    from streams.agents.scan import RecentLines, ScanOptions
-    from streams.schemas import ContextLine
+    from chatwatch.detectors.pii import PiiConfig, PiiDetector
+    from chatwatch.records import ContextLine
+    from chatwatch.streams.agents.scan import RecentLines, ScanOptions
 
     options = ScanOptions(pii=PiiDetector(PiiConfig(ner=False)), recent=RecentLines(lines=2))
     texts = [("Hola, mi CPF es 529.982.247-25", False), ("Gracias, lo reviso", True), ("¿Algo más?", True),

@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from streams.demo import envelopes
-from streams.demo.stack import LocalStack
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.demo.stack import LocalStack
 
 WED = 1_763_560_800
 
@@ -38,7 +38,7 @@ def rows_written(stack: LocalStack, table: str) -> float:
 def chatwatch(stack: LocalStack, *args: str) -> str:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHATWATCH_")},
            "CHATWATCH_CLICKHOUSE_PATH": str(stack.clickhouse_path)}
-    out = subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "chatwatch.cli", *args], env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout

@@ -12,9 +12,9 @@ from typing import ClassVar
 
 import pytest
 
-from sinks.notifications.render import verify_webhook
-from streams.demo import envelopes
-from streams.demo.stack import LocalStack
+from chatwatch.sinks.notifications.render import verify_webhook
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.demo.stack import LocalStack
 
 WED = 1_763_560_800
 

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from sinks.alerts import alert_id
-from streams.demo import envelopes
-from streams.demo.stack import LocalStack
+from chatwatch.detectors.alerts import alert_id
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.demo.stack import LocalStack
 
 RULE = "off_channel.personal_contact"
 MX = {"phone_number_id": "106540352242922", "display": "5215550001111"}

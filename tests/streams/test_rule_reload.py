@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from sinks import metrics
-from streams.active_rules import ActiveRules
-from streams.demo import envelopes
-from streams.demo.stack import LocalStack
+from chatwatch.streams import metrics
+from chatwatch.streams.active_rules import ActiveRules
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.demo.stack import LocalStack
 
 PACK = """\
 pack: {{id: live, version: {version}, title: Live}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.parse
 import uuid
 
-from streams.demo.stack import LocalStack, http_status
+from chatwatch.streams.demo.stack import LocalStack, http_status
 
 
 def _marker_body() -> bytes:
@@ -16,7 +16,7 @@ def _marker_body() -> bytes:
 def _raw_bodies(stack: LocalStack, want: int, timeout_s: float) -> list[bytes]:
     import asyncio
 
-    from streams.demo.stack import read_topic
+    from chatwatch.streams.demo.stack import read_topic
 
     return asyncio.run(read_topic(stack.kafka_bootstrap, stack.topic("raw"), want, timeout_s, raw=True))
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from streams.demo import envelopes
-from streams.ingest.whatsapp_webhook import (
+from chatwatch.records import Direction, MessageType
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.ingest.whatsapp_webhook import (
     PayloadError,
     parse_notification,
     sign,
     signature_is_valid,
     subscription_challenge,
 )
-from streams.schemas import Direction, MessageType
 from tests.conftest import shared_fixture_dir
 
 BIZ = {"phone_number_id": "106540352242922", "display": "5215550001111"}

@@ -1,6 +1,7 @@
 """The wire models every topic carries: one versioned canonical message and what derives from it.
 
-Plain pydantic (no Faust), so ingestion, detectors, sinks and tests share them. Bump
+The bottom layer: plain pydantic (no Faust, nothing else of chatwatch), so rules, detectors,
+sinks, streams and tests share them. Bump
 SCHEMA_VERSION on any change that an older consumer could misread, and keep readers of the
 previous version working for one release.
 """
@@ -13,11 +14,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from rules.model import Severity  # one severity scale: the one rule packs are written in
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
+
+
+class Severity(StrEnum):
+    """One severity scale: rule packs are written in it, alerts and notifications carry it."""
+
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
 
 
 class Direction(StrEnum):
@@ -44,8 +53,14 @@ class MessageType(StrEnum):
     edited = "edited"  # the sender edited an earlier message (target_message_id); text is the new text
 
 
-class _Wire(BaseModel):
+class StrictModel(BaseModel):
+    """Unknown keys are errors (a typo never passes silently) and instances are immutable.
+    The base of the records, rule packs and notification settings alike."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Wire(StrictModel):
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
@@ -183,7 +198,7 @@ class DeadLetter(_Wire):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     stage: str = Field(description="normalize | scan | webhook")
-    reason: str = Field(description="Reason code from a fixed list (see streams.deadletter.Reason)")
+    reason: str = Field(description="Reason code from a fixed list (see chatwatch.streams.deadletter.Reason)")
     error: str = Field(description="Human-readable detail; never contains message text")
     original_b64: str = Field(description="The original record value, base64")
     source_topic: str | None = None
@@ -194,6 +209,12 @@ class DeadLetter(_Wire):
     @property
     def original(self) -> bytes:
         return base64.b64decode(self.original_b64)
+
+
+def validation_summary(exc: ValidationError, limit: int = 500) -> str:
+    """What was wrong with a record, by field path, without the input values (they may hold PII)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}"
+                     for e in exc.errors(include_input=False))[:limit]
 
 
 def conversation_key(business_phone_number_id: str, customer_wa_id: str) -> str:

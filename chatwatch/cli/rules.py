@@ -6,19 +6,19 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from detectors.attachments import AttachmentInfo
-from detectors.normalize import fold
-from detectors.rule_tests import DEFAULT_TIME, run_examples
-from detectors.scanner import Scanner, Subject
-from rules import RulePackError, RuleSet, load_rules_dir
+from chatwatch.cli.root import cli, console, err
+from chatwatch.detectors.attachments import AttachmentInfo
+from chatwatch.detectors.normalize import fold
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.rule_tests import DEFAULT_TIME, run_examples
+from chatwatch.detectors.scanner import Scanner, Subject
+from chatwatch.rules import RulePackError, RuleSet, load_rules_dir
 
 rules_cli = typer.Typer(no_args_is_help=True, help="Validate, test and explain rule packs.")
-console = Console()
-err = Console(stderr=True)
+cli.add_typer(rules_cli, name="rules")
 PATHS = typer.Argument(..., help="Pack files or folders (a folder loads every *.yaml under it).")
 
 
@@ -75,8 +75,6 @@ def explain(
     only_fired: bool = typer.Option(False, "--fired", help="Show only the rules that fired."),
 ) -> None:
     """Show the normalized text, every hit with offsets, and for each rule why it fired or did not."""
-    from detectors.pii import PiiConfig, PiiDetector
-
     scanner = Scanner(_load(paths))
     pii = PiiDetector(PiiConfig(ner=False)).patterns(text)
     subject = Subject(text=text, direction="outbound" if sender == "employee" else "inbound", timestamp=at,

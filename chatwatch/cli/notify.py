@@ -8,14 +8,14 @@ from pathlib import Path
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
-from sinks.notifications.config import load_config
-from sinks.notifications.directory import load_directory
-from sinks.notifications.notifier import Notifier
+from chatwatch.cli.root import cli, console, load_settings
+from chatwatch.sinks.notifications.config import load_config
+from chatwatch.sinks.notifications.directory import load_directory
+from chatwatch.sinks.notifications.notifier import Notifier
 
 notify_cli = typer.Typer(no_args_is_help=True, help="Manager notifications.")
-console = Console()
+cli.add_typer(notify_cli, name="notify")
 
 
 def sample(language: str) -> dict:
@@ -34,9 +34,7 @@ def sample(language: str) -> dict:
 def test_cmd(receiver: str = typer.Argument(..., help="Receiver name from the notifications YAML."),
              config: Path | None = typer.Option(None, help="Notifications YAML (default: CHATWATCH_NOTIFY_CONFIG).")) -> None:
     """Send one sample notification (retries included); exit 1 when it does not get through."""
-    from streams.cli import _settings
-
-    path = config or _settings().notify_config
+    path = config or load_settings().notify_config
     if path is None:
         raise typer.BadParameter("no notifications file: pass --config or set CHATWATCH_NOTIFY_CONFIG")
     try:

@@ -1,5 +1,8 @@
 """Runtime configuration, read once from CHATWATCH_* environment variables.
 
+The bottom layer, beside the records: plain values only, so every layer can take a Settings
+and build its own parts from it (ClickHouseTarget.from_settings, PiiConfig.from_settings…).
+
 Secrets (the WhatsApp app secret and verify token) come from the environment or from files
 (Kubernetes secrets mounted as files); they are `SecretStr`, so they never print in logs.
 """
@@ -14,8 +17,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules" / "packs"
-
 
 class Settings(BaseSettings):
     """Everything a chatwatch process needs to know; unknown CHATWATCH_ variables are rejected."""
@@ -28,7 +29,8 @@ class Settings(BaseSettings):
     topic_replication: int = Field(1, ge=1, description="Replication factor of newly created topics.")
     app_id: str | None = Field(None, description="Faust app id / consumer group; defaults to '<prefix>-worker'.")
 
-    rules_dir: Path = Field(PACKAGED_RULES, description="Folder of YAML rule packs the worker loads.")
+    rules_dir: Path | None = Field(None, description="Folder of YAML rule packs the worker loads; "
+                                                     "unset: the packs shipped with chatwatch.")
     rules_reload_interval_s: float = Field(5.0, ge=0, description="How often to look for changed packs; 0: SIGHUP only.")
 
     scan_batch_size: int = Field(64, ge=1, description="Messages scanned together (one NER batch).")
@@ -65,6 +67,9 @@ class Settings(BaseSettings):
     notify_ack_key: SecretStr | None = Field(None, description="HMAC key of acknowledge links (escalation).")
     notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")
 
+    data_dir: Path = Field(Path("var/worker"), description="Faust's local state (table copies), one folder "
+                                                            "per consumer group below it.")
+
     worker_host: str = Field("127.0.0.1", description="Worker HTTP (metrics, health) bind address.")
     worker_port: int = Field(6066, description="Worker HTTP port: /metrics, /healthz, /ready.")
 
@@ -92,20 +97,6 @@ class Settings(BaseSettings):
         if self.alert_snippet == "hash" and self.redaction_key is None:
             raise ValueError("alert_snippet=hash needs CHATWATCH_REDACTION_KEY")
         return self
-
-    def clickhouse_target(self):  # -> sinks.clickhouse.client.ClickHouseTarget
-        from sinks.clickhouse.client import ClickHouseTarget
-
-        return ClickHouseTarget(
-            path=None if self.clickhouse_url else self.clickhouse_path, url=self.clickhouse_url,
-            database=self.clickhouse_database, user=self.clickhouse_user,
-            password=self.clickhouse_password.get_secret_value() if self.clickhouse_password else "")
-
-    def pii_config(self):  # -> detectors.pii.PiiConfig; imported lazily: settings must stay light
-        from detectors.pii import PiiConfig
-
-        return PiiConfig(ner=self.pii_ner, models=self.pii_models, default_language=self.pii_default_language,
-                         languages_by_number=self.pii_languages_by_number)
 
     @classmethod
     def unknown_environment(cls, environ: dict[str, str] | None = None) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from detectors.redaction import mask_phone
-from detectors.scanner import RuleHit
-from streams.schemas import Alert, ContextLine, Evidence, Message
+from chatwatch.detectors.redaction import mask_phone
+from chatwatch.detectors.scanner import RuleHit
+from chatwatch.records import Alert, ContextLine, Evidence, Message
 
 ALERT_NAMESPACE = uuid.UUID("6f1c1d7e-8a43-4b7e-9a59-3c2f0e6f3b11")
 

@@ -1,4 +1,4 @@
-"""`chatwatch db | report | hold | erase`: the ClickHouse archive for operators and compliance."""
+"""`chatwatch db migrate | query`, `report`, `hold`, `erase`: the ClickHouse archive for operators and compliance."""
 
 from __future__ import annotations
 
@@ -10,33 +10,30 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from sinks.clickhouse.client import ClickHouseError, Client
+from chatwatch.cli.root import cli, console, err, load_settings
+from chatwatch.sinks.clickhouse import queries
+from chatwatch.sinks.clickhouse.client import ClickHouseError, ClickHouseTarget, Client
+from chatwatch.sinks.clickhouse.ddl import Renderer
+from chatwatch.sinks.clickhouse.migrate import migrate
+from chatwatch.sinks.clickhouse.privacy import erase_customer, set_hold
 
 db_cli = typer.Typer(no_args_is_help=True, help="ClickHouse archive: migrations and ad-hoc queries.")
-console = Console()
-err = Console(stderr=True)
+cli.add_typer(db_cli, name="db")
 FORMAT = typer.Option("table", "--format", "-f", help="table, csv or json")
 
 
 def _client() -> Client:
-    from streams.cli import _settings
-
-    settings = _settings()
     try:
-        return settings.clickhouse_target().connect()
+        return ClickHouseTarget.from_settings(load_settings()).connect()
     except ClickHouseError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
 
 
-def _renderer():
-    from sinks.clickhouse.ddl import Renderer
-    from streams.cli import _settings
-
-    s = _settings()
+def _renderer() -> Renderer:
+    s = load_settings()
     return Renderer(s.clickhouse_database, s.clickhouse_cluster, s.retention_days)
 
 
@@ -74,8 +71,6 @@ def emit(sections: dict[str, list[dict]], fmt: str) -> None:
 @db_cli.command("migrate")
 def migrate_cmd() -> None:
     """Apply pending migrations (idempotent; the worker also does it at start)."""
-    from sinks.clickhouse.migrate import migrate
-
     client = _client()
     applied = migrate(client, _renderer())
     console.print(f"applied: {applied}" if applied else "up to date")
@@ -95,6 +90,7 @@ def query_cmd(sql: str = typer.Argument(..., help="SQL; table names need the dat
         client.close()
 
 
+@cli.command("report")
 def report_cmd(
     since: str = typer.Option("7d", help="7d, 24h, 90m or an ISO date."),
     until: str | None = typer.Option(None, help="End (ISO); default now."),
@@ -104,8 +100,6 @@ def report_cmd(
     fmt: str = FORMAT,
 ) -> None:
     """Alerts by rule, severity, employee and day; response times; after-hours and unanswered; PII types."""
-    from sinks.clickhouse import queries
-
     current = datetime.fromisoformat(now) if now else datetime.now(UTC)
     current = current if current.tzinfo else current.replace(tzinfo=UTC)
     end = parse_since(until, current) if until else current
@@ -116,6 +110,7 @@ def report_cmd(
         client.close()
 
 
+@cli.command("hold")
 def hold_cmd(
     conversation: str | None = typer.Option(None, help="Conversation key (cv_…)."),
     customer: str | None = typer.Option(None, help="Customer WhatsApp number (digits)."),
@@ -124,8 +119,6 @@ def hold_cmd(
     release: bool = typer.Option(False, "--release", help="Lift the hold instead."),
 ) -> None:
     """Place (or release) a legal hold: exempt from retention and erasure."""
-    from sinks.clickhouse.privacy import set_hold
-
     if (conversation is None) == (customer is None):
         raise typer.BadParameter("give exactly one of --conversation or --customer")
     client = _client()
@@ -137,6 +130,7 @@ def hold_cmd(
         client.close()
 
 
+@cli.command("erase")
 def erase_cmd(
     customer: str = typer.Option(..., help="Customer WhatsApp number (digits, as WhatsApp sends it)."),
     actor: str = typer.Option(getpass.getuser(), help="Who asks (recorded in the audit log)."),
@@ -144,8 +138,6 @@ def erase_cmd(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Erase a data subject's rows from every table; refuses conversations under legal hold."""
-    from sinks.clickhouse.privacy import erase_customer
-
     if not yes and not typer.confirm(f"Erase every stored row of customer {customer}?"):
         raise typer.Exit(1)
     client = _client()

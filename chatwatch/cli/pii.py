@@ -14,11 +14,13 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from detectors.pii import PiiConfig, PiiDetector
-from detectors.pii.detector import PiiInput
-from detectors.redaction import redact
+from chatwatch.cli.root import cli
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.pii.detector import PiiInput
+from chatwatch.detectors.redaction import redact
 
 pii_cli = typer.Typer(no_args_is_help=True, help="Detect PII the way the worker does.")
+cli.add_typer(pii_cli, name="pii")
 BATCH = 256
 
 

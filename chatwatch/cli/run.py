@@ -1,0 +1,56 @@
+"""`chatwatch worker | webhook | topics | demo`: the long-running processes and the local demo."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.console import Console
+
+from chatwatch.cli.root import cli, console, err, load_settings, setup_logging
+from chatwatch.rules import SHIPPED_PACKS, RulePackError
+from chatwatch.streams.active_rules import ActiveRules
+from chatwatch.streams.app import run_worker
+from chatwatch.streams.demo.run import run_demo
+from chatwatch.streams.ingest.web import run_webhook
+from chatwatch.streams.topics import TopicNames, ensure_topics
+
+
+@cli.command()
+def worker(loglevel: str = typer.Option("info", help="debug, info, warning, error")) -> None:
+    """Run the Faust worker: normalize, scan, archive and notify agents; /metrics, /healthz, /ready, /rules."""
+    settings = load_settings()
+    rules_dir = settings.rules_dir or SHIPPED_PACKS
+    try:
+        rules = ActiveRules(rules_dir)
+    except RulePackError as exc:
+        err.print(f"[red]rule packs in {rules_dir} are invalid:[/]\n{exc}")
+        raise typer.Exit(2) from None
+    run_worker(settings, rules, loglevel)
+
+
+@cli.command()
+def webhook(loglevel: str = typer.Option("info")) -> None:
+    """Run the WhatsApp Cloud API webhook receiver (verification, signed POSTs -> raw topic)."""
+    setup_logging(loglevel)
+    try:
+        run_webhook(load_settings())
+    except ValueError as exc:  # configuration the receiver cannot run with (no app secret…)
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def topics() -> None:
+    """Create the topics (idempotent) and print their names."""
+    settings = load_settings()
+    created = asyncio.run(ensure_topics(settings))
+    for name in TopicNames.from_settings(settings).all():
+        console.print(f"{name}{'  (created)' if name in created else ''}")
+
+
+@cli.command()
+def demo(kafka: str = typer.Option("127.0.0.1:9092", envvar="CHATWATCH_KAFKA_BOOTSTRAP",
+                                    help="Kafka bootstrap (scripts/kafka-local starts one).")) -> None:
+    """Post the bundled signed conversations through webhook -> Kafka -> worker; print the alerts."""
+    raise typer.Exit(run_demo(kafka, Console(width=max(console.width, 120))))

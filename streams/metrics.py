@@ -1,0 +1,58 @@
+"""Metrics of the stream side: webhook receiver, agents, rule reloads, PII detection in the scan.
+
+Naming: chatwatch_<noun>_<unit>_total for counters, _seconds for durations. Labels come only
+from bounded sets (message type, direction, rule id, severity, stage, reason code, field
+name from a known list); never message text, phone numbers or raw error strings. The archive
+and notification metrics live beside the code that counts them (sinks/*/metrics.py).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+KNOWN_FIELDS = {
+    "messages", "smb_message_echoes", "account_update", "account_alerts", "account_review_update",
+    "business_capability_update", "message_template_status_update", "message_template_quality_update",
+    "phone_number_name_update", "phone_number_quality_update", "template_category_update", "flows",
+    "security", "calls", "history", "smb_app_state_sync", "user_preferences",
+}
+
+# webhook receiver (streams/ingest/web.py)
+webhook_requests = Counter("chatwatch_webhook_requests_total", "Webhook HTTP requests by method and response code.", ["method", "code"])
+payloads_received = Counter("chatwatch_payloads_received_total", "Signed webhook payloads accepted and stored on the raw topic.")
+
+# normalize agent
+messages_received = Counter("chatwatch_messages_received_total", "Raw events read by the normalize agent.")
+messages_normalized = Counter("chatwatch_messages_normalized_total", "Canonical messages produced.", ["type", "direction"])
+statuses_normalized = Counter("chatwatch_statuses_normalized_total", "Delivery status updates produced.", ["status"])
+changes_ignored = Counter("chatwatch_webhook_changes_ignored_total", "Webhook changes deliberately not processed.", ["field"])
+
+# scan agent
+messages_scanned = Counter("chatwatch_messages_scanned_total", "Messages run through the detectors.", ["direction"])
+alerts_produced = Counter("chatwatch_alerts_produced_total", "Alerts written to the alerts topic.", ["rule_id", "severity"])
+pii_findings = Counter("chatwatch_pii_findings_total", "PII findings by type and source (pattern or ner); never values.",
+                       ["type", "source"])
+pii_ner_model_missing = Gauge("chatwatch_pii_ner_model_missing",
+                              "1 when the configured NER model of a language is not installed.", ["lang"])
+scan_batch_size = Histogram("chatwatch_scan_batch_size", "Messages per scan batch (one NER pass each).",
+                            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+
+# every agent (streams/agents/outputs.py)
+dead_letters = Counter("chatwatch_dead_letters_total", "Records sent to the dead-letter topic.", ["stage", "reason"])
+processing_seconds = Histogram("chatwatch_processing_seconds",
+                               "Time to process one record in an agent, outputs delivered included.", ["agent"],
+                               buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+# rule reloads (streams/active_rules.py)
+rule_packs = Gauge("chatwatch_rule_pack_info", "Rule packs loaded by this worker (value 1).", ["pack", "version"])
+rules_loaded = Gauge("chatwatch_rules_loaded", "Enabled rules in the running rule set.")
+rules_reloads = Counter("chatwatch_rules_reloads_total", "Rule reload attempts by result (ok, rejected, error).", ["result"])
+rules_reload_failing = Gauge("chatwatch_rules_reload_failing",
+                             "1 while the rules folder holds a set that was rejected (old rules run).")
+rules_last_reload = Gauge("chatwatch_rules_last_reload_timestamp_seconds",
+                          "When the running rule set was loaded (Unix time).")
+
+
+def field_label(field: str) -> str:
+    """Bounded label for a webhook change field."""
+    return field if field in KNOWN_FIELDS else "other"
