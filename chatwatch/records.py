@@ -194,21 +194,31 @@ class ScanRecord(_Wire):
 
 
 class DeadLetter(_Wire):
-    """Input a stage could not process, kept whole so it can be inspected and replayed."""
+    """Input a stage could not process or an output Kafka refused, with the reason and the original.
+
+    The original travels along up to the configured size (`deadletter_max_payload_bytes`); a larger
+    one stays where it is, named by its source coordinates (topic, partition, offset: it is on the
+    raw topic until retention) and identified by its size and SHA-256, so a dead letter can always
+    be written."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    stage: str = Field(description="normalize | scan | webhook")
+    stage: str = Field(description="webhook | normalize | scan | record | notify")
     reason: str = Field(description="Reason code from a fixed list (see chatwatch.streams.deadletter.Reason)")
     error: str = Field(description="Human-readable detail; never contains message text")
-    original_b64: str = Field(description="The original record value, base64")
+    error_class: str | None = Field(None, description="Exception class behind the failure, when there is one")
+    original_b64: str | None = Field(None, description="The original bytes, base64; absent when over the size cap")
+    original_size: int = Field(0, description="Size of the original in bytes")
+    original_sha256: str | None = Field(None, description="SHA-256 (hex) of the original bytes")
+    item_index: str | None = Field(None, description="Which item of the source record, e.g. entry[0].changes[0]"
+                                                     ".value.messages[7], when one item of many was bad")
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
     failed_at: datetime
 
     @property
-    def original(self) -> bytes:
-        return base64.b64decode(self.original_b64)
+    def original(self) -> bytes | None:
+        return None if self.original_b64 is None else base64.b64decode(self.original_b64)
 
 
 def validation_summary(exc: ValidationError, limit: int = 500) -> str:

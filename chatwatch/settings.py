@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     notify_ack_key: SecretStr | None = Field(None, description="HMAC key of acknowledge links (escalation).")
     notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")
 
+    deadletter_max_payload_bytes: int = Field(256 * 1024, ge=0, description="Largest original a dead letter carries; "
+                                              "beyond it: source topic/partition/offset, size and SHA-256.")
+
     data_dir: Path = Field(Path("var/worker"), description="Faust's local state (table copies), one folder "
                                                             "per consumer group below it.")
 
@@ -76,7 +79,8 @@ class Settings(BaseSettings):
     webhook_host: str = Field("127.0.0.1", description="Webhook receiver bind address.")
     webhook_port: int = Field(8080, description="Webhook receiver port.")
     webhook_path: str = Field("/webhooks/whatsapp", description="Callback path configured in the Meta App Dashboard.")
-    webhook_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger POST bodies get 413.")
+    webhook_max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024, description="Larger POST bodies get 413 "
+                                                                                "(Meta documents bodies up to 3 MB).")
     webhook_produce_timeout_s: float = Field(10.0, gt=0, description="How long a POST waits for Kafka before 503.")
 
     app_secret: SecretStr | None = Field(None, description="Meta App Secret; signs X-Hub-Signature-256.")
@@ -105,6 +109,11 @@ class Settings(BaseSettings):
         known = {f"{prefix}{name}".upper() for name in cls.model_fields}
         return sorted(k for k in (environ if environ is not None else os.environ)
                       if k.upper().startswith(prefix) and k.upper() not in known)
+
+    @property
+    def raw_record_max_bytes(self) -> int:
+        """Largest raw-topic record: a whole body plus headers and batch overhead."""
+        return self.webhook_max_body_bytes + 64 * 1024
 
     @property
     def group_id(self) -> str:

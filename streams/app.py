@@ -25,7 +25,7 @@ from chatwatch.sinks.clickhouse.ddl import Renderer
 from chatwatch.sinks.clickhouse.holds import HoldCache
 from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.sinks.clickhouse.writer import ArchiveWriter
-from chatwatch.streams import metrics
+from chatwatch.streams import deadletter, metrics
 from chatwatch.streams.active_rules import ActiveRules
 from chatwatch.streams.agents import normalize, notify, record, scan
 from chatwatch.streams.topics import TopicNames, ensure_topics
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.App:
     topics = TopicNames.from_settings(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
+    deadletter.limit_payload(settings.deadletter_max_payload_bytes)
     app = faust.App(
         settings.group_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
@@ -56,6 +57,14 @@ def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.Ap
         broker_commit_every=500,
         broker_commit_interval=1.0,
         producer_acks=-1,
+        consumer_max_fetch_size=max(settings.raw_record_max_bytes, 4 * 1024 * 1024),
+        # Faust's own pages would show table contents (notification state: snippets, names) to anyone
+        # on the port: only /metrics, /healthz, /ready and /rules are served.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
     )
     active = rules or ActiveRules(settings.rules_dir or SHIPPED_PACKS)
     normalize.register(app, topics)

@@ -43,6 +43,17 @@ processing_seconds = Histogram("chatwatch_processing_seconds",
                                "Time to process one record in an agent, outputs delivered included.", ["agent"],
                                buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 
+# delivery to Kafka (streams/agents/outputs.py): error classes at the produce
+delivery_backoff_episodes = Counter("chatwatch_delivery_backoff_episodes_total",
+                                    "Times a stage had to wait for Kafka to take its outputs (retriable errors).", ["stage"])
+delivery_backing_off = Gauge("chatwatch_delivery_backing_off", "1 while a stage waits for Kafka and does not consume.",
+                             ["stage"])
+outputs_rejected = Counter("chatwatch_outputs_rejected_total",
+                           "Outputs Kafka refused for good (dead-lettered), by error class.", ["stage", "error"])
+dead_letters_unwritable = Counter("chatwatch_dead_letters_unwritable_total",
+                                  "Dead letters Kafka refused too: logged and dropped so the partition moves on.",
+                                  ["stage"])
+
 # rule reloads (streams/active_rules.py)
 rule_packs = Gauge("chatwatch_rule_pack_info", "Rule packs loaded by this worker (value 1).", ["pack", "version"])
 rules_loaded = Gauge("chatwatch_rules_loaded", "Enabled rules in the running rule set.")

@@ -42,8 +42,20 @@ class TopicNames:
         return [self.raw, self.messages, self.statuses, self.alerts, self.scans, self.deadletter, self.notify_deadletter]
 
 
+def topic_configs(name: str, settings: Settings) -> dict[str, str]:
+    """Per-topic settings at creation: the raw topic takes whole webhook bodies (Meta: up to 3 MB), which
+    the broker's default 1 MiB limit would refuse; dead letters are capped below their topic's limit."""
+    names = TopicNames.from_settings(settings)
+    if name == names.raw:
+        return {"max.message.bytes": str(settings.raw_record_max_bytes)}
+    if name in (names.deadletter, names.notify_deadletter):
+        return {"max.message.bytes": str(settings.deadletter_max_payload_bytes * 4 // 3 + 64 * 1024)}
+    return {}
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create missing topics with the configured partitions; existing ones are left as they are."""
+    """Create missing topics with the configured partitions and sizes; existing ones are left as they are
+    (raise an existing raw topic's `max.message.bytes` by hand, see README Operations)."""
     names = TopicNames.from_settings(settings).all()
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
@@ -54,7 +66,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
         if one not in existing:
             missing.append(one)
         if missing:
-            new = [NewTopic(n, 1 if n == one else settings.topic_partitions, settings.topic_replication) for n in missing]
+            new = [NewTopic(n, 1 if n == one else settings.topic_partitions, settings.topic_replication,
+                            topic_configs=topic_configs(n, settings)) for n in missing]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:

@@ -90,5 +90,6 @@ def erase_customer(client: Client, customer: str, actor: str, reason: str = "dat
 
 
 def _count(client: Client, table: str, keys: list[str]) -> int:
-    rows = client.query(f"SELECT count() AS n FROM {client.database}.{table} WHERE conversation_key IN {_in(keys)}")
+    """Logical rows (FINAL): replays and unmerged parts must not change what a report says was erased."""
+    rows = client.query(f"SELECT count() AS n FROM {client.database}.{table} FINAL WHERE conversation_key IN {_in(keys)}")
     return int(rows[0]["n"]) if rows else 0

@@ -1,7 +1,12 @@
-"""normalize: raw webhook bodies -> canonical messages and status updates, or a dead letter."""
+"""normalize: raw webhook bodies -> canonical messages and status updates, and dead letters.
+
+A body nothing can be read from is dead-lettered whole (up to the payload cap); a body with
+some bad items dead-letters each bad item (its JSON and its index), and the good ones flow on.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +29,9 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
     origin = Origin(field="messages", raw_topic=topics.raw, raw_partition=partition, raw_offset=offset,
                     received_at=received_at)
 
-    def dead(reason: str, error: str) -> Output:
-        return dead_letter_output(STAGE, reason, error, value, topics.deadletter, topics.raw, partition, offset)
+    def dead(reason: str, error: str, original: bytes = value, item_index: str | None = None) -> Output:
+        return dead_letter_output(STAGE, reason, error, original, topics.deadletter, topics.raw, partition, offset,
+                                  item_index=item_index)
 
     try:
         result = parse_notification(value, origin)
@@ -45,10 +51,9 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
     for fld, reason in result.ignored:
         metrics.changes_ignored.labels(metrics.field_label(fld)).inc()
         log.info("ignored webhook change field=%s: %s", metrics.field_label(fld), reason)
-    if result.problems:
-        reasons = sorted({r for r, _ in result.problems})
-        detail = "; ".join(d for _, d in result.problems)
-        outputs.append(dead(reasons[0], detail))
+    for problem in result.problems:  # each bad item alone, with its index; its neighbours flow on
+        item = json.dumps(problem.item, ensure_ascii=False).encode() if problem.item is not None else value
+        outputs.append(dead(problem.reason, f"{problem.where}: {problem.detail}", item, problem.where))
     return outputs
 
 
@@ -63,4 +68,4 @@ def register(app: Any, topics: TopicNames) -> Any:
         return process_raw(record.value or b"", topics, partition=record.partition, offset=record.offset,
                            received_at=received)
 
-    return step_agent(app, topics.raw, "chatwatch.normalize", STAGE, step)
+    return step_agent(app, topics.raw, "chatwatch.normalize", STAGE, step, topics.deadletter)

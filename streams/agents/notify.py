@@ -35,7 +35,7 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
 
     table = app.Table("notify-state", default=None, partitions=1, use_partitioner=True,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
-    deliver = Delivery(app)
+    deliver = Delivery(app, STAGE, topics.deadletter)
 
     async def dead_letter(notification: dict, reason: str) -> None:
         await deliver([dead_letter_output(STAGE, Reason.delivery_failed, reason, to_json(notification),
@@ -46,7 +46,7 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
     directory_stamp = {"mtime": _mtime(directory_path)}
 
     step_agent(app, topics.alerts, "chatwatch.notify-forward", "notify_forward",
-               lambda record: [Output(topics.notify, b"notify", record.value or b"")])
+               lambda record: [Output(topics.notify, b"notify", record.value or b"")], topics.deadletter)
 
     source = app.topic(topics.notify, partitions=1, key_type=bytes, value_type=bytes, value_serializer="raw",
                        key_serializer="raw")

@@ -42,7 +42,7 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, holds: HoldCac
              within_s: float) -> Any:
     source = app.topic(topics.scans, topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw",
                        key_serializer="raw")
-    deliver = Delivery(app)
+    deliver = Delivery(app, STAGE, topics.deadletter)
 
     @app.agent(source, name="chatwatch.record")
     async def record(stream: Any) -> None:

@@ -166,4 +166,4 @@ def register(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner
         records = [Record(m.value or b"", m.partition, m.offset) for m in batch]
         return process_batch(records, current_scanner(), topics, options)
 
-    return batch_agent(app, topics.messages, "chatwatch.scan", STAGE, step, max_batch, within_s)
+    return batch_agent(app, topics.messages, "chatwatch.scan", STAGE, step, max_batch, within_s, topics.deadletter)

@@ -43,6 +43,7 @@ def create_webhook_app(settings: Settings) -> web.Application:
             acks="all",
             enable_idempotence=True,
             request_timeout_ms=int(settings.webhook_produce_timeout_s * 1000),
+            max_request_size=settings.raw_record_max_bytes,
             client_id="chatwatch-webhook",
         )
         await producer.start()

@@ -54,7 +54,11 @@ def signature_is_valid(body: bytes, header: str | None, app_secret: bytes) -> bo
     """HMAC-SHA256 over the raw bytes as received, compared in constant time."""
     if not header or not header.startswith("sha256="):
         return False
-    return hmac.compare_digest(sign(body, app_secret).encode(), header.strip().encode())
+    try:
+        given = header.strip().encode("ascii")
+    except UnicodeEncodeError:  # a header with non-ASCII bytes cannot be a hex digest
+        return False
+    return hmac.compare_digest(sign(body, app_secret).encode(), given)
 
 
 def subscription_challenge(params: dict[str, str], verify_token: bytes) -> str | None:
@@ -69,19 +73,29 @@ def subscription_challenge(params: dict[str, str], verify_token: bytes) -> str |
 
 # --- parsing ------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Problem:
+    """One unusable item of a body: its reason code, where it sits, what was wrong, and the item itself."""
+
+    reason: str
+    where: str  # e.g. entry[0].changes[0].value.messages[7]
+    detail: str  # names fields, never values
+    item: Any = None  # the item's JSON (kept in its dead letter), None when it is not an object
+
+
 @dataclass
 class ParseResult:
     messages: list[Message] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (reason code, detail)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None = None) -> ParseResult:
     """Parse one webhook POST body. Raises PayloadError when nothing in it can be used.
 
-    Individual malformed messages inside an otherwise good payload are skipped and listed in
-    `problems`, so one bad item never hides the good ones next to it.
+    Individual malformed items (entries, changes, messages, statuses) inside an otherwise good
+    payload are listed in `problems` with the item, so one bad item never takes its neighbours with it.
     """
     doc = _load(body)
     if doc.get("object") != "whatsapp_business_account":
@@ -93,16 +107,19 @@ def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None
     base = origin or Origin(field="messages")
     for e_idx, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
-            result.problems.append(("invalid_shape", f"entry[{e_idx}] has no changes list"))
+            result.problems.append(Problem("invalid_shape", f"entry[{e_idx}]", "no changes list", entry))
             continue
         for c_idx, change in enumerate(entry["changes"]):
             where = f"entry[{e_idx}].changes[{c_idx}]"
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
-                result.problems.append(("invalid_shape", f"{where} has no value object"))
+                result.problems.append(Problem("invalid_shape", where, "no value object", change))
                 continue
             fld = str(change.get("field", ""))
             change_origin = base.model_copy(update={"field": fld, "waba_id": _str(entry.get("id"))})
-            _parse_change(fld, change["value"], change_origin, where, result)
+            try:
+                _parse_change(fld, change["value"], change_origin, where, result)
+            except Exception as exc:  # a change shaped unlike any Meta sends: it alone is dead-lettered
+                result.problems.append(Problem("invalid_shape", where, _describe(exc), change))
     return result
 
 
@@ -127,7 +144,7 @@ def _parse_change(fld: str, value: dict[str, Any], origin: Origin, where: str, o
         out.ignored.append((fld, "not a message field"))
         return
     if not phone_id:
-        out.problems.append(("invalid_shape", f"{where}.value.metadata.phone_number_id is missing"))
+        out.problems.append(Problem("invalid_shape", f"{where}.value", "metadata.phone_number_id is missing", value))
         return
     names = {
         _str(c.get("wa_id")): _str((c.get("profile") or {}).get("name"))
@@ -138,13 +155,13 @@ def _parse_change(fld: str, value: dict[str, Any], origin: Origin, where: str, o
     for m_idx, raw in enumerate(value.get(key) or []):
         try:
             out.messages.append(_message(raw, fld, phone_id, display, names, errors, origin))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            out.problems.append(("invalid_message", f"{where}.value.{key}[{m_idx}]: {_describe(exc)}"))
+        except Exception as exc:  # any failure stays with its item (e.g. a timestamp of 10^20)
+            out.problems.append(Problem("invalid_message", f"{where}.value.{key}[{m_idx}]", _describe(exc), raw))
     for s_idx, raw in enumerate(value.get("statuses") or []):
         try:
             out.statuses.append(_status(raw, phone_id, origin))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            out.problems.append(("invalid_status", f"{where}.value.statuses[{s_idx}]: {_describe(exc)}"))
+        except Exception as exc:
+            out.problems.append(Problem("invalid_status", f"{where}.value.statuses[{s_idx}]", _describe(exc), raw))
     if not value.get(key) and not value.get("statuses") and not errors:
         out.ignored.append((fld, "no messages or statuses in change"))
 
@@ -334,8 +351,15 @@ def _error(e: dict[str, Any]) -> WhatsAppError:
                          details=_str((e.get("error_data") or {}).get("details")))
 
 
+# WhatsApp sends Unix seconds; past this, a number is not a send time (and 10^20 overflows datetime).
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC).timestamp()
+
+
 def _timestamp(value: Any) -> datetime:
-    return datetime.fromtimestamp(int(value), tz=UTC)
+    seconds = int(value)
+    if not 0 <= seconds < _LATEST:
+        raise ValueError("timestamp is out of range (expected Unix seconds)")
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _str(value: Any) -> str | None:

@@ -74,17 +74,24 @@ def test_malformed_payloads_go_to_the_dead_letter_topic_and_the_worker_carries_o
         assert stack.post(body)[0] == 200  # accepted: Meta must not retry what will never parse
     assert stack.post(text(wamid, "mi whatsapp personal es este"))[0] == 200
 
-    dead = stack.read("deadletter", 3, 60, where=lambda d: marker.encode() in base64.b64decode(d["original_b64"]))
-    by_original = {base64.b64decode(d["original_b64"]): d for d in dead}
-    assert set(by_original) == {broken_json, wrong_shape, bad_message_body}
-    assert by_original[broken_json]["reason"] == "invalid_json"
-    assert by_original[wrong_shape]["reason"] == "invalid_shape"
-    assert by_original[bad_message_body]["reason"] == "invalid_message"
-    assert "timestamp" in by_original[bad_message_body]["error"]
+    bad_id = f"{wamid}.bad".encode()
+    dead = stack.read("deadletter", 3, 60, where=lambda d: marker.encode() in original(d) or bad_id in original(d))
+    bad_item = bad_message["entry"][0]["changes"][0]["value"]["messages"][0]
+    by_reason = {d["reason"]: d for d in dead}
+    assert set(by_reason) == {"invalid_json", "invalid_shape", "invalid_message"}
+    assert original(by_reason["invalid_json"]) == broken_json and original(by_reason["invalid_shape"]) == wrong_shape
+    # one bad item of a body is dead-lettered alone, as its JSON, with its index
+    assert json.loads(original(by_reason["invalid_message"])) == bad_item
+    assert by_reason["invalid_message"]["item_index"] == "entry[0].changes[0].value.messages[0]"
+    assert "timestamp" in by_reason["invalid_message"]["error"]
     assert all(d["stage"] == "normalize" and d["source_topic"] == stack.topic("raw") for d in dead)
     assert all(d["source_offset"] is not None for d in dead)
     # the next good message is still processed
     assert len(alerts_for(stack, {wamid}, want=1)) == 1
+
+
+def original(dead_letter: dict) -> bytes:
+    return base64.b64decode(dead_letter.get("original_b64") or "")
 
 
 def test_a_bad_record_on_the_messages_topic_is_dead_lettered_by_scan(stack: LocalStack, wamid: str):
@@ -103,7 +110,7 @@ def test_a_bad_record_on_the_messages_topic_is_dead_lettered_by_scan(stack: Loca
             await producer.stop()
 
     asyncio.run(produce())
-    (dead,) = stack.read("deadletter", 1, 60, where=lambda d: base64.b64decode(d["original_b64"]) == garbage)
+    (dead,) = stack.read("deadletter", 1, 60, where=lambda d: original(d) == garbage)
     assert (dead["stage"], dead["reason"]) == ("scan", "invalid_record")
     assert "conversation_key" in dead["error"]
 

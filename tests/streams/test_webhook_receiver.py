@@ -48,5 +48,5 @@ def test_forged_or_missing_signature_is_refused_and_nothing_is_produced(stack: L
 
 
 def test_body_over_the_cap_gets_413(stack: LocalStack):
-    huge = b'{"object":"whatsapp_business_account","pad":"' + b"x" * 1_100_000 + b'"}'
+    huge = b'{"object":"whatsapp_business_account","pad":"' + b"x" * 3_200_000 + b'"}'
     assert stack.post(huge)[0] == 413

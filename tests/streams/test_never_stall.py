@@ -1,0 +1,115 @@
+"""Never stall, never lose, on the real broker: poison bodies, Meta-sized bodies, refused dead letters.
+
+The attack these tests replay: one signed body under the size cap holding many good messages and
+one malformed one. Before, its dead letter (the whole body in base64) was larger than Kafka takes,
+the agent retried it for ever and every later message of the partition went unscanned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import urllib.request
+import uuid
+
+import pytest
+
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.demo.stack import LocalStack, http_status
+from tests.streams.test_pipeline import MX, alerts_for, original, text
+
+FILLER = "Hola, quería saber el estado de mi pedido y si el envío llega esta semana a la sucursal. " * 12
+
+
+def body_of(messages: list[dict]) -> bytes:
+    doc = envelopes.message(**MX, customer="5215512345678", wamid="wamid.unused", timestamp=1_763_560_800, text="x")
+    doc["entry"][0]["changes"][0]["value"]["messages"] = messages
+    return envelopes.dumps(doc)
+
+
+def item(wamid: str, body: str) -> dict:
+    return {"from": "5215512345678", "id": wamid, "timestamp": "1763560800", "type": "text", "text": {"body": body}}
+
+
+def poison_body(run: str, good: int, violations: list[str]) -> tuple[bytes, dict]:
+    """`good` long clean messages, the violating ones among them, and one item whose timestamp is 10^20."""
+    bad = item(f"wamid.{run}.bad", "x") | {"timestamp": str(10**20)}
+    items = [item(f"wamid.{run}.{i}", FILLER) for i in range(good)]
+    items[good // 3:good // 3] = [bad]
+    items += [item(w, "Escríbeme a mi número personal, por favor") for w in violations]
+    return body_of(items), bad
+
+
+def test_a_poison_body_dead_letters_its_bad_item_and_nothing_stalls(stack: LocalStack):
+    run = uuid.uuid4().hex[:8]
+    inside = [f"wamid.{run}.v1", f"wamid.{run}.v2"]
+    body, bad = poison_body(run, good=760, violations=inside)
+    assert 850_000 < len(body) < 1_000_000  # the size of the body that used to stop a partition
+    assert stack.post(body)[0] == 200
+    later = f"wamid.{run}.later"
+    assert stack.post(text(later, "Escríbeme a mi número personal"))[0] == 200
+
+    assert {a["message_id"] for a in alerts_for(stack, {*inside, later}, want=3)} == {*inside, later}
+    (dead,) = stack.read("deadletter", 1, 60, where=lambda d: f"wamid.{run}.bad".encode() in original(d))
+    assert (dead["stage"], dead["reason"]) == ("normalize", "invalid_message")
+    assert dead["item_index"] == f"entry[0].changes[0].value.messages[{760 // 3}]"
+    assert json.loads(original(dead)) == bad and "out of range" in dead["error"]
+
+
+def test_an_unreadable_body_over_the_payload_cap_is_dead_lettered_by_its_coordinates(stack: LocalStack):
+    run = uuid.uuid4().hex[:8]
+    body = (b'{"object":"whatsapp_business_account","run":"%s","entry":[' % run.encode()) + b"9," * 400_000
+    assert stack.post(body)[0] == 200
+    later = f"wamid.{run}.later"
+    assert stack.post(text(later, "Escríbeme a mi número personal"))[0] == 200
+    digest = hashlib.sha256(body).hexdigest()
+    (dead,) = stack.read("deadletter", 1, 60, where=lambda d: d.get("original_sha256") == digest)
+    assert dead["reason"] == "invalid_json" and "original_b64" not in dead  # over the cap: not carried
+    assert dead["original_size"] == len(body)
+    assert dead["source_topic"] == stack.topic("raw") and dead["source_offset"] is not None
+    assert len(alerts_for(stack, {later}, want=1)) == 1
+
+
+def test_a_body_of_meta_size_is_accepted_and_normalized(stack: LocalStack):
+    run = uuid.uuid4().hex[:8]
+    inside = f"wamid.{run}.v"
+    items = [item(f"wamid.{run}.{i}", FILLER) for i in range(2230)] + [item(inside, "mi número personal es este")]
+    body = body_of(items)
+    assert 2_800_000 < len(body) < 3_000_000
+    assert stack.post(body, timeout=60)[0] == 200
+    assert len(alerts_for(stack, {inside}, want=1, timeout_s=90)) == 1
+
+
+def test_signatures_that_are_not_ascii_get_401_not_500(stack: LocalStack):
+    body = text(f"wamid.{uuid.uuid4().hex}", "hola")
+    request = (b"POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               b"X-Hub-Signature-256: sha256=\xff\xfe\xc3\x28\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+               % len(body)) + body
+    with socket.create_connection(("127.0.0.1", stack.webhook_port), timeout=10) as conn:
+        conn.sendall(request)
+        status_line = conn.makefile("rb").readline()
+    assert status_line.split()[1] == b"401", status_line
+
+
+@pytest.mark.parametrize("path", ["/router", "/table/notify-state/", "/graph/", "/stats/", "/performance/"])
+def test_faust_pages_are_not_served(stack: LocalStack, path: str):
+    assert http_status(stack.worker_url + path) == 404
+
+
+def test_a_dead_letter_kafka_refuses_is_counted_and_the_partition_moves_on(kafka_bootstrap: str,
+                                                                           tmp_path_factory: pytest.TempPathFactory):
+    """With dead letters allowed to carry 64 MB, a 2 MB unreadable body makes one Kafka refuses
+    (larger than the producer's request limit): it is dropped and counted, later messages alert."""
+    with LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=tmp_path_factory.mktemp("refused-logs"),
+                    extra_env={"CHATWATCH_DEADLETTER_MAX_PAYLOAD_BYTES": str(64 * 1024 * 1024)}) as running:
+        run = uuid.uuid4().hex[:8]
+        body = (b'{"object":"whatsapp_business_account","run":"%s","entry":[' % run.encode()) + b"7," * 1_000_000
+        assert running.post(body)[0] == 200
+        later = f"wamid.{run}.later"
+        assert running.post(text(later, "Escríbeme a mi número personal"))[0] == 200
+        assert len(alerts_for(running, {later}, want=1)) == 1
+        with urllib.request.urlopen(running.worker_url + "/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
+        assert 'chatwatch_dead_letters_unwritable_total{stage="normalize"} 1.0' in metrics
+        assert 'chatwatch_outputs_rejected_total{error="MessageSizeTooLargeError",stage="normalize"}' in metrics
