@@ -28,7 +28,7 @@ from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 from chatwatch.streams import deadletter, metrics
 from chatwatch.streams.active_rules import ActiveRules
 from chatwatch.streams.agents import normalize, notify, record, scan
-from chatwatch.streams.topics import TopicNames, ensure_topics
+from chatwatch.streams.topics import TopicNames, wait_for_topics
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,11 @@ def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.Ap
 
 
 def run_worker(settings: Settings, rules: ActiveRules, loglevel: str) -> None:
-    """Create the topics, build the app and run it until SIGTERM/SIGINT (Faust's worker owns the loop)."""
+    """Wait for Kafka and create the topics, build the app and run it until SIGTERM/SIGINT (Faust's worker
+    owns the loop)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(settings))
+    loop.run_until_complete(wait_for_topics(settings))
     faust.Worker(create_app(settings, rules), loglevel=loglevel, loop=loop).execute_from_commandline()
 
 

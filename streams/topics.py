@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from chatwatch.settings import Settings
 
@@ -53,13 +54,26 @@ def topic_configs(name: str, settings: Settings) -> dict[str, str]:
     return {}
 
 
+async def wait_for_topics(settings: Settings, max_backoff_s: float = 30.0) -> list[str]:
+    """`ensure_topics`, retried with backoff until the broker answers: processes may start before Kafka."""
+    backoff = 1.0
+    while True:
+        try:
+            return await ensure_topics(settings)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("Kafka at %s does not answer yet (%s); retrying in %.0fs", settings.kafka_bootstrap,
+                        type(exc).__name__, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics with the configured partitions and sizes; existing ones are left as they are
     (raise an existing raw topic's `max.message.bytes` by hand, see README Operations)."""
     names = TopicNames.from_settings(settings).all()
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         one = TopicNames.from_settings(settings).notify

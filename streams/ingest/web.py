@@ -5,7 +5,10 @@ and the normalize agent can dead-letter what it cannot read). It answers 200 onl
 has acknowledged the record (acks=all), 401 on a missing or wrong signature (nothing is
 produced), 413 over the size cap, and 503 when Kafka cannot take the record, so Meta retries.
 
-Routes: GET/POST <webhook_path>, GET /metrics, GET /healthz.
+It starts without Kafka: /ready and POSTs answer 503 until the topics exist and the producer is
+connected (retried with backoff).
+
+Routes: GET/POST <webhook_path>, GET /metrics, GET /healthz, GET /ready.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from chatwatch.streams.ingest.whatsapp_webhook import (
     signature_is_valid,
     subscription_challenge,
 )
-from chatwatch.streams.topics import TopicNames, ensure_topics
+from chatwatch.streams.topics import TopicNames, wait_for_topics
 
 log = logging.getLogger(__name__)
 PRODUCER = web.AppKey("producer", AIOKafkaProducer)
@@ -37,19 +40,39 @@ def create_webhook_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.webhook_max_body_bytes)
     raw_topic = TopicNames.from_settings(settings).raw
 
-    async def producer_ctx(app: web.Application):
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            request_timeout_ms=int(settings.webhook_produce_timeout_s * 1000),
-            max_request_size=settings.raw_record_max_bytes,
-            client_id="chatwatch-webhook",
-        )
-        await producer.start()
+    ready = asyncio.Event()
+
+    async def connect(app: web.Application) -> None:
+        """Topics, then the producer, each retried until Kafka answers; POSTs get 503 until then."""
+        await wait_for_topics(settings)
+        backoff = 1.0
+        while True:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=settings.kafka_bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                request_timeout_ms=int(settings.webhook_produce_timeout_s * 1000),
+                max_request_size=settings.raw_record_max_bytes,
+                client_id="chatwatch-webhook",
+            )
+            try:
+                await producer.start()
+                break
+            except (KafkaError, OSError) as exc:
+                await producer.stop()
+                log.warning("Kafka producer cannot start (%s); retrying in %.0fs", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
         app[PRODUCER] = producer
+        ready.set()
+        log.info("webhook ready: Kafka at %s takes records", settings.kafka_bootstrap)
+
+    async def producer_ctx(app: web.Application):
+        connecting = asyncio.create_task(connect(app))
         yield
-        await producer.stop()
+        connecting.cancel()
+        if ready.is_set():
+            await app[PRODUCER].stop()
 
     app.cleanup_ctx.append(producer_ctx)
 
@@ -76,6 +99,8 @@ def create_webhook_app(settings: Settings) -> web.Application:
             log.warning("webhook POST with %s signature from %s", "no" if SIGNATURE_HEADER not in request.headers
                         else "a wrong", request.remote)
             return answer("POST", 401, "invalid signature")
+        if not ready.is_set():
+            return answer("POST", 503, "starting: Kafka not reachable yet")
         headers = [("source", b"whatsapp_cloud_api")]
         try:
             await asyncio.wait_for(
@@ -94,15 +119,18 @@ def create_webhook_app(settings: Settings) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def readiness(request: web.Request) -> web.Response:
+        return web.json_response({"ready": ready.is_set()}, status=200 if ready.is_set() else 503)
+
     app.router.add_get(settings.webhook_path, verify)
     app.router.add_post(settings.webhook_path, notify)
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ready", readiness)
     return app
 
 
 def run_webhook(settings: Settings) -> None:
-    """Create the topics, then serve until SIGTERM/SIGINT. Raises ValueError on unusable configuration."""
+    """Serve until SIGTERM/SIGINT; Kafka is waited for in the background. ValueError: unusable configuration."""
     app = create_webhook_app(settings)
-    asyncio.run(ensure_topics(settings))
     web.run_app(app, host=settings.webhook_host, port=settings.webhook_port, print=None, access_log=None)

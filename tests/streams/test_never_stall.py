@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
+import subprocess
+import time
 import urllib.request
 import uuid
 
 import pytest
 
 from chatwatch.streams.demo import envelopes
-from chatwatch.streams.demo.stack import LocalStack, http_status
+from chatwatch.streams.demo.stack import LocalStack, free_port, http_status
+from tests.conftest import REPO
 from tests.streams.test_pipeline import MX, alerts_for, original, text
 
 FILLER = "Hola, quería saber el estado de mi pedido y si el envío llega esta semana a la sucursal. " * 12
@@ -113,3 +117,29 @@ def test_a_dead_letter_kafka_refuses_is_counted_and_the_partition_moves_on(kafka
             metrics = resp.read().decode()
         assert 'chatwatch_dead_letters_unwritable_total{stage="normalize"} 1.0' in metrics
         assert 'chatwatch_outputs_rejected_total{error="MessageSizeTooLargeError",stage="normalize"}' in metrics
+
+
+def test_processes_started_before_kafka_wait_for_it(tmp_path_factory: pytest.TempPathFactory):
+    """Receiver and worker start while no broker listens: the receiver answers 503 (/ready and POSTs)
+    and neither exits; once a broker comes up on that port, both become ready and messages alert."""
+    port = free_port()
+    broker_env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(free_port()),
+                  "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("late-kafka"))}
+    kafka_local = [str(REPO / "scripts" / "kafka-local")]
+    stack = LocalStack(kafka_bootstrap=f"127.0.0.1:{port}", log_dir=tmp_path_factory.mktemp("late-logs"))
+    try:
+        stack.start(wait_ready=False)
+        stack.wait_until(f"http://127.0.0.1:{stack.webhook_port}/healthz", 60)
+        assert http_status(f"http://127.0.0.1:{stack.webhook_port}/ready") == 503
+        assert stack.post(text(f"wamid.{uuid.uuid4().hex}", "hola"))[0] == 503  # Meta retries a 503
+        time.sleep(3)
+        assert all(p.poll() is None for p in stack.processes.values()), "a process gave up without Kafka"
+        subprocess.run([*kafka_local, "start"], env=broker_env, check=True, capture_output=True, timeout=180)
+        stack.wait_until(f"http://127.0.0.1:{stack.webhook_port}/ready", 120)
+        stack.wait_until(f"{stack.worker_url}/ready", 120)
+        later = f"wamid.{uuid.uuid4().hex}"
+        assert stack.post(text(later, "Escríbeme a mi número personal"))[0] == 200
+        assert len(alerts_for(stack, {later}, want=1)) == 1
+    finally:
+        stack.stop()
+        subprocess.run([*kafka_local, "stop"], env=broker_env, capture_output=True, timeout=120)
