@@ -18,7 +18,6 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
-from chatwatch.rules import SHIPPED_PACKS
 from chatwatch.settings import Settings
 from chatwatch.sinks.clickhouse.client import ClickHouseTarget
 from chatwatch.sinks.clickhouse.ddl import Renderer
@@ -33,7 +32,7 @@ from chatwatch.streams.topics import TopicNames, wait_for_topics
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.App:
+def create_app(settings: Settings, active: ActiveRules) -> faust.App:
     topics = TopicNames.from_settings(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     deadletter.limit_payload(settings.deadletter_max_payload_bytes)
@@ -66,7 +65,6 @@ def create_app(settings: Settings, rules: ActiveRules | None = None) -> faust.Ap
         web_stats_enabled=False,
         web_metrics_enabled=False,
     )
-    active = rules or ActiveRules(settings.rules_dir or SHIPPED_PACKS)
     normalize.register(app, topics)
     scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
                   settings.scan_batch_wait_s)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -12,6 +14,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from chatwatch.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,17 +57,21 @@ def topic_configs(name: str, settings: Settings) -> dict[str, str]:
     return {}
 
 
-async def wait_for_topics(settings: Settings, max_backoff_s: float = 30.0) -> list[str]:
-    """`ensure_topics`, retried with backoff until the broker answers: processes may start before Kafka."""
+async def until_kafka_answers(attempt: Callable[[], Awaitable[T]], what: str, max_backoff_s: float = 30.0) -> T:
+    """`attempt()`, retried with backoff while the broker does not answer: processes may start before Kafka."""
     backoff = 1.0
     while True:
         try:
-            return await ensure_topics(settings)
+            return await attempt()
         except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("Kafka at %s does not answer yet (%s); retrying in %.0fs", settings.kafka_bootstrap,
-                        type(exc).__name__, backoff)
+            log.warning("%s: Kafka does not answer yet (%s); retrying in %.0fs", what, type(exc).__name__, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, max_backoff_s)
+
+
+async def wait_for_topics(settings: Settings) -> list[str]:
+    """`ensure_topics` once the broker answers."""
+    return await until_kafka_answers(lambda: ensure_topics(settings), f"topics on {settings.kafka_bootstrap}")
 
 
 async def ensure_topics(settings: Settings) -> list[str]:

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
@@ -89,14 +89,12 @@ class Delivery:
     """Sends outputs through the Faust app's producer: retriable errors are retried with backoff
     (only the failed outputs, so no duplicates), permanent ones become dead letters."""
 
-    def __init__(self, app: Any, stage: str, deadletter_topic: str, max_backoff_s: float = 30.0,
-                 sleep: Callable[[float], Any] = asyncio.sleep):
+    def __init__(self, app: Any, stage: str, deadletter_topic: str, max_backoff_s: float = 30.0):
         self._app = app
         self._stage = stage
         self._deadletter_topic = deadletter_topic
         self._topics: dict[str, Any] = {}
         self._max_backoff_s = max_backoff_s
-        self._sleep = sleep
 
     def _topic(self, name: str) -> Any:
         if name not in self._topics:
@@ -127,22 +125,23 @@ class Delivery:
                 errors = await self._attempt(pending)
                 attempt += 1
                 retry: list[Output] = []
+                transient: list[BaseException] = []
                 for output, exc in zip(pending, errors, strict=True):
                     if exc is None:
                         continue
                     if not is_permanent(exc, attempt):
                         retry.append(output)
+                        transient.append(exc)
                     elif (dead := self._rejected(output, exc)) is not None:
-                        retry.append(dead)
-                if retry and any(not is_permanent(e, attempt) for e in errors if e is not None):
+                        retry.append(dead)  # sent on the next pass, without waiting
+                if transient:
                     if not backing_off:
                         backing_off = True
                         metrics.delivery_backoff_episodes.labels(self._stage).inc()
                         metrics.delivery_backing_off.labels(self._stage).set(1)
-                        first = next(e for e in errors if e is not None and not is_permanent(e, attempt))
                         log.warning("%s: Kafka did not take %d record(s) (%s); retrying with backoff, not consuming "
-                                    "meanwhile", self._stage, len(retry), error_class(first))
-                    await self._sleep(backoff)
+                                    "meanwhile", self._stage, len(transient), error_class(transient[0]))
+                    await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self._max_backoff_s)
                 pending = retry
         finally:
@@ -154,16 +153,15 @@ class Delivery:
         """A dead letter for an output Kafka will never take; None when the output was a dead letter."""
         cls = error_class(exc)
         metrics.outputs_rejected.labels(self._stage, cls).inc()
+        src = output.source or Source(output.topic)
         if output.is_dead_letter:
             metrics.dead_letters_unwritable.labels(self._stage).inc()
-            src = output.source or Source("?")
             log.error("%s: dead letter for %s[%s]@%s refused by Kafka (%s); dropped, the partition moves on",
                       self._stage, src.topic, src.partition, src.offset, cls)
             return None
-        src = output.source or Source(output.topic)
-        return replace(dead_letter_output(
-            self._stage, Reason.output_rejected, f"Kafka refused the output for {output.topic}: {cls}", output.value,
-            self._deadletter_topic, src.topic, src.partition, src.offset, error_class=cls), source=src)
+        return dead_letter_output(self._stage, Reason.output_rejected, f"Kafka refused the output for {output.topic}: "
+                                  f"{cls}", output.value, self._deadletter_topic, src.topic, src.partition, src.offset,
+                                  error_class=cls)
 
 
 def _error_or_none(result: Any) -> BaseException | None:

@@ -28,7 +28,7 @@ from chatwatch.streams.ingest.whatsapp_webhook import (
     signature_is_valid,
     subscription_challenge,
 )
-from chatwatch.streams.topics import TopicNames, wait_for_topics
+from chatwatch.streams.topics import TopicNames, until_kafka_answers, wait_for_topics
 
 log = logging.getLogger(__name__)
 PRODUCER = web.AppKey("producer", AIOKafkaProducer)
@@ -42,28 +42,26 @@ def create_webhook_app(settings: Settings) -> web.Application:
 
     ready = asyncio.Event()
 
+    async def start_producer() -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=int(settings.webhook_produce_timeout_s * 1000),
+            max_request_size=settings.raw_record_max_bytes,
+            client_id="chatwatch-webhook",
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
+
     async def connect(app: web.Application) -> None:
         """Topics, then the producer, each retried until Kafka answers; POSTs get 503 until then."""
         await wait_for_topics(settings)
-        backoff = 1.0
-        while True:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap,
-                acks="all",
-                enable_idempotence=True,
-                request_timeout_ms=int(settings.webhook_produce_timeout_s * 1000),
-                max_request_size=settings.raw_record_max_bytes,
-                client_id="chatwatch-webhook",
-            )
-            try:
-                await producer.start()
-                break
-            except (KafkaError, OSError) as exc:
-                await producer.stop()
-                log.warning("Kafka producer cannot start (%s); retrying in %.0fs", type(exc).__name__, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-        app[PRODUCER] = producer
+        app[PRODUCER] = await until_kafka_answers(start_producer, "webhook producer")
         ready.set()
         log.info("webhook ready: Kafka at %s takes records", settings.kafka_bootstrap)
 
