@@ -8,7 +8,9 @@ the worker can keep it in a Faust table (changelog: survives restarts and rebala
     notification that says 10); later alerts wait until `group_interval` after the last send;
   - a group quiet for `repeat_interval` is forgotten, so a later alert starts a fresh group;
   - digest severities wait for the receiver's next digest time (hourly, or daily at a local hour);
-  - quiet hours and the per-receiver hourly rate limit postpone a notification, never drop it.
+  - quiet hours and the per-receiver hourly rate limit postpone a notification, never drop it;
+  - a group is bounded however many alerts pile up (a daily digest, a storm): it counts every
+    alert but keeps only the last `PENDING_KEEP` summaries to show.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from chatwatch.sinks.notifications.config import Digest, Receiver
 from chatwatch.sinks.notifications.router import RouteTarget
 
 SEEN_LIMIT = 2000  # alert ids remembered per group
+PENDING_KEEP = 50  # alert summaries kept per pending notification (the count covers all of them)
 
 
 def new_group(d: RouteTarget, labels: dict[str, Any], digest: bool) -> dict[str, Any]:
     return {"receiver": d.receiver, "key": d.group_key, "labels": {g: labels.get(g) for g in d.group_by},
-            "pending": [], "seen": [], "total": 0, "first_pending_at": None, "last_sent_at": None,
+            "pending": [], "pending_count": 0, "seen": [], "total": 0, "first_pending_at": None, "last_sent_at": None,
             "last_activity_at": None, "wait": d.group_wait_s, "interval": d.group_interval_s,
             "repeat": d.repeat_interval_s, "digest_at": None if not digest else 0.0}
 
@@ -36,7 +39,8 @@ def add(group: dict[str, Any], summary: dict[str, Any], now: float, digest_at: f
     if summary["alert_id"] in group["seen"]:
         return False
     group["seen"] = (group["seen"] + [summary["alert_id"]])[-SEEN_LIMIT:]
-    group["pending"].append(summary)
+    group["pending_count"] = pending_count(group) + 1
+    group["pending"] = (group["pending"] + [summary])[-PENDING_KEEP:]
     group["total"] += 1
     group["last_activity_at"] = now
     if group["first_pending_at"] is None:
@@ -44,6 +48,10 @@ def add(group: dict[str, Any], summary: dict[str, Any], now: float, digest_at: f
     if digest_at is not None:
         group["digest_at"] = digest_at
     return True
+
+
+def pending_count(group: dict[str, Any]) -> int:
+    return group.get("pending_count", len(group["pending"]))  # state written before the count existed
 
 
 def due_at(group: dict[str, Any]) -> float | None:
@@ -64,9 +72,10 @@ def expired(group: dict[str, Any], now: float) -> bool:
 def take(group: dict[str, Any], now: float) -> dict[str, Any]:
     """The notification to send now (pending alerts) and the group marked as sent."""
     notification = {"receiver": group["receiver"], "group_key": group["key"], "labels": group["labels"],
-                    "alerts": list(group["pending"]), "count": len(group["pending"]), "total": group["total"],
+                    "alerts": list(group["pending"]), "count": pending_count(group), "total": group["total"],
                     "digest": bool(group.get("digest_at"))}
     group["pending"] = []
+    group["pending_count"] = 0
     group["first_pending_at"] = None
     group["last_sent_at"] = now
     group["last_activity_at"] = now

@@ -13,3 +13,6 @@ notification_latency = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 notification_queue = Gauge("chatwatch_notification_queue_depth", "Notifications waiting per receiver.", ["receiver"])
 notifications_silenced = Counter("chatwatch_notifications_silenced_total", "Alerts dropped by a silence.")
+notification_outbox = Gauge("chatwatch_notification_outbox", "Notifications due but not yet accepted by their channel.")
+notifications_resumed = Counter(
+    "chatwatch_notifications_resumed_total", "Outbox entries handed over again (left unsent by a crash or rollout).")

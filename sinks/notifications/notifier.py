@@ -4,6 +4,12 @@ State (groups, send times, escalations) lives in a mapping the caller provides �
 with a changelog in the worker, so restarts and rebalances neither repeat nor lose it; a dict in
 tests. Every change is written back (`state[key] = value`) so the changelog sees it.
 Each receiver has its own queue and sender task: a slow or failing channel delays only itself.
+
+Delivery is at least once: a due notification is first written to the outbox in that state
+(`outbox:<id>`) and removed only after its channel accepted it (or it was dead-lettered). An
+outbox entry that no sender holds — left by a crash, a kill or a rollout — is handed over again
+on the next tick, with the same notification id; receivers dedupe by it (webhook `id`, e-mail
+Message-ID) or by the alert ids the payload carries.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from chatwatch.sinks.notifications.directory import Directory
 from chatwatch.sinks.notifications.router import labels_of, route, silenced
 
 log = logging.getLogger(__name__)
+OUTBOX = "outbox:"
 DeadLetter = Callable[[dict[str, Any], str], Awaitable[None]]
 
 
@@ -38,6 +45,10 @@ def summary_of(alert: Alert, labels: dict[str, Any], directory: Directory) -> di
                         for c in alert.context]}
 
 
+def notification_id(receiver: str, group_key: str, at: float) -> str:
+    return hashlib.sha256(f"{receiver}|{group_key}|{at:.6f}".encode()).hexdigest()[:24]
+
+
 class Notifier:
     def __init__(self, config: NotifyConfig, directory: Directory, state: MutableMapping[str, Any],
                  dead_letter: DeadLetter, ack_key: bytes = b"", clock: Callable[[], float] = time.time,
@@ -47,6 +58,7 @@ class Notifier:
         self.queues: dict[str, asyncio.Queue] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.outcomes: list[tuple[str, Outcome]] = []  # recent results, for `notify test` and tests
+        self.in_flight: set[str] = set()  # outbox ids a sender task holds in this process
 
     # --- intake ---------------------------------------------------------------------------------
 
@@ -103,6 +115,7 @@ class Notifier:
             self._enqueue(receiver.name, notification)
             queued += 1
         queued += self._escalate(now)
+        self._resume_outbox()
         return queued
 
     def _escalate(self, now: float) -> int:
@@ -149,9 +162,30 @@ class Notifier:
     # --- sending --------------------------------------------------------------------------------
 
     def _enqueue(self, receiver: str, notification: dict[str, Any]) -> None:
+        now = self.clock()
+        notification["id"] = notification_id(receiver, notification["group_key"], now)
+        self.state[OUTBOX + notification["id"]] = {"receiver": receiver, "notification": notification, "queued_at": now}
+        self._hand_over(receiver, notification)
+
+    def _resume_outbox(self) -> int:
+        """Hand over outbox entries no sender holds (what a crash or rollout left unsent)."""
+        left = [k for k in list(self.state.keys()) if str(k).startswith(OUTBOX) and str(k)[len(OUTBOX):] not in self.in_flight]
+        for key in left:
+            entry = self.state[key]
+            if entry["receiver"] not in {r.name for r in self.config.receivers}:
+                log.warning("outbox entry %s is for receiver %r, no longer configured; dropped", key, entry["receiver"])
+                del self.state[key]
+                continue
+            metrics.notifications_resumed.inc()
+            self._hand_over(entry["receiver"], entry["notification"])
+        metrics.notification_outbox.set(len([k for k in self.state.keys() if str(k).startswith(OUTBOX)]))
+        return len(left)
+
+    def _hand_over(self, receiver: str, notification: dict[str, Any]) -> None:
         if receiver not in self.queues:
             self.queues[receiver] = asyncio.Queue()
             self.tasks[receiver] = asyncio.get_running_loop().create_task(self._sender(receiver))
+        self.in_flight.add(notification["id"])
         self.queues[receiver].put_nowait(notification)
         metrics.notification_queue.labels(receiver).set(self.queues[receiver].qsize())
 
@@ -163,12 +197,21 @@ class Notifier:
                 outcome = await self.send(name, notification)
                 if not outcome.ok:
                     await self.dead_letter(notification, outcome.reason)
+                self._done(notification)
             except Exception:
                 log.exception("sending to %s failed", name)
-                await self.dead_letter(notification, "processing_error")
+                try:
+                    await self.dead_letter(notification, "processing_error")
+                    self._done(notification)
+                except Exception:
+                    log.exception("dead-lettering a notification to %s failed; it stays in the outbox", name)
             finally:
+                self.in_flight.discard(notification["id"])
                 queue.task_done()
                 metrics.notification_queue.labels(name).set(queue.qsize())
+
+    def _done(self, notification: dict[str, Any]) -> None:
+        self.state.pop(OUTBOX + notification["id"], None)
 
     async def send(self, name: str, notification: dict[str, Any]) -> Outcome:
         receiver = self.config.receiver(name)

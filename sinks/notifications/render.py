@@ -82,6 +82,8 @@ def email(n: dict[str, Any], r: Receiver, link_for) -> EmailMessage:
     msg["Subject"] = "[chatwatch] " + headline(n, r.language)
     msg["From"] = r.email.sender if r.email else "chatwatch@localhost"
     msg["To"] = ", ".join(r.to)
+    if n.get("id"):  # the same id when a notification is sent again after a crash: mail systems dedupe on it
+        msg["Message-ID"] = f"<{n['id']}@chatwatch>"
     text, rows = [], []
     for a in _lines(n, r):
         links = link_for(a)
@@ -152,7 +154,7 @@ def teams(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
 
 
 def webhook(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
-    return {"version": 1, "receiver": r.name, "group_key": n["group_key"], "labels": n["labels"], "count": n["count"],
+    return {"version": 1, "id": n.get("id"), "receiver": r.name, "group_key": n["group_key"], "labels": n["labels"], "count": n["count"],
             "digest": n.get("digest", False),
             "alerts": [{**a, "links": link_for(a)} for a in n["alerts"]]}
 

@@ -202,6 +202,67 @@ def test_critical_escalates_unless_acknowledged():
     assert len(escalated) == 1 and escalated[0]["alerts"][0]["rule_id"] == "other"
 
 
+def test_outbox_resends_what_a_crash_left_unsent_with_the_same_id():
+    """A notification is removed from the outbox only after the channel accepted it: a process that dies
+    while the channel hangs leaves it there, and the next process (same state) sends it, same id."""
+    clock, sent = Clock(), []
+    cfg = config([HOOK], {"receivers": ["hook"], "group_wait_s": 0})
+    state: dict = {}
+
+    async def scenario():
+        first = Notifier(cfg, DIRECTORY, state, None, clock=clock, sleep=no_sleep)
+        hanging = asyncio.Event()
+
+        async def hang(name, notification):
+            hanging.set()
+            await asyncio.sleep(3600)
+
+        first.send = hang
+        first.on_alert(alert(1))
+        first.on_alert(alert(2))
+        assert await first.tick() == 1
+        await asyncio.wait_for(hanging.wait(), 2)
+        await first.close()  # the crash: the sender dies mid-send
+        assert [k for k in state if k.startswith("outbox:")]
+        assert await first.tick() == 0  # nothing new is due; the group itself was already taken
+
+        second = notifier(cfg, clock, sent)
+        second.state = state
+        await second.tick()
+        await second.drain()
+        await second.tick()
+        await second.drain()
+        await second.close()
+        return first
+
+    run(scenario())
+    assert len(sent) == 1 and sent[0][1]["count"] == 2  # sent once, not once per tick
+    assert not [k for k in state if k.startswith("outbox:")]
+    assert len(sent[0][1]["id"]) == 24
+
+
+def test_a_storm_into_a_digest_keeps_counts_and_the_last_alerts_only():
+    clock, sent = Clock(), []
+    cfg = config([HOOK], {"receivers": ["hook"], "group_wait_s": 0, "group_by": ["rule_id"]},
+                 digest={"severities": ["low"], "every": "hourly"})
+
+    async def scenario():
+        n = notifier(cfg, clock, sent)
+        for i in range(5000):
+            n.on_alert(alert(i, severity="low"))
+        (group,) = [v for k, v in n.state.items() if k.startswith("group:")]
+        assert len(json.dumps(group)) < 200_000  # the seen-ids window and at most PENDING_KEEP summaries
+        clock.t = NOW + 3601
+        await n.tick()
+        await n.drain()
+        await n.close()
+
+    run(scenario())
+    (notification,) = [s for _, s in sent]
+    assert notification["count"] == 5000 and len(notification["alerts"]) == 50
+    assert notification["alerts"][-1]["alert_id"].endswith("-4999")
+
+
 # --- payloads --------------------------------------------------------------------------------
 
 def _notification():

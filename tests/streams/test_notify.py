@@ -1,9 +1,11 @@
 """Notifications from the real worker: alerts -> grouped, signed webhook calls on a loopback server;
-after a restart the state comes back from the changelog, so replays are not notified again."""
+after a restart the state comes back from the changelog, so replays are not notified again; a
+notification in flight when the worker is killed is sent again by the next one (the outbox)."""
 
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 import uuid
@@ -21,9 +23,16 @@ WED = 1_763_560_800
 
 class Capture(BaseHTTPRequestHandler):
     received: ClassVar[list] = []
+    hang = threading.Event()  # set: take the request, never answer (a channel stuck mid-send)
+    hung: ClassVar[list] = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        if Capture.hang.is_set():
+            Capture.hung.append(body)
+            while Capture.hang.is_set():
+                time.sleep(0.1)
+            return  # the worker that asked is gone; drop the connection without an answer
         Capture.received.append((dict(self.headers), body))
         self.send_response(200)
         self.end_headers()
@@ -46,7 +55,8 @@ def hook_server():
 def notify_stack(kafka_bootstrap, tmp_path_factory, hook_server):
     folder = tmp_path_factory.mktemp("notify")
     (folder / "notify.yaml").write_text(json.dumps({
-        "receivers": [{"name": "siem", "channel": "webhook", "url": hook_server, "secret_env": "CW_HOOK_SECRET"}],
+        "receivers": [{"name": "siem", "channel": "webhook", "url": hook_server, "secret_env": "CW_HOOK_SECRET",
+                       "timeout_s": 60}],
         "route": {"receivers": ["siem"], "group_by": ["rule_id", "business_number"], "group_wait_s": 1,
                   "group_interval_s": 2, "repeat_interval_s": 600}}))
     stack = LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=folder / "logs",
@@ -93,3 +103,31 @@ def test_grouped_signed_notifications_and_no_repeat_after_restart(notify_stack: 
     assert len(Capture.received) == 2
     second = json.loads(Capture.received[1][1])
     assert second["count"] == 1 and second["alerts"][0]["message_timestamp"].startswith("2025-11-19T14:01")
+
+
+def test_a_notification_in_flight_when_the_worker_is_killed_is_sent_by_the_next_one(notify_stack: LocalStack):
+    run = uuid.uuid4().hex[:6]
+    Capture.hang.set()
+    try:
+        body = envelopes.dumps(envelopes.message(
+            phone_number_id="277321005469999", display="551140049999", customer="5511987659999",
+            wamid=f"wamid.{run}.k", timestamp=WED + 120, text="me chama no meu zap pessoal", outbound=True))
+        assert notify_stack.post(body)[0] == 200
+        deadline = time.monotonic() + 60
+        while not Capture.hung:
+            assert time.monotonic() < deadline, "the notification never reached the channel"
+            time.sleep(0.2)
+        time.sleep(1)  # the outbox entry was written before the send began; let its changelog record out
+        notify_stack.signal("worker", signal.SIGKILL)
+        notify_stack.processes["worker"].wait(10)
+    finally:
+        Capture.hang.clear()
+    before = len(Capture.received)
+    notify_stack.stop()
+    notify_stack.start()
+    wait_for(before + 1)
+    time.sleep(2)
+    resent = [json.loads(b) for _, b in Capture.received[before:]]
+    assert len(resent) == 1
+    assert resent[0]["id"] == json.loads(Capture.hung[0])["id"]
+    assert resent[0]["alerts"][0]["customer_masked"].endswith("9999")
