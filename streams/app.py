@@ -21,7 +21,7 @@ from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.settings import Settings
 from chatwatch.sinks.clickhouse.client import ClickHouseTarget
 from chatwatch.sinks.clickhouse.ddl import Renderer
-from chatwatch.sinks.clickhouse.holds import HoldCache
+from chatwatch.sinks.clickhouse.guard import ArchiveGuard
 from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 from chatwatch.streams import deadletter, metrics
@@ -93,7 +93,7 @@ def _register_archive(app: faust.App, settings: Settings, topics: TopicNames) ->
                                        settings.retention_days))
     log.info("ClickHouse %s ready (migrations applied now: %s)",
              settings.clickhouse_url or settings.clickhouse_path, applied or "none")
-    record.register(app, topics, ArchiveWriter(client), HoldCache(client), settings.record_batch_size,
+    record.register(app, topics, ArchiveWriter(client), ArchiveGuard(client), settings.record_batch_size,
                     settings.record_batch_wait_s)
 
 

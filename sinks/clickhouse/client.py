@@ -15,15 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chatwatch.settings import Settings
+from chatwatch.sinks.clickhouse.errors import ClickHouseError, classify
 
-
-class ClickHouseError(Exception):
-    """Any failure talking to ClickHouse; `retryable` when trying again may help (server unreachable)."""
-
-    def __init__(self, message: str, retryable: bool = False):
-        super().__init__(message)
-        self.retryable = retryable
-
+__all__ = ["ChdbClient", "ClickHouseError", "ClickHouseTarget", "Client", "HttpClient"]
 
 class Client(Protocol):
     database: str
@@ -64,7 +58,7 @@ class ChdbClient:
             try:
                 return self._session.query(sql, fmt)
             except Exception as exc:  # chdb raises its own ChdbError / RuntimeError
-                raise ClickHouseError(str(exc).splitlines()[0][:500]) from None
+                raise classify(str(exc)) from None
 
     def command(self, sql: str) -> None:
         self._run(sql)
@@ -131,7 +125,7 @@ class HttpClient:
             self._client = clickhouse_connect.get_client(dsn=url, username=user, password=password,
                                                          database="default", settings={"mutations_sync": 2})
         except Exception as exc:
-            raise ClickHouseError(f"cannot reach ClickHouse at {url}: {type(exc).__name__}", retryable=True) from None
+            raise ClickHouseError(f"cannot reach ClickHouse at {url}: {type(exc).__name__}", True, "unreachable") from None
 
     def command(self, sql: str) -> None:
         self._wrap(self._client.command, sql)
@@ -150,8 +144,9 @@ class HttpClient:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            retryable = type(exc).__name__ in {"OperationalError", "ConnectionError", "TimeoutError"}
-            raise ClickHouseError(str(exc).splitlines()[0][:500], retryable=retryable) from None
+            code = getattr(exc, "code", None)
+            connection = code is None and type(exc).__name__ in {"OperationalError", "ConnectionError", "TimeoutError"}
+            raise classify(str(exc), code=code, connection=connection) from None
 
     def close(self) -> None:
         self._client.close()

@@ -66,6 +66,8 @@ TABLES = (
           "toDateTime(timestamp) + INTERVAL {retention_days} DAY DELETE WHERE held = 0", "cityHash64(conversation_key)"),
     Table("legal_holds", f"scope {LC}, key String, held UInt8, reason String, actor String, at {DT}",
           "ReplacingMergeTree(at)", "(scope, key)"),
+    Table("erasures", f"conversation_key String, erased_before {DT}, at {DT}, actor String",
+          "ReplacingMergeTree(at)", "conversation_key"),
     Table("audit_log", f"at {DT}, actor String, action {LC}, target String, details String", "MergeTree", "at"),
     Table("conversation_daily", f"""
         day Date, business_phone_number_id {LC}, conversation_key String,
@@ -165,4 +167,5 @@ MIGRATIONS = (
               _tables(("messages", "alerts", "pii_findings", "legal_holds", "audit_log"))),
     Migration(2, "conversation metrics views",
               lambda r: _tables(("conversation_daily", "volume_hourly"))(r) + [r.view(v) for v in VIEWS]),
+    Migration(3, "erasure tombstones (replays cannot bring erased conversations back)", _tables(("erasures",))),
 )

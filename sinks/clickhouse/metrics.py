@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 clickhouse_rows = Counter("chatwatch_clickhouse_rows_written_total", "Rows stored in ClickHouse by table.", ["table"])
 clickhouse_insert_seconds = Histogram(
@@ -11,3 +11,10 @@ clickhouse_insert_seconds = Histogram(
 clickhouse_failures = Counter(
     "chatwatch_clickhouse_write_failures_total", "Failed inserts: unavailable (retried) or rejected (dead-lettered).",
     ["reason"])
+guard_races = Counter(
+    "chatwatch_clickhouse_guard_races_total", "Batches that a hold or erasure overtook mid-write (applied after).")
+erased_skipped = Counter(
+    "chatwatch_archive_erased_skipped_total", "Records not written because their conversation was erased (replays).")
+clickhouse_backoff_episodes = Counter(
+    "chatwatch_clickhouse_backoff_episodes_total", "Outages the writer waited out, by error class.", ["error_class"])
+clickhouse_backing_off = Gauge("chatwatch_clickhouse_backing_off", "1 while the writer waits for ClickHouse to return.")

@@ -4,7 +4,9 @@ Erasure deletes a customer's rows from every table that holds them (archive, ale
 counts, per-conversation metrics) except conversations under legal hold, which it refuses and
 names. Hourly volumes hold no personal data and stay. Every hold change and erasure is written
 to `audit_log` with who, when and what (the customer number masked). Kafka topics keep records
-until their retention expires; erasure there is by topic retention.
+until their retention expires; erasure there is by topic retention — and a tombstone per
+conversation (see guard.py) keeps the writer from bringing erased rows back from those records,
+including conversations with any known business number not archived yet.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from chatwatch.detectors.redaction import mask_phone
+from chatwatch.records import conversation_key
 from chatwatch.sinks.clickhouse.client import Client
-from chatwatch.sinks.clickhouse.holds import held_keys
+from chatwatch.sinks.clickhouse.guard import ERASABLE, HELD_TABLES, delete_conversations, held_keys, in_list, mark_held
 from chatwatch.sinks.clickhouse.queries import quote
 from chatwatch.sinks.clickhouse.rows import utc
-
-PERSONAL_TABLES = ("messages", "alerts", "pii_findings", "conversation_daily")
 
 
 @dataclass
@@ -28,10 +29,6 @@ class ErasureReport:
     conversations: list[str] = field(default_factory=list)
     refused_held: list[str] = field(default_factory=list)
     rows_deleted: dict[str, int] = field(default_factory=dict)
-
-
-def _in(keys: list[str]) -> str:
-    return "(" + ", ".join(f"'{quote(k)}'" for k in keys) + ")"
 
 
 def audit(client: Client, actor: str, action: str, target: str, details: dict) -> None:
@@ -45,6 +42,12 @@ def conversations_of(client: Client, customer: str) -> list[str]:
     return [r["conversation_key"] for r in rows]
 
 
+def possible_conversations(client: Client, customer: str) -> set[str]:
+    """The customer's conversation key with every business number the archive knows (archived or not)."""
+    rows = client.query(f"SELECT DISTINCT business_phone_number_id AS b FROM {client.database}.messages")
+    return {conversation_key(r["b"], customer) for r in rows}
+
+
 def set_hold(client: Client, scope: str, key: str, reason: str, actor: str, held: bool = True) -> dict[str, int]:
     """Place or release a hold and mark existing rows; returns rows marked per table."""
     if scope not in ("conversation", "customer"):
@@ -55,15 +58,11 @@ def set_hold(client: Client, scope: str, key: str, reason: str, actor: str, held
     marked = {}
     if keys:
         conversations, _ = held_keys(client)
-        for table in ("messages", "alerts", "pii_findings"):
-            # on release, keep rows held by another hold (e.g. the customer's) held
-            still = [k for k in keys if k in conversations] if not held else []
-            target = [k for k in keys if k not in still]
-            if not target:
-                continue
-            marked[table] = _count(client, table, target)
-            client.command(f"ALTER TABLE {client.database}.{table} UPDATE held = {int(held)} "
-                           f"WHERE conversation_key IN {_in(target)} SETTINGS mutations_sync = 2")
+        # on release, keep rows held by another hold (e.g. the customer's) held
+        target = keys if held else [k for k in keys if k not in conversations]
+        if target:
+            marked = {table: _count(client, table, target) for table in HELD_TABLES}
+            mark_held(client, target, held)
     shown = mask_phone(key) if scope == "customer" else key
     audit(client, actor, "hold" if held else "release", f"{scope}:{shown}",
           {"reason": reason, "conversations": len(keys), "rows_marked": marked})
@@ -79,17 +78,23 @@ def erase_customer(client: Client, customer: str, actor: str, reason: str = "dat
     else:
         report.refused_held = [k for k in conversations if k in held_conversations]
     report.conversations = [k for k in conversations if k not in report.refused_held]
+    # tombstones first, rows second: a writer that reads the tombstones after this never writes them back
+    possible = possible_conversations(client, customer) if customer not in held_customers else set()
+    tombstones = sorted(set(report.conversations) | {k for k in possible if k not in held_conversations})
+    now = datetime.now(UTC)
+    if tombstones:
+        client.insert_json("erasures", [{"conversation_key": k, "erased_before": utc(now), "at": utc(now), "actor": actor}
+                                        for k in tombstones])
     if report.conversations:
-        for table in PERSONAL_TABLES:
-            report.rows_deleted[table] = _count(client, table, report.conversations)
-            client.command(f"DELETE FROM {client.database}.{table} WHERE conversation_key IN {_in(report.conversations)}")
+        report.rows_deleted = {table: _count(client, table, report.conversations) for table in ERASABLE}
+        delete_conversations(client, report.conversations)
     audit(client, actor, "erase", f"customer:{report.customer_masked}",
-          {"reason": reason, "conversations_erased": len(report.conversations),
+          {"reason": reason, "conversations_erased": len(report.conversations), "tombstones": len(tombstones),
            "conversations_refused_legal_hold": report.refused_held, "rows_deleted": report.rows_deleted})
     return report
 
 
 def _count(client: Client, table: str, keys: list[str]) -> int:
     """Logical rows (FINAL): replays and unmerged parts must not change what a report says was erased."""
-    rows = client.query(f"SELECT count() AS n FROM {client.database}.{table} FINAL WHERE conversation_key IN {_in(keys)}")
+    rows = client.query(f"SELECT count() AS n FROM {client.database}.{table} FINAL WHERE conversation_key IN {in_list(keys)}")
     return int(rows[0]["n"]) if rows else 0

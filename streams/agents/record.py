@@ -1,13 +1,15 @@
 """record: scan records and alerts -> ClickHouse (archive + analytics), batch by batch.
 
 Each batch is stored before the agent asks for the next one, so Faust commits no offset of
-a record that is not in ClickHouse. Records that cannot be decoded, or that ClickHouse rejects,
+a record that is not in ClickHouse. Holds and erasures are consulted at write time (guard.py):
+a replayed record never clears a hold nor brings an erased conversation back. Records that cannot be decoded, or that ClickHouse rejects,
 go to the dead-letter topic; an unreachable ClickHouse pauses this agent only (scanning and
 alerting go on).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -16,7 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from chatwatch.records import Alert, ScanRecord, validation_summary
-from chatwatch.sinks.clickhouse.holds import HoldCache
+from chatwatch.sinks.clickhouse import metrics as archive_metrics
+from chatwatch.sinks.clickhouse.client import ClickHouseError
+from chatwatch.sinks.clickhouse.guard import ArchiveGuard
 from chatwatch.sinks.clickhouse.rows import Rows, alert_rows, scan_rows
 from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 from chatwatch.streams import metrics
@@ -28,17 +32,41 @@ log = logging.getLogger(__name__)
 STAGE = "record"
 
 
-def to_rows(topic: str, value: bytes, topics: TopicNames, holds: HoldCache, now: datetime) -> Rows:
-    """Raises ValidationError for records that are not what the topic promises."""
+def to_rows(topic: str, value: bytes, topics: TopicNames, guard: ArchiveGuard, now: datetime,
+            written: set[tuple[str, str | None]]) -> Rows:
+    """Rows for one record ({} when its conversation was erased); adds its (conversation, customer) to
+    `written`. Raises ValidationError for records that are not what the topic promises."""
     if topic == topics.alerts:
         alert = Alert.model_validate_json(value)
-        return alert_rows(alert, held=holds.is_held(alert.conversation_key))
-    record = ScanRecord.model_validate_json(value)
-    m = record.message
-    return scan_rows(record, now, held=holds.is_held(m.conversation_key, m.customer_wa_id))
+        key, customer, at = alert.conversation_key, None, alert.message_timestamp
+    else:
+        record = ScanRecord.model_validate_json(value)
+        m = record.message
+        key, customer, at = m.conversation_key, m.customer_wa_id, m.timestamp
+    if guard.is_erased(key, at):
+        archive_metrics.erased_skipped.inc()
+        return {}
+    written.add((key, customer))
+    if topic == topics.alerts:
+        return alert_rows(alert, held=guard.is_held(key))
+    return scan_rows(record, now, held=guard.is_held(key, customer))
 
 
-def register(app: Any, topics: TopicNames, writer: ArchiveWriter, holds: HoldCache, max_batch: int,
+async def consult(step: Any, *args: Any) -> None:
+    """Run a guard query off the loop, retrying while it fails: writing without knowing holds and erasures
+    could undo them, so the archive waits (visibly, in the log and the write-failure metric) instead."""
+    backoff = 0.5
+    while True:
+        try:
+            return await asyncio.to_thread(step, *args)
+        except ClickHouseError as exc:
+            archive_metrics.clickhouse_failures.labels("guard").inc()
+            log.warning("hold/erasure check failed (%s); retrying in %.1fs, not writing meanwhile", exc, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+
+def register(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: ArchiveGuard, max_batch: int,
              within_s: float) -> Any:
     source = app.topic(topics.scans, topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw",
                        key_serializer="raw")
@@ -48,15 +76,16 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, holds: HoldCac
     async def record(stream: Any) -> None:
         async for events in stream.take_events(max_batch, within=within_s):
             started = time.perf_counter()
-            await holds.refresh_if_stale()
+            await consult(guard.before_write)
             now = datetime.now(UTC)
+            written: set[tuple[str, str | None]] = set()
             batches: list[Rows] = []
             kept: list[Any] = []
             dead: list[Output] = []
             for event in events:
                 msg = event.message
                 try:
-                    batches.append(to_rows(msg.topic, msg.value or b"", topics, holds, now))
+                    batches.append(to_rows(msg.topic, msg.value or b"", topics, guard, now, written))
                     kept.append(msg)
                 except ValidationError as exc:
                     detail = validation_summary(exc)
@@ -66,6 +95,7 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, holds: HoldCac
                 msg = kept[index]
                 dead.append(dead_letter_output(STAGE, Reason.store_rejected, error, msg.value or b"",
                                                topics.deadletter, msg.topic, msg.partition, msg.offset))
+            await consult(guard.after_write, written)
             if dead:
                 await deliver(dead)
             elapsed = time.perf_counter() - started

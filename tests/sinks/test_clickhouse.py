@@ -14,6 +14,8 @@ from chatwatch.records import Alert, Direction, Message, MessageType, Origin, Sc
 from chatwatch.sinks.clickhouse import queries
 from chatwatch.sinks.clickhouse.client import ChdbClient, ClickHouseError
 from chatwatch.sinks.clickhouse.ddl import MIGRATIONS, Renderer
+from chatwatch.sinks.clickhouse.errors import classify
+from chatwatch.sinks.clickhouse.guard import ArchiveGuard
 from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.sinks.clickhouse.privacy import erase_customer, set_hold
 from chatwatch.sinks.clickhouse.rows import alert_rows, scan_rows
@@ -105,7 +107,7 @@ class FlakyClient:
     def insert_json(self, table, rows):
         self.calls += 1
         if self.calls <= self.failures:
-            raise ClickHouseError("Connection refused", retryable=True)
+            raise classify("Code: 252. DB::Exception: Too many parts (300) in all partitions in total. (TOO_MANY_PARTS)")
         return self.real.insert_json(table, rows)
 
 
@@ -127,6 +129,94 @@ def test_outage_retries_until_stored_and_rejections_are_isolated(db):
     rejected = asyncio.run(ArchiveWriter(db).write([good, bad]))
     assert [i for i, _ in rejected] == [1]
     assert count(db, "messages") == 2
+
+
+@pytest.mark.parametrize(("message", "retryable", "error_class"), [
+    ("Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than inserts", True,
+     "too_many_parts"),
+    ("Code: 241. DB::Exception: Memory limit (total) exceeded: would use 9.31 GiB", True, "memory_limit_exceeded"),
+    ("Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)", True,
+     "not_enough_space"),
+    ("HTTP driver received HTTP status 503, server response: Service Unavailable", True, "http_503"),
+    ("Received ClickHouse exception, code: 242, server response: Table is in readonly mode", True,
+     "table_is_read_only"),
+    ("Cannot open file /var/lib/chatwatch/clickhouse/store/tmp_insert/data.bin, errno: 13, strerror: Permission denied",
+     True, "storage"),
+    ("Code: 27. DB::Exception: Cannot parse input: expected '\"' before: 'not a time'", False, "code_27"),
+    ("Code: 53. DB::Exception: Type mismatch in IN or VALUES section", False, "code_53"),
+    ("HTTP driver received HTTP status 400, server response: bad request", False, "rejected"),
+])
+def test_error_classes_outage_or_data(message, retryable, error_class):
+    error = classify(message)
+    assert (error.retryable, error.error_class) == (retryable, error_class)
+
+
+def test_a_bad_record_in_a_large_batch_is_found_by_bisection(db):
+    writer = ArchiveWriter(db)
+    batches = [scan_rows(record(message(f"b{i}", "5511999999999", "inbound", T0 + timedelta(seconds=i))), T0)
+               for i in range(256)]
+    batches[173] = {"messages": [{"message_id": "bad", "timestamp": "not a time"}]}
+    rejected = asyncio.run(writer.write(batches))
+    assert [i for i, _ in rejected] == [173] and rejected[0][1].startswith("code_")
+    assert writer.inserts <= 2 * 8 + 1  # one bad record in 256: about 2·log2(256) inserts, not 256
+    assert count(db, "messages") == 255
+
+
+def archive(client, guard: ArchiveGuard, *records_: ScanRecord, held_race=None) -> None:
+    """What the record agent does per batch: consult holds/erasures, build rows, write, check again."""
+    guard.before_write()
+    written, batches = set(), []
+    for r in records_:
+        m = r.message
+        if guard.is_erased(m.conversation_key, m.timestamp):
+            continue
+        written.add((m.conversation_key, m.customer_wa_id))
+        batches.append(scan_rows(r, T0 + timedelta(hours=1), held=guard.is_held(m.conversation_key, m.customer_wa_id)))
+    if held_race:
+        held_race()  # a hold or erasure lands between the check and the insert
+    store(client, *batches)
+    guard.after_write(written)
+
+
+def test_a_replay_never_clears_a_hold_nor_brings_erased_rows_back(db):
+    held_customer, erased_customer = "5511911110000", "5511922220000"
+    msgs = [message("r1", held_customer, "inbound", T0), message("r2", erased_customer, "inbound", T0, "meu CPF [CPF]")]
+    guard = ArchiveGuard(db)
+    archive(db, guard, *[record(m) for m in msgs])
+    set_hold(db, "customer", held_customer, "case 9", "legal")
+    erase_customer(db, erased_customer, "dpo")
+    # the same records again, as a restart replays them from Kafka (the guard's cache predates both)
+    archive(db, guard, *[record(m) for m in msgs])
+    rows = db.query(f"SELECT message_id, held FROM {db.database}.messages FINAL ORDER BY message_id")
+    assert rows == [{"message_id": "r1", "held": 1}]
+    # a later message of the erased customer is new data and is kept
+    archive(db, guard, record(message("r3", erased_customer, "inbound", datetime.now(UTC) + timedelta(seconds=5))))
+    assert {r["message_id"] for r in db.query(f"SELECT message_id FROM {db.database}.messages FINAL")} == {"r1", "r3"}
+
+
+def test_a_hold_or_erasure_landing_during_a_write_still_wins(db):
+    a, b = "5511933330000", "5511944440000"
+    ma, mb = message("w1", a, "inbound", T0), message("w2", b, "inbound", T0)
+    guard = ArchiveGuard(db)
+    archive(db, guard, record(message("w0", b, "inbound", T0 - timedelta(minutes=1))))
+    archive(db, guard, record(ma), record(mb), held_race=lambda: (set_hold(db, "customer", a, "x", "legal"),
+                                                                  erase_customer(db, b, "dpo")))
+    assert db.query(f"SELECT message_id, held FROM {db.database}.messages FINAL") == [{"message_id": "w1", "held": 1}]
+
+
+def test_erasure_tombstones_cover_conversations_not_archived_yet(db):
+    customer, biz2 = "5511955550000", "277321005464405"
+    guard = ArchiveGuard(db)
+    other = message("n1", "5511000000001", "inbound", T0).model_copy(
+        update={"business_phone_number_id": biz2, "conversation_key": conversation_key(biz2, "5511000000001")})
+    archive(db, guard, record(message("n0", customer, "inbound", T0)), record(other))
+    erase_customer(db, customer, "dpo")
+    # still on Kafka, never archived: the customer's conversation with the second business number
+    late = message("n2", customer, "inbound", T0).model_copy(
+        update={"business_phone_number_id": biz2, "conversation_key": conversation_key(biz2, customer)})
+    archive(db, guard, record(late))
+    assert {r["message_id"] for r in db.query(f"SELECT message_id FROM {db.database}.messages FINAL")} == {"n1"}
+    assert customer not in str(db.query(f"SELECT * FROM {db.database}.erasures"))
 
 
 def test_reports_on_a_known_data_set(db):
@@ -188,12 +278,10 @@ def test_erasure_refuses_held_conversations_and_is_audited(db):
 
 
 def test_a_hold_placed_later_marks_new_rows_too(db):
-    from chatwatch.sinks.clickhouse.holds import HoldCache
-
     customer = "5215512340000"
     set_hold(db, "customer", customer, "litigation", "legal@example.com")
-    holds = HoldCache(db)
-    holds.refresh()
+    holds = ArchiveGuard(db)
+    holds.before_write()
     m = message("h1", customer, "inbound", T0)
     assert holds.is_held(m.conversation_key, customer)
     store(db, scan_rows(record(m), T0, held=holds.is_held(m.conversation_key, customer)))

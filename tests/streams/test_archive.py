@@ -28,11 +28,15 @@ def archive_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         yield stack
 
 
-def rows_written(stack: LocalStack, table: str) -> float:
+def metric(stack: LocalStack, series: str) -> float:
     with urllib.request.urlopen(f"{stack.worker_url}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    m = re.search(rf'chatwatch_clickhouse_rows_written_total{{table="{table}"}} (\S+)', text)
+    m = re.search(rf"^{re.escape(series)} (\S+)", text, re.MULTILINE)
     return float(m.group(1)) if m else 0.0
+
+
+def rows_written(stack: LocalStack, table: str) -> float:
+    return metric(stack, f'chatwatch_clickhouse_rows_written_total{{table="{table}"}}')
 
 
 def chatwatch(stack: LocalStack, *args: str) -> str:
@@ -75,3 +79,33 @@ def test_pipeline_archive_replay_and_report(archive_stack: LocalStack):
     assert report["pii_types"][0]["pii_type"] == "br_cpf"
     erased = chatwatch(archive_stack, "erase", "--customer", "5511987654321", "--yes", "--actor", "test")
     assert "1 conversation(s) erased" in erased and "messages: 3 row(s) deleted" in erased
+
+    # a replay after the erasure and after a hold (Meta retries, or records still on Kafka): the worker
+    # writes neither the erased customer back nor the held conversation with held = 0
+    held = envelopes.message(phone_number_id="277321005464405", display="551140040000", customer="5511900001111",
+                             wamid=f"wamid.{run}.h", timestamp=WED + 200, text="Quero falar do contrato")
+    archive_stack.start()
+    assert archive_stack.post(envelopes.dumps(held))[0] == 200
+    wait_rows(archive_stack, 1)
+    archive_stack.stop()
+    chatwatch(archive_stack, "hold", "--customer", "5511900001111", "--reason", "case 12", "--actor", "legal")
+    archive_stack.start()
+    for doc in [*conv, held]:
+        assert archive_stack.post(envelopes.dumps(doc))[0] == 200
+    wait_rows(archive_stack, 1)  # the held message again
+    deadline = time.monotonic() + 60
+    while metric(archive_stack, "chatwatch_archive_erased_skipped_total") < 3:  # the erased ones: skipped
+        assert time.monotonic() < deadline, "the erased customer's replayed messages were not seen"
+        time.sleep(0.3)
+    archive_stack.stop()
+    rows = json.loads(chatwatch(archive_stack, "db", "query", "--format", "json",
+                                f"SELECT message_id, held FROM chatwatch.messages FINAL "
+                                f"WHERE message_id LIKE 'wamid.{run}.%' ORDER BY message_id"))["result"]
+    assert rows == [{"message_id": f"wamid.{run}.h", "held": 1}]
+
+
+def wait_rows(stack: LocalStack, n: int) -> None:
+    deadline = time.monotonic() + 90
+    while rows_written(stack, "messages") < n:
+        assert time.monotonic() < deadline, "rows not written in time"
+        time.sleep(0.3)
