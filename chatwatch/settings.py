@@ -3,8 +3,9 @@
 The bottom layer, beside the records: plain values only, so every layer can take a Settings
 and build its own parts from it (ClickHouseTarget.from_settings, PiiConfig.from_settings…).
 
-Secrets (the WhatsApp app secret and verify token) come from the environment or from files
-(Kubernetes secrets mounted as files); they are `SecretStr`, so they never print in logs.
+Secrets (the WhatsApp app secret and verify token, the Kafka SASL password) come from the
+environment or from files (Kubernetes secrets mounted as files); they are `SecretStr`, so they
+never print in logs.
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, description="Partitions of newly created topics (max workers sharing one).")
     topic_replication: int = Field(1, ge=1, description="Replication factor of newly created topics.")
     app_id: str | None = Field(None, description="Faust app id / consumer group; defaults to '<prefix>-worker'.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How to reach the brokers; managed Kafka is usually SASL_SSL.")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field("PLAIN")
+    kafka_sasl_username: str | None = Field(None)
+    kafka_sasl_password: SecretStr | None = Field(None)
+    kafka_sasl_password_file: Path | None = Field(None, description="File holding the SASL password (wins).")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle (PEM) for the brokers; unset: system CAs.")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (PEM), for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Client private key (PEM), for mutual TLS.")
+    kafka_ssl_key_password_file: Path | None = Field(None, description="File holding the client key's password.")
+    kafka_ssl_check_hostname: bool = Field(True, description="Check the broker certificate's host name.")
 
     rules_dir: Path | None = Field(None, description="Folder of YAML rule packs the worker loads; "
                                                      "unset: the packs shipped with chatwatch.")
@@ -90,10 +102,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _files_exist(self) -> Settings:
-        for name in ("app_secret_file", "verify_token_file"):
+        for name in ("app_secret_file", "verify_token_file", "kafka_sasl_password_file", "kafka_ssl_cafile",
+                     "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_key_password_file"):
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"{name}: no such file: {path}")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+                self.kafka_sasl_username and (self.kafka_sasl_password or self.kafka_sasl_password_file)):
+            raise ValueError(f"kafka_security_protocol={self.kafka_security_protocol} needs CHATWATCH_KAFKA_SASL_USERNAME "
+                             "and CHATWATCH_KAFKA_SASL_PASSWORD (or _PASSWORD_FILE)")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("mutual TLS needs both CHATWATCH_KAFKA_SSL_CERTFILE and CHATWATCH_KAFKA_SSL_KEYFILE")
         return self
 
     @model_validator(mode="after")
@@ -126,6 +149,11 @@ class Settings(BaseSettings):
     @cached_property
     def verify_token_bytes(self) -> bytes | None:
         return _secret(self.verify_token, self.verify_token_file)
+
+    @cached_property
+    def kafka_sasl_password_text(self) -> str | None:
+        secret = _secret(self.kafka_sasl_password, self.kafka_sasl_password_file)
+        return secret.decode() if secret is not None else None
 
 
 def _secret(value: SecretStr | None, path: Path | None) -> bytes | None:

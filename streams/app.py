@@ -27,9 +27,19 @@ from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 from chatwatch.streams import deadletter, metrics
 from chatwatch.streams.active_rules import ActiveRules
 from chatwatch.streams.agents import normalize, notify, record, scan
+from chatwatch.streams.kafka_security import ssl_context
 from chatwatch.streams.topics import TopicNames, wait_for_topics
 
 log = logging.getLogger(__name__)
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """`broker_credentials` from the same TLS/SASL settings every other Kafka client uses (None: plaintext)."""
+    context = ssl_context(settings)
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        return faust.SASLCredentials(username=settings.kafka_sasl_username, password=settings.kafka_sasl_password_text,
+                                     ssl_context=context, mechanism=settings.kafka_sasl_mechanism)
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 def create_app(settings: Settings, active: ActiveRules) -> faust.App:
@@ -39,6 +49,7 @@ def create_app(settings: Settings, active: ActiveRules) -> faust.App:
     app = faust.App(
         settings.group_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
         autodiscover=False,
         store="memory://",
         datadir=str(settings.data_dir / settings.group_id),

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from chatwatch.settings import Settings
+from chatwatch.streams.kafka_security import aiokafka_options
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,7 +79,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics with the configured partitions and sizes; existing ones are left as they are
     (raise an existing raw topic's `max.message.bytes` by hand, see README Operations)."""
     names = TopicNames.from_settings(settings).all()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     try:
         await admin.start()
         existing = set(await admin.list_topics())

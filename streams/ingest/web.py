@@ -28,6 +28,7 @@ from chatwatch.streams.ingest.whatsapp_webhook import (
     signature_is_valid,
     subscription_challenge,
 )
+from chatwatch.streams.kafka_security import aiokafka_options
 from chatwatch.streams.topics import TopicNames, until_kafka_answers, wait_for_topics
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def create_webhook_app(settings: Settings) -> web.Application:
 
     async def start_producer() -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **aiokafka_options(settings),
             acks="all",
             enable_idempotence=True,
             request_timeout_ms=int(settings.webhook_produce_timeout_s * 1000),
