@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     deadletter_max_payload_bytes: int = Field(256 * 1024, ge=0, description="Largest original a dead letter carries; "
                                               "beyond it: source topic/partition/offset, size and SHA-256.")
 
+    stuck_partition_after_s: float = Field(300.0, ge=0, description="A partition with waiting records whose "
+                                           "committed offset has not moved this long fails /healthz; 0: off.")
+
     data_dir: Path = Field(Path("var/worker"), description="Faust's local state (table copies), one folder "
                                                             "per consumer group below it.")
 

@@ -29,6 +29,7 @@ from chatwatch.streams.active_rules import ActiveRules
 from chatwatch.streams.agents import normalize, notify, record, scan
 from chatwatch.streams.kafka_security import ssl_context
 from chatwatch.streams.topics import TopicNames, wait_for_topics
+from chatwatch.streams.watchdog import PartitionWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ def create_app(settings: Settings, active: ActiveRules) -> faust.App:
     if settings.notify_config is not None:
         notify.register(app, topics, settings)
     _register_rule_reload(app, active, settings.rules_reload_interval_s)
-    _register_pages(app, active)
+    watchdog = _register_watchdog(app, topics, settings.stuck_partition_after_s)
+    _register_pages(app, active, watchdog)
     return app
 
 
@@ -131,7 +133,28 @@ def _register_rule_reload(app: faust.App, active: ActiveRules, interval_s: float
             await asyncio.to_thread(active.reload_if_changed)
 
 
-def _register_pages(app: faust.App, active: ActiveRules) -> None:
+def _register_watchdog(app: faust.App, topics: TopicNames, stuck_after_s: float) -> PartitionWatchdog | None:
+    if stuck_after_s <= 0:
+        return None
+    watchdog = PartitionWatchdog(stuck_after_s)
+    watched = {*topics.all(), topics.notify}  # what agents read (not changelogs: Faust commits none for them)
+
+    @app.timer(max(1.0, min(30.0, stuck_after_s / 5)))
+    async def watch_partitions() -> None:
+        consumer = app.consumer
+        tps = [tp for tp in consumer.assignment() if tp.topic in watched]
+        if not tps or app.rebalancing:
+            return
+        ends = await consumer.highwaters(*tps)
+        positions = {(tp.topic, tp.partition): (consumer._committed_offset.get(tp), ends[tp]) for tp in tps if tp in ends}
+        for topic, partition in watchdog.observe(positions):
+            log.error("partition %s[%d] is stuck: records wait and its committed offset has not moved for %.0fs",
+                      topic, partition, stuck_after_s)
+
+    return watchdog
+
+
+def _register_pages(app: faust.App, active: ActiveRules, watchdog: PartitionWatchdog | None) -> None:
     @app.page("/rules")
     async def rules_info(self: Any, request: Any) -> Any:
         return self.json(active.info())
@@ -142,7 +165,9 @@ def _register_pages(app: faust.App, active: ActiveRules) -> None:
 
     @app.page("/healthz")
     async def healthz(self: Any, request: Any) -> Any:
-        return self.json({"status": "ok"})
+        stuck = [f"{topic}[{partition}]" for topic, partition in (watchdog.stuck if watchdog else [])]
+        return self.json({"status": "stuck" if stuck else "ok", "stuck_partitions": stuck},
+                         status=503 if stuck else 200)
 
     @app.page("/ready")
     async def ready(self: Any, request: Any) -> Any:

@@ -67,3 +67,6 @@ rules_last_reload = Gauge("chatwatch_rules_last_reload_timestamp_seconds",
 def field_label(field: str) -> str:
     """Bounded label for a webhook change field."""
     return field if field in KNOWN_FIELDS else "other"
+partition_stuck = Gauge("chatwatch_partition_stuck", "1 while an assigned partition has waiting records and its "
+                        "committed offset has not moved for the watchdog's time (no known backoff).",
+                        ["topic", "partition"])

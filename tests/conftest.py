@@ -33,8 +33,10 @@ def kafka_bootstrap() -> str:
 
 @pytest.fixture(scope="session")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> LocalStack:
-    """The worker and webhook receiver as real subprocesses, ready to receive."""
-    with LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=tmp_path_factory.mktemp("stack-logs")) as running:
+    """The worker and webhook receiver as real subprocesses, ready to receive. The stuck-partition watchdog
+    judges after 5 s here, so a false alarm under the tests' traffic would show on /healthz."""
+    with LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=tmp_path_factory.mktemp("stack-logs"),
+                    extra_env={"CHATWATCH_STUCK_PARTITION_AFTER_S": "5"}) as running:
         yield running
 
 
