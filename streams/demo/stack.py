@@ -93,16 +93,20 @@ class LocalStack:
         return f"http://127.0.0.1:{self.worker_port}"
 
     def start(self, timeout_s: float = 150.0, wait_ready: bool = True) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in ("webhook", "worker"):
-            with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
-                self.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", "chatwatch.cli", name], env=self.env, stdout=log,
-                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                )
+            self.spawn(name)
         if wait_ready:
             self.wait_until(f"http://127.0.0.1:{self.webhook_port}/ready", timeout_s)
             self.wait_until(f"{self.worker_url}/ready", timeout_s)
+
+    def spawn(self, name: str) -> None:
+        """Start one process ("webhook" or "worker"), e.g. again after it was killed."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "chatwatch.cli", name], env=self.env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
 
     def wait_until(self, url: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
