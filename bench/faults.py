@@ -409,7 +409,8 @@ def fault_notify(broker: Broker, work: Path, n: int) -> Row:
     stack = new_stack(broker, work, "notify", CHATWATCH_NOTIFY_CONFIG=str(config), CHATWATCH_NOTIFY_TICK_S="0.2",
                       CHATWATCH_CLICKHOUSE_ENABLED="false")
     stack.start()
-    watch = Watch(stack, broker.bootstrap)
+    watch, stop = Watch(stack, broker.bootstrap), threading.Event()
+    peak_sampler(stack, row, stop)
     notify_dead = TopicCounter(broker.bootstrap, stack.topic("notify.deadletter"), lambda v: 1)
     try:
         FailingHook.fail_until = time.monotonic() + 20
@@ -431,6 +432,7 @@ def fault_notify(broker: Broker, work: Path, n: int) -> Row:
                          f"{len(FailingHook.received) - len(unique)} resent, {len(notify_dead.items)} dead-lettered")
         row.archived = None
     finally:
+        stop.set()
         watch.stop()
         notify_dead.stop()
         stack.stop()
@@ -490,6 +492,11 @@ def fault_fuzz(broker: Broker, work: Path, n: int) -> Row:
     watch, stop = Watch(stack, broker.bootstrap), threading.Event()
     peak_sampler(stack, row, stop)
     run = os.urandom(4).hex()
+    coordinates = lambda partition, offset: (partition, offset) if offset is not None else None  # noqa: E731
+    dead_at = TopicCounter(broker.bootstrap, stack.topic("deadletter"),
+                           lambda v: coordinates(json.loads(v).get("source_partition"), json.loads(v).get("source_offset")))
+    out_at = [TopicCounter(broker.bootstrap, stack.topic(t), lambda v: coordinates(
+        json.loads(v)["origin"]["raw_partition"], json.loads(v)["origin"]["raw_offset"])) for t in ("messages", "statuses")]
     try:
         bodies = [fuzzed(i, run) for i in range(count)]
         with ThreadPoolExecutor(4) as pool:
@@ -507,11 +514,18 @@ def fault_fuzz(broker: Broker, work: Path, n: int) -> Row:
         watch.fill(row, later)
         row.messages = later.ids.__len__()
         alive = all(p.poll() is None for p in stack.processes.values())
+        dead, normalized = set(dead_at.items), {c for counter in out_at for c in counter.items}
+        accepted = classes.get("2xx", 0)
+        row.notes.append(f"of {accepted} accepted: {len(dead)} dead-lettered (with a reason), "
+                         f"{len(normalized - dead) - len(later.bodies)} normalized (valid in spite of the fuzz), "
+                         f"{accepted - (len(dead | normalized) - len(later.bodies))} with nothing to keep")
         row.notes.append(f"answers {dict(sorted(classes.items()))}; 5xx/no answer: "
                          f"{classes.get('5xx', 0) + classes.get('no answer', 0)}; worker "
                          f"{'alive' if alive else 'DEAD'}; then 100 good messages")
     finally:
         stop.set()
+        for counter in (dead_at, *out_at):
+            counter.stop()
         watch.stop()
         stack.stop()
     return row

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, description="Partitions of newly created topics (max workers sharing one).")
     topic_replication: int = Field(1, ge=1, description="Replication factor of newly created topics.")
     app_id: str | None = Field(None, description="Faust app id / consumer group; defaults to '<prefix>-worker'.")
+    kafka_session_timeout_s: float = Field(10.0, ge=6, description="A worker that stops heartbeating (killed, "
+                                           "frozen) loses its partitions to the others after this long.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="How to reach the brokers; managed Kafka is usually SASL_SSL.")
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field("PLAIN")

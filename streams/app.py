@@ -65,6 +65,10 @@ def create_app(settings: Settings, active: ActiveRules) -> faust.App:
         web_bind=settings.worker_host,
         web_port=settings.worker_port,
         web_in_thread=False,
+        # A killed worker's partitions move after the session timeout (Faust's default: 60 s). Heartbeats
+        # run on the consumer's own thread, so a busy event loop does not miss them.
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=settings.kafka_session_timeout_s / 4,
         broker_commit_every=500,
         broker_commit_interval=1.0,
         producer_acks=-1,

@@ -119,9 +119,12 @@ def test_a_dead_letter_kafka_refuses_is_counted_and_the_partition_moves_on(kafka
         assert 'chatwatch_outputs_rejected_total{error="MessageSizeTooLargeError",stage="normalize"}' in metrics
 
 
-def test_processes_started_before_kafka_wait_for_it(tmp_path_factory: pytest.TempPathFactory):
+def test_processes_started_before_kafka_wait_for_it_and_survive_a_broker_restart(
+        tmp_path_factory: pytest.TempPathFactory):
     """Receiver and worker start while no broker listens: the receiver answers 503 (/ready and POSTs)
-    and neither exits; once a broker comes up on that port, both become ready and messages alert."""
+    and neither exits; once a broker comes up on that port, both become ready and messages alert.
+    Then the broker stops mid-stream and comes back: nothing posted before, during (retried after a
+    503, as Meta does) or after is lost, and the worker resumes by itself."""
     port = free_port()
     broker_env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(free_port()),
                   "KAFKA_STATE_DIR": str(tmp_path_factory.mktemp("late-kafka"))}
@@ -140,6 +143,25 @@ def test_processes_started_before_kafka_wait_for_it(tmp_path_factory: pytest.Tem
         later = f"wamid.{uuid.uuid4().hex}"
         assert stack.post(text(later, "Escríbeme a mi número personal"))[0] == 200
         assert len(alerts_for(stack, {later}, want=1)) == 1
+
+        run = uuid.uuid4().hex[:8]
+        ids = [f"wamid.{run}.{i}" for i in range(300)]
+        bodies = [text(w, "Escríbeme a mi número personal" if i % 10 == 0 else "ok, gracias") for i, w in enumerate(ids)]
+        for body in bodies[:100]:
+            assert stack.post(body)[0] == 200
+        subprocess.run([*kafka_local, "stop"], env=broker_env, check=True, capture_output=True, timeout=120)
+        during = [stack.post(body, timeout=30)[0] for body in bodies[100:110]]  # 503: Meta would retry
+        assert set(during) == {503}
+        subprocess.run([*kafka_local, "start"], env=broker_env, check=True, capture_output=True, timeout=180)
+        for body in bodies[100:]:
+            deadline = time.monotonic() + 120
+            while (status := stack.post(body, timeout=30)[0]) != 200:  # retried like Meta does
+                assert time.monotonic() < deadline, f"receiver still answers {status} after the broker returned"
+                time.sleep(1)
+        scanned = stack.read("scans", len(ids), 180, where=lambda r: r["message"]["message_id"].startswith(f"wamid.{run}."))
+        assert sorted({r["message"]["message_id"] for r in scanned}) == sorted(ids)
+        assert len(alerts_for(stack, {w for i, w in enumerate(ids) if i % 10 == 0}, want=30, timeout_s=60)) >= 30
+        assert all(p.poll() is None for p in stack.processes.values())
     finally:
         stack.stop()
         subprocess.run([*kafka_local, "stop"], env=broker_env, capture_output=True, timeout=120)
