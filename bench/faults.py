@@ -23,7 +23,6 @@ NER is off here (the suite is about faults, not detection; see bench_pipeline fo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -40,15 +39,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from aiokafka import AIOKafkaConsumer
+from harness import Broker, TopicCounter, rss_mb
 
 from chatwatch.streams.demo import envelopes
-from chatwatch.streams.demo.stack import LocalStack, free_port
+from chatwatch.streams.demo.stack import LocalStack
 from chatwatch.streams.ingest.whatsapp_webhook import sign
 
-REPO = Path(__file__).resolve().parents[1]
 MX = {"phone_number_id": "106540352242922", "display": "5215550001111"}
 RISKY = "Escríbeme a mi número personal y lo vemos"
 CALM = ["Hola, ¿en qué te ayudo?", "Obrigado pela compra!", "Your order ships tomorrow", "Ok, perfecto",
@@ -57,18 +55,6 @@ T0 = 1_763_560_800
 
 
 # --- the broker and the load ------------------------------------------------------------------
-
-class Broker:
-    def __init__(self, state: Path):
-        self.port = free_port()
-        self.env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_CONTROLLER_PORT": str(free_port()),
-                    "KAFKA_STATE_DIR": str(state)}
-        self.bootstrap = f"127.0.0.1:{self.port}"
-
-    def run(self, action: str) -> None:
-        subprocess.run([str(REPO / "scripts" / "kafka-local"), action], env=self.env, check=True,
-                       capture_output=True, timeout=240)
-
 
 @dataclass
 class Load:
@@ -120,45 +106,6 @@ def post_all(stack: LocalStack, bodies: list[bytes], threads: int = 4) -> list[i
 
 # --- what came out ----------------------------------------------------------------------------
 
-class TopicCounter:
-    """Follows a topic from the start in a thread; keeps what `pick` returns for each record."""
-
-    def __init__(self, bootstrap: str, topic: str, pick):
-        self.items: list[Any] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._follow(bootstrap, topic, pick)), daemon=True)
-        self._thread.start()
-
-    async def _follow(self, bootstrap: str, topic: str, pick) -> None:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None, metadata_max_age_ms=2000,
-                                    fetch_max_bytes=64 * 1024 * 1024)
-        while not self._stop.is_set():
-            try:
-                await consumer.start()
-                break
-            except Exception:
-                await asyncio.sleep(1)
-        try:
-            while not self._stop.is_set():
-                try:
-                    batch = await consumer.getmany(timeout_ms=300)
-                except Exception:
-                    await asyncio.sleep(1)
-                    continue
-                for records in batch.values():
-                    for r in records:
-                        value = pick(r.value)
-                        if value is not None:
-                            self.items.append(value)
-        finally:
-            await consumer.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(15)
-
-
 def scan_id(value: bytes) -> str | None:
     return json.loads(value)["message"]["message_id"]
 
@@ -176,16 +123,6 @@ def wait_for(counter: TopicCounter, want: set[str], timeout_s: float) -> float |
             return time.monotonic() - started
         time.sleep(0.2)
     return None
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def archived(stack: LocalStack, run: str) -> int:

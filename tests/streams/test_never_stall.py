@@ -119,6 +119,19 @@ def test_a_dead_letter_kafka_refuses_is_counted_and_the_partition_moves_on(kafka
         assert 'chatwatch_outputs_rejected_total{error="MessageSizeTooLargeError",stage="normalize"}' in metrics
 
 
+def unique_ids(stack: LocalStack, suffix: str, key, wanted: set[str], timeout_s: float = 180) -> set[str]:
+    """The ids of `wanted` seen on a topic, each once (a restart replays some records twice)."""
+    seen: set[str] = set()
+
+    def first_time(record: dict) -> bool:
+        new = key(record) in wanted and key(record) not in seen
+        seen.add(key(record))
+        return new
+
+    stack.read(suffix, len(wanted), timeout_s, where=first_time)
+    return seen & wanted
+
+
 def test_processes_started_before_kafka_wait_for_it_and_survive_a_broker_restart(
         tmp_path_factory: pytest.TempPathFactory):
     """Receiver and worker start while no broker listens: the receiver answers 503 (/ready and POSTs)
@@ -150,7 +163,7 @@ def test_processes_started_before_kafka_wait_for_it_and_survive_a_broker_restart
         for body in bodies[:100]:
             assert stack.post(body)[0] == 200
         subprocess.run([*kafka_local, "stop"], env=broker_env, check=True, capture_output=True, timeout=120)
-        during = [stack.post(body, timeout=30)[0] for body in bodies[100:110]]  # 503: Meta would retry
+        during = [stack.post(body, timeout=30)[0] for body in bodies[100:103]]  # 503: Meta would retry
         assert set(during) == {503}
         subprocess.run([*kafka_local, "start"], env=broker_env, check=True, capture_output=True, timeout=180)
         for body in bodies[100:]:
@@ -158,9 +171,9 @@ def test_processes_started_before_kafka_wait_for_it_and_survive_a_broker_restart
             while (status := stack.post(body, timeout=30)[0]) != 200:  # retried like Meta does
                 assert time.monotonic() < deadline, f"receiver still answers {status} after the broker returned"
                 time.sleep(1)
-        scanned = stack.read("scans", len(ids), 180, where=lambda r: r["message"]["message_id"].startswith(f"wamid.{run}."))
-        assert sorted({r["message"]["message_id"] for r in scanned}) == sorted(ids)
-        assert len(alerts_for(stack, {w for i, w in enumerate(ids) if i % 10 == 0}, want=30, timeout_s=60)) >= 30
+        risky = {w for i, w in enumerate(ids) if i % 10 == 0}
+        assert unique_ids(stack, "scans", lambda r: r["message"]["message_id"], set(ids)) == set(ids)
+        assert unique_ids(stack, "alerts", lambda a: a["message_id"], risky) == risky
         assert all(p.poll() is None for p in stack.processes.values())
     finally:
         stack.stop()

@@ -1,0 +1,248 @@
+"""The assembled pipeline on the real broker, against a bare aiokafka relay in the same run.
+
+    .venv/bin/python bench/bench_pipeline.py [--messages 20000] [--rate 300] [--seconds 20]
+
+Starts its own single-node Kafka (free ports, throwaway state) and, per row, fresh topics and a
+fresh `chatwatch worker` process. N webhook bodies (one message each, es/pt/en chat, median ~40
+characters, ~8% risky) are preloaded to the raw topic, then the worker starts; throughput is N
+over the time between the first and the last scan record (Kafka timestamps), so process start
+and group join are not counted.
+
+Rows:
+  relay     the baseline: a bare aiokafka consume -> produce (acks=all) over the same two hops
+            (raw -> messages -> scans), in this process; what Kafka and the machine allow now
+  worker    one `chatwatch worker`: NER off / on, archive on chdb / off; then 2 workers
+  latency   R msg/s offered for S seconds to one worker (NER on, archive on): p50/p99 from the raw
+            record's timestamp to the scan record's and to the alert's
+Ratios are against the relay of the same run: a noisy machine moves both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from harness import Broker, TopicCounter
+
+from chatwatch.settings import Settings
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.demo.stack import LocalStack
+from chatwatch.streams.topics import ensure_topics
+
+NUMBERS = [{"phone_number_id": "106540352242922", "display": "5215550001111"},
+           {"phone_number_id": "277321005464405", "display": "551140040000"}]
+CALM = {
+    "es": ["Hola, ¿tienen envío a Monterrey?", "Gracias, quedo atento", "¿Cuánto cuesta la talla M?",
+           "Buenas tardes, ya hice el pago", "Perfecto, nos vemos mañana", "¿A qué hora abren el sábado?",
+           "Mi pedido 48213 no ha llegado", "Ok", "Le comparto la factura en un momento por favor"],
+    "pt": ["Oi, tudo bem? Tem em azul?", "Obrigado pela ajuda!", "Qual o prazo de entrega para Recife?",
+           "Já fiz o pix", "Bom dia, o pedido chegou certinho", "Vocês abrem no domingo?", "Beleza, valeu"],
+    "en": ["Hi, is this still available?", "Thanks a lot!", "When will my order ship?", "Sounds good"],
+}
+RISKY = {
+    "es": ["Escríbeme a mi número personal y lo arreglamos", "Mi CURP es GODE561231HDFRRN09",
+           "La contraseña del sistema es Verano2026!", "te paso mi tarjeta 4111 1111 1111 1111"],
+    "pt": ["Me chama no privado que resolvo", "Meu CPF é 529.982.247-25", "senha: Brasil@2026"],
+    "en": ["text me on my personal number", "my card is 4111 1111 1111 1111"],
+}
+T0 = 1_763_560_800
+
+
+def bodies(n: int, run: str, risky_share: float = 0.08) -> list[tuple[str, bytes]]:
+    rnd = random.Random(run)
+    out = []
+    for i in range(n):
+        lang = rnd.choices(["es", "pt", "en"], [0.5, 0.4, 0.1])[0]
+        risky = rnd.random() < risky_share
+        text = rnd.choice((RISKY if risky else CALM)[lang])
+        wamid = f"wamid.{run}.{i}"
+        doc = envelopes.message(**NUMBERS[lang == "pt"], customer=f"52155{rnd.randint(0, 9999):08d}", wamid=wamid,
+                                timestamp=T0 + i, text=text, outbound=risky and rnd.random() < 0.5)
+        out.append((wamid, envelopes.dumps(doc)))
+    return out
+
+
+async def create_topics(bootstrap: str, prefix: str, partitions: int = 4) -> None:
+    await ensure_topics(Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, topic_partitions=partitions))
+
+
+async def preload(bootstrap: str, topic: str, items: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024,
+                                max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, body, key=wamid.encode()) for wamid, body in items]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def rate_between(stamps: list[int], n: int) -> float:
+    span = (max(stamps) - min(stamps)) / 1000
+    return n / span if span > 0 else float("inf")
+
+
+# --- the baseline -------------------------------------------------------------------------------
+
+async def relay_hop(bootstrap: str, source: str, target: str, group: str, stop: asyncio.Event) -> None:
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                                enable_auto_commit=False, max_poll_records=2000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200, max_records=2000)
+            futures = [await producer.send(target, r.value, key=r.key) for records in batch.values() for r in records]
+            if futures:
+                await asyncio.gather(*futures)  # outputs acknowledged before the offsets are committed
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def run_relay(bootstrap: str, n: int) -> float:
+    run = f"relay-{random.randrange(1 << 30):x}"
+    items = bodies(n, run)
+
+    async def main() -> float:
+        await create_topics(bootstrap, run)
+        await preload(bootstrap, f"{run}.raw", items)
+        out = TopicCounter(bootstrap, f"{run}.scans", lambda v: 1)
+        stop = asyncio.Event()
+        hops = [asyncio.create_task(relay_hop(bootstrap, f"{run}.raw", f"{run}.messages", f"{run}-a", stop)),
+                asyncio.create_task(relay_hop(bootstrap, f"{run}.messages", f"{run}.scans", f"{run}-b", stop))]
+        deadline = time.monotonic() + 300
+        while len(out.items) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*hops)
+        out.stop()
+        return rate_between(out.stamps, n)
+
+    return asyncio.run(main())
+
+
+# --- the worker ---------------------------------------------------------------------------------
+
+def run_workers(bootstrap: str, work: Path, n: int, workers: int, ner: bool, archive: bool) -> dict[str, float]:
+    run = f"pipe-{random.randrange(1 << 30):x}"
+    items = bodies(n, run)
+    asyncio.run(create_topics(bootstrap, run))
+    asyncio.run(preload(bootstrap, f"{run}.raw", items))
+    env = {"CHATWATCH_PII_NER": str(ner).lower(), "CHATWATCH_CLICKHOUSE_ENABLED": str(archive).lower(),
+           "CHATWATCH_TOPIC_PARTITIONS": "4"}
+    stacks = [LocalStack(kafka_bootstrap=bootstrap, log_dir=work / f"{run}-{k}", topic_prefix=run, extra_env=env)
+              for k in range(workers)]
+    scans = TopicCounter(bootstrap, f"{run}.scans", lambda v: 1)
+    try:
+        for s in stacks:
+            s.spawn("worker")
+        deadline = time.monotonic() + 600
+        while len(scans.items) < n and time.monotonic() < deadline:
+            time.sleep(0.3)
+        return {"msg_s": rate_between(scans.stamps, len(scans.items)), "done": len(scans.items)}
+    finally:
+        scans.stop()
+        for s in stacks:
+            s.stop()
+
+
+def run_latency(bootstrap: str, work: Path, rate: int, seconds: int) -> dict[str, float]:
+    run = f"lat-{random.randrange(1 << 30):x}"
+    items = bodies(rate * seconds, run)
+    asyncio.run(create_topics(bootstrap, run))
+    stack = LocalStack(kafka_bootstrap=bootstrap, log_dir=work / run, topic_prefix=run,
+                       extra_env={"CHATWATCH_PII_NER": "true", "CHATWATCH_TOPIC_PARTITIONS": "4"})
+    pick_scan = lambda v: json.loads(v)["message"]["origin"]["received_at"]  # noqa: E731
+    scans = TopicCounter(bootstrap, f"{run}.scans", pick_scan)
+    alerts = TopicCounter(bootstrap, f"{run}.alerts", lambda v: json.loads(v)["message_id"])
+    sent_at: dict[str, float] = {}
+
+    async def offer() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+        await producer.start()
+        try:
+            started, tick = time.time(), 0.05
+            for i in range(0, len(items), max(1, int(rate * tick))):
+                chunk = items[i:i + max(1, int(rate * tick))]
+                for wamid, body in chunk:
+                    sent_at[wamid] = time.time()
+                    await producer.send(f"{run}.raw", body, key=wamid.encode())
+                await asyncio.sleep(max(0.0, started + (i + len(chunk)) / rate - time.time()))
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    try:
+        stack.spawn("worker")
+        stack.wait_until(f"{stack.worker_url}/ready", 150)
+        time.sleep(3)  # the assignment settles
+        asyncio.run(offer())
+        deadline = time.monotonic() + 120
+        while len(scans.items) < len(items) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+    finally:
+        scans.stop()
+        alerts.stop()
+        stack.stop()
+    from datetime import datetime
+
+    scan_ms = [stamp - datetime.fromisoformat(received).timestamp() * 1000
+               for received, stamp in zip(scans.items, scans.stamps, strict=True) if received]
+    alert_ms = [stamp - sent_at[m] * 1000 for m, stamp in zip(alerts.items, alerts.stamps, strict=True) if m in sent_at]
+
+    def pct(values: list[float], q: int) -> float:
+        return statistics.quantiles(values, n=100)[q - 1] if len(values) > 2 else float("nan")
+
+    return {"scan_p50": pct(scan_ms, 50), "scan_p99": pct(scan_ms, 99), "alert_p50": pct(alert_ms, 50),
+            "alert_p99": pct(alert_ms, 99), "scanned": len(scans.items), "offered": len(items), "alerts": len(alerts.items)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=300, help="offered msg/s for the latency row")
+    parser.add_argument("--seconds", type=int, default=20, help="how long the rate is offered")
+    parser.add_argument("--rows", default="relay,ner-off-archive,ner-on-archive,ner-on,two-workers,latency")
+    args = parser.parse_args()
+    rows = args.rows.split(",")
+    configs = {"ner-off-archive": (1, False, True), "ner-on-archive": (1, True, True), "ner-on": (1, True, False),
+               "ner-off": (1, False, False), "two-workers": (2, True, False)}
+    with tempfile.TemporaryDirectory(prefix="chatwatch-bench-") as tmp:
+        work = Path(tmp)
+        broker = Broker(work / "kafka")
+        broker.run("start")
+        try:
+            relay = run_relay(broker.bootstrap, args.messages)
+            print(f"| configuration | msg/s | × relay |\n|---|---|---|\n| bare aiokafka relay, 2 hops (baseline) | "
+                  f"{relay:,.0f} | 1.00 |", flush=True)
+            for name in rows:
+                if name in configs:
+                    workers, ner, archive = configs[name]
+                    got = run_workers(broker.bootstrap, work, args.messages, workers, ner, archive)
+                    label = (f"{workers} worker{'s' if workers > 1 else ''}, NER {'on' if ner else 'off'}, "
+                             f"archive {'on (chdb)' if archive else 'off'}")
+                    print(f"| {label} | {got['msg_s']:,.0f} | {got['msg_s'] / relay:.3f} |"
+                          + ("" if got["done"] == args.messages else f" (only {got['done']} done)"), flush=True)
+            if "latency" in rows:
+                lat = run_latency(broker.bootstrap, work, args.rate, args.seconds)
+                print(f"\nlatency at {args.rate} msg/s offered for {args.seconds} s, NER on, archive on: "
+                      f"raw -> scan record p50 {lat['scan_p50']:.0f} ms, p99 {lat['scan_p99']:.0f} ms; "
+                      f"raw -> alert p50 {lat['alert_p50']:.0f} ms, p99 {lat['alert_p99']:.0f} ms "
+                      f"({lat['scanned']}/{lat['offered']} scanned, {lat['alerts']} alerts)", flush=True)
+        finally:
+            broker.run("stop")
+
+
+if __name__ == "__main__":
+    main()
