@@ -110,8 +110,9 @@ class ArchiveGuard:
         self.reload()
         self.version = version
         pairs = set(written)
+        keys = {k for k, _ in pairs}
         newly_held = sorted({k for k, c in pairs if self.is_held(k, c) and not was.is_held(k, c)})
-        newly_erased = {k: t for k, t in self.erased.items() if was.erased.get(k) != t and k in {k for k, _ in pairs}}
+        newly_erased = {k: t for k, t in self.erased.items() if k in keys and was.erased.get(k) != t}
         if newly_held:
             mark_held(self.client, newly_held, True)
         if newly_erased:
