@@ -1,6 +1,6 @@
 """The assembled pipeline on the real broker, against a bare aiokafka relay in the same run.
 
-    .venv/bin/python bench/bench_pipeline.py [--messages 20000] [--rate 300] [--seconds 20]
+    .venv/bin/python bench/bench_pipeline.py [--messages 20000] [--rate 300] [--seconds 20] [--before DIR]
 
 Starts its own single-node Kafka (free ports, throwaway state) and, per row, fresh topics and a
 fresh `chatwatch worker` process. N webhook bodies (one message each, es/pt/en chat, median ~40
@@ -14,7 +14,9 @@ Rows:
   worker    one `chatwatch worker`: NER off / on, archive on chdb / off; then 2 workers
   latency   R msg/s offered for S seconds to one worker (NER on, archive on): p50/p99 from the raw
             record's timestamp to the scan record's and to the alert's
-Ratios are against the relay of the same run: a noisy machine moves both.
+Ratios are against the relay of the same run: a noisy machine moves both. `--before DIR` runs every
+worker row a second time with the worker of another checkout (`git worktree add DIR <commit>`; run
+with this venv and that folder on PYTHONPATH), for before/after figures in one run.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +38,7 @@ from harness import Broker, TopicCounter
 
 from chatwatch.settings import Settings
 from chatwatch.streams.demo import envelopes
-from chatwatch.streams.demo.stack import LocalStack
+from chatwatch.streams.demo.stack import LocalStack, free_port
 from chatwatch.streams.topics import ensure_topics
 
 NUMBERS = [{"phone_number_id": "106540352242922", "display": "5215550001111"},
@@ -133,27 +138,47 @@ def run_relay(bootstrap: str, n: int) -> float:
 
 # --- the worker ---------------------------------------------------------------------------------
 
-def run_workers(bootstrap: str, work: Path, n: int, workers: int, ner: bool, archive: bool) -> dict[str, float]:
+def spawn_worker(tree: Path | None, bootstrap: str, prefix: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`chatwatch worker` of this checkout, or of `tree` (an older one: its own CLI module, only the
+    settings every version knows)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    full = {**{k: v for k, v in os.environ.items() if not k.startswith("CHATWATCH_")}, **env,
+            "CHATWATCH_KAFKA_BOOTSTRAP": bootstrap, "CHATWATCH_TOPIC_PREFIX": prefix,
+            "CHATWATCH_WORKER_PORT": str(free_port()), "CHATWATCH_CLICKHOUSE_PATH": str(log.parent / "clickhouse")}
+    module = "chatwatch.cli"
+    if tree is not None:
+        full["PYTHONPATH"] = str(tree)
+        module = "chatwatch.cli" if (tree / "chatwatch" / "cli").is_dir() else "streams.cli"
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", module, "worker"], env=full, cwd=tree or Path.cwd(),
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def run_workers(bootstrap: str, work: Path, n: int, workers: int, ner: bool, archive: bool,
+                tree: Path | None = None) -> dict[str, float]:
     run = f"pipe-{random.randrange(1 << 30):x}"
     items = bodies(n, run)
     asyncio.run(create_topics(bootstrap, run))
     asyncio.run(preload(bootstrap, f"{run}.raw", items))
     env = {"CHATWATCH_PII_NER": str(ner).lower(), "CHATWATCH_CLICKHOUSE_ENABLED": str(archive).lower(),
            "CHATWATCH_TOPIC_PARTITIONS": "4"}
-    stacks = [LocalStack(kafka_bootstrap=bootstrap, log_dir=work / f"{run}-{k}", topic_prefix=run, extra_env=env)
-              for k in range(workers)]
     scans = TopicCounter(bootstrap, f"{run}.scans", lambda v: 1)
+    processes = [spawn_worker(tree, bootstrap, run, env, work / f"{run}-{k}" / "worker.log") for k in range(workers)]
     try:
-        for s in stacks:
-            s.spawn("worker")
         deadline = time.monotonic() + 600
-        while len(scans.items) < n and time.monotonic() < deadline:
+        while len(scans.items) < n and time.monotonic() < deadline and all(p.poll() is None for p in processes):
             time.sleep(0.3)
-        return {"msg_s": rate_between(scans.stamps, len(scans.items)), "done": len(scans.items)}
+        return {"msg_s": rate_between(scans.stamps, len(scans.items)) if scans.stamps else 0.0,
+                "done": len(scans.items)}
     finally:
         scans.stop()
-        for s in stacks:
-            s.stop()
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 def run_latency(bootstrap: str, work: Path, rate: int, seconds: int) -> dict[str, float]:
@@ -214,6 +239,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=300, help="offered msg/s for the latency row")
     parser.add_argument("--seconds", type=int, default=20, help="how long the rate is offered")
     parser.add_argument("--rows", default="relay,ner-off-archive,ner-on-archive,ner-on,two-workers,latency")
+    parser.add_argument("--before", type=Path, help="another checkout whose worker runs each row too")
     args = parser.parse_args()
     rows = args.rows.split(",")
     configs = {"ner-off-archive": (1, False, True), "ner-on-archive": (1, True, True), "ner-on": (1, True, False),
@@ -227,12 +253,15 @@ def main() -> None:
             print(f"| configuration | msg/s | × relay |\n|---|---|---|\n| bare aiokafka relay, 2 hops (baseline) | "
                   f"{relay:,.0f} | 1.00 |", flush=True)
             for name in rows:
-                if name in configs:
-                    workers, ner, archive = configs[name]
-                    got = run_workers(broker.bootstrap, work, args.messages, workers, ner, archive)
-                    label = (f"{workers} worker{'s' if workers > 1 else ''}, NER {'on' if ner else 'off'}, "
-                             f"archive {'on (chdb)' if archive else 'off'}")
-                    print(f"| {label} | {got['msg_s']:,.0f} | {got['msg_s'] / relay:.3f} |"
+                if name not in configs:
+                    continue
+                workers, ner, archive = configs[name]
+                label = (f"{workers} worker{'s' if workers > 1 else ''}, NER {'on' if ner else 'off'}, "
+                         f"archive {'on (chdb)' if archive else 'off'}")
+                for tag, tree in ([("before", args.before.resolve())] if args.before else []) + [("now", None)]:
+                    got = run_workers(broker.bootstrap, work, args.messages, workers, ner, archive, tree)
+                    print(f"| {label}{' — ' + tag if args.before else ''} | {got['msg_s']:,.0f} | "
+                          f"{got['msg_s'] / relay:.3f} |"
                           + ("" if got["done"] == args.messages else f" (only {got['done']} done)"), flush=True)
             if "latency" in rows:
                 lat = run_latency(broker.bootstrap, work, args.rate, args.seconds)

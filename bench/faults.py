@@ -35,7 +35,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -180,6 +182,9 @@ class Watch:
         row.alert_duplicates = len(mine) - len({a for a, _ in mine})
         row.dead_letters = len(self.dead.items)
 
+    def scanned(self, load: Load) -> int:
+        return len(set(self.scans.items) & load.ids)
+
     def stop(self) -> None:
         for c in (self.scans, self.alerts, self.dead):
             c.stop()
@@ -202,30 +207,39 @@ def peak_sampler(stack: LocalStack, row: Row, stop: threading.Event) -> threadin
     return thread
 
 
+@contextmanager
+def observed(stack: LocalStack, broker: Broker, row: Row) -> Iterator[Watch]:
+    """Start the stack, follow its topics and sample the worker's memory; stop all of it afterwards."""
+    stop, watch = threading.Event(), None
+    try:
+        stack.start()
+        watch = Watch(stack, broker.bootstrap)
+        peak_sampler(stack, row, stop)
+        yield watch
+    finally:
+        stop.set()
+        if watch is not None:
+            watch.stop()
+        stack.stop()
+
+
 # --- the faults -------------------------------------------------------------------------------
 
 def fault_kill9(broker: Broker, work: Path, n: int) -> Row:
     row, load = Row("kill -9 worker mid-stream"), make_load(n)
     row.messages = n
     stack = new_stack(broker, work, "kill9")
-    stack.start()
-    watch, stop = Watch(stack, broker.bootstrap), threading.Event()
-    peak_sampler(stack, row, stop)
-    try:
+    with observed(stack, broker, row) as watch:
         post_all(stack, load.bodies)
-        while len(set(watch.scans.items) & load.ids) < n * 0.3:
+        while watch.scanned(load) < n * 0.3:
             time.sleep(0.1)
         stack.signal("worker", signal.SIGKILL)
         stack.processes["worker"].wait(30)
-        row.notes.append(f"killed at {len(set(watch.scans.items) & load.ids)} scanned")
+        row.notes.append(f"killed at {watch.scanned(load)} scanned")
         stack.spawn("worker")
         row.recover_s = wait_for(watch.scans, load.ids, 600)
         time.sleep(3)
         watch.fill(row, load)
-    finally:
-        stop.set()
-        watch.stop()
-        stack.stop()
     row.archived = archived(stack, load.run)
     return row
 
@@ -234,16 +248,13 @@ def fault_broker(broker: Broker, work: Path, n: int) -> Row:
     row, load = Row("broker stopped 30 s"), make_load(n)
     row.messages = n
     stack = new_stack(broker, work, "broker")
-    stack.start()
-    watch, stop = Watch(stack, broker.bootstrap), threading.Event()
-    peak_sampler(stack, row, stop)
-    try:
+    with observed(stack, broker, row) as watch:
         poster = threading.Thread(target=post_all, args=(stack, load.bodies, 2), daemon=True)
         poster.start()
-        while len(set(watch.scans.items) & load.ids) < n * 0.2:
+        while watch.scanned(load) < n * 0.2:
             time.sleep(0.1)
         broker.run("stop")
-        row.notes.append(f"stopped at {len(set(watch.scans.items) & load.ids)} scanned")
+        row.notes.append(f"stopped at {watch.scanned(load)} scanned")
         time.sleep(30)
         broker.run("start")
         restarted = time.monotonic()
@@ -254,10 +265,6 @@ def fault_broker(broker: Broker, work: Path, n: int) -> Row:
         watch.fill(row, load)
         row.notes.append("worker and receiver alive" if all(p.poll() is None for p in stack.processes.values())
                          else "a process exited")
-    finally:
-        stop.set()
-        watch.stop()
-        stack.stop()
     row.archived = archived(stack, load.run)
     return row
 
@@ -273,11 +280,7 @@ def fault_clickhouse(broker: Broker, work: Path, n: int) -> Row:
         row.notes.append("skipped: cannot mount a tmpfs here (needs root): " + mounted.stderr.decode().strip()[:80])
         return row
     filler = folder / "filler"
-    stop = threading.Event()
-    try:
-        stack.start()
-        watch = Watch(stack, broker.bootstrap)
-        peak_sampler(stack, row, stop)
+    with observed(stack, broker, row) as watch:
         subprocess.run(f"dd if=/dev/zero of={filler} bs=1M count=1024 2>/dev/null", shell=True)
         post_all(stack, load.bodies)
         time.sleep(60)
@@ -289,11 +292,7 @@ def fault_clickhouse(broker: Broker, work: Path, n: int) -> Row:
             time.sleep(0.5)
         row.recover_s = time.monotonic() - freed
         watch.fill(row, load)
-        watch.stop()
         row.notes.append(f"{int(backoff_episodes(stack))} backoff episode(s) logged")
-    finally:
-        stop.set()
-        stack.stop()
     row.archived = archived(stack, load.run)
     subprocess.run(["umount", str(folder)], capture_output=True)
     return row
@@ -345,34 +344,30 @@ def fault_notify(broker: Broker, work: Path, n: int) -> Row:
                   "group_interval_s": 1, "repeat_interval_s": 600}}))
     stack = new_stack(broker, work, "notify", CHATWATCH_NOTIFY_CONFIG=str(config), CHATWATCH_NOTIFY_TICK_S="0.2",
                       CHATWATCH_CLICKHOUSE_ENABLED="false")
-    stack.start()
-    watch, stop = Watch(stack, broker.bootstrap), threading.Event()
-    peak_sampler(stack, row, stop)
     notify_dead = TopicCounter(broker.bootstrap, stack.topic("notify.deadletter"), lambda v: 1)
-    try:
-        FailingHook.fail_until = time.monotonic() + 20
-        post_all(stack, load.bodies)
-        wait_for(watch.scans, load.ids, 600)
-        ended = max(FailingHook.fail_until, time.monotonic())
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            notified = sum(p["count"] for p in {p["id"]: p for p in FailingHook.received}.values())
-            if notified >= len(load.risky) or notify_dead.items:
-                break
-            time.sleep(0.5)
-        time.sleep(5)
-        row.recover_s = max(0.0, time.monotonic() - ended - 5)
-        watch.fill(row, load)
+
+    def notified() -> tuple[int, int]:
+        """(alerts counted in distinct notifications, distinct notifications): resent ones share an id."""
         unique = {p["id"]: p for p in FailingHook.received}
-        notified = sum(p["count"] for p in unique.values())
-        row.notes.append(f"alerts notified {notified}/{len(load.risky)} in {len(unique)} notification(s), "
-                         f"{len(FailingHook.received) - len(unique)} resent, {len(notify_dead.items)} dead-lettered")
-        row.archived = None
+        return sum(p["count"] for p in unique.values()), len(unique)
+
+    try:
+        with observed(stack, broker, row) as watch:
+            FailingHook.fail_until = time.monotonic() + 20
+            post_all(stack, load.bodies)
+            wait_for(watch.scans, load.ids, 600)
+            ended = max(FailingHook.fail_until, time.monotonic())
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and notified()[0] < len(load.risky) and not notify_dead.items:
+                time.sleep(0.5)
+            time.sleep(5)
+            row.recover_s = max(0.0, time.monotonic() - ended - 5)
+            watch.fill(row, load)
+            alerts, notifications = notified()
+            row.notes.append(f"alerts notified {alerts}/{len(load.risky)} in {notifications} notification(s), "
+                             f"{len(FailingHook.received) - notifications} resent, {len(notify_dead.items)} dead-lettered")
     finally:
-        stop.set()
-        watch.stop()
         notify_dead.stop()
-        stack.stop()
         server.shutdown()
     return row
 
@@ -425,46 +420,47 @@ def fault_fuzz(broker: Broker, work: Path, n: int) -> Row:
     count = max(n, 10_000)
     row = Row(f"{count} fuzzed payloads")
     stack = new_stack(broker, work, "fuzz", CHATWATCH_CLICKHOUSE_ENABLED="false")
-    stack.start()
-    watch, stop = Watch(stack, broker.bootstrap), threading.Event()
-    peak_sampler(stack, row, stop)
     run = os.urandom(4).hex()
-    coordinates = lambda partition, offset: (partition, offset) if offset is not None else None  # noqa: E731
-    dead_at = TopicCounter(broker.bootstrap, stack.topic("deadletter"),
-                           lambda v: coordinates(json.loads(v).get("source_partition"), json.loads(v).get("source_offset")))
-    out_at = [TopicCounter(broker.bootstrap, stack.topic(t), lambda v: coordinates(
-        json.loads(v)["origin"]["raw_partition"], json.loads(v)["origin"]["raw_offset"])) for t in ("messages", "statuses")]
+
+    def raw_coordinates(topic: str, where) -> TopicCounter:
+        """(partition, offset) of the raw record each record of `topic` came from."""
+        def pick(value: bytes):
+            partition, offset = where(json.loads(value))
+            return (partition, offset) if offset is not None else None
+        return TopicCounter(broker.bootstrap, stack.topic(topic), pick)
+
+    dead_at = raw_coordinates("deadletter", lambda d: (d.get("source_partition"), d.get("source_offset")))
+    out_at = [raw_coordinates(t, lambda r: (r["origin"]["raw_partition"], r["origin"]["raw_offset"]))
+              for t in ("messages", "statuses")]
     try:
-        bodies = [fuzzed(i, run) for i in range(count)]
-        with ThreadPoolExecutor(4) as pool:
-            statuses = list(pool.map(lambda b: post(stack, b, patience_s=30), bodies))
-        classes: dict[str, int] = {}
-        for s in statuses:
-            key = "no answer" if s == 0 else f"{s // 100}xx"
-            classes[key] = classes.get(key, 0) + 1
-        later = make_load(100, per_body=10, risky_every=10)
-        started = time.monotonic()
-        post_all(stack, later.bodies)
-        row.recover_s = wait_for(watch.scans, later.ids, 300)
-        row.recover_s = time.monotonic() - started if row.recover_s is not None else None
-        time.sleep(5)
-        watch.fill(row, later)
-        row.messages = later.ids.__len__()
-        alive = all(p.poll() is None for p in stack.processes.values())
-        dead, normalized = set(dead_at.items), {c for counter in out_at for c in counter.items}
-        accepted = classes.get("2xx", 0)
-        row.notes.append(f"of {accepted} accepted: {len(dead)} dead-lettered (with a reason), "
-                         f"{len(normalized - dead) - len(later.bodies)} normalized (valid in spite of the fuzz), "
-                         f"{accepted - (len(dead | normalized) - len(later.bodies))} with nothing to keep")
-        row.notes.append(f"answers {dict(sorted(classes.items()))}; 5xx/no answer: "
-                         f"{classes.get('5xx', 0) + classes.get('no answer', 0)}; worker "
-                         f"{'alive' if alive else 'DEAD'}; then 100 good messages")
+        with observed(stack, broker, row) as watch:
+            bodies = [fuzzed(i, run) for i in range(count)]
+            with ThreadPoolExecutor(4) as pool:
+                statuses = list(pool.map(lambda b: post(stack, b, patience_s=30), bodies))
+            classes: dict[str, int] = {}
+            for s in statuses:
+                key = "no answer" if s == 0 else f"{s // 100}xx"
+                classes[key] = classes.get(key, 0) + 1
+            later = make_load(100, per_body=10, risky_every=10)
+            started = time.monotonic()
+            post_all(stack, later.bodies)
+            if wait_for(watch.scans, later.ids, 300) is not None:
+                row.recover_s = time.monotonic() - started
+            time.sleep(5)
+            watch.fill(row, later)
+            row.messages = len(later.ids)
+            alive = all(p.poll() is None for p in stack.processes.values())
+            dead, normalized = set(dead_at.items), {c for counter in out_at for c in counter.items}
+            accepted = classes.get("2xx", 0)
+            row.notes.append(f"of {accepted} accepted: {len(dead)} dead-lettered (with a reason), "
+                             f"{len(normalized - dead) - len(later.bodies)} normalized (valid in spite of the fuzz), "
+                             f"{accepted - (len(dead | normalized) - len(later.bodies))} with nothing to keep")
+            row.notes.append(f"answers {dict(sorted(classes.items()))}; 5xx/no answer: "
+                             f"{classes.get('5xx', 0) + classes.get('no answer', 0)}; worker "
+                             f"{'alive' if alive else 'DEAD'}; then 100 good messages")
     finally:
-        stop.set()
         for counter in (dead_at, *out_at):
             counter.stop()
-        watch.stop()
-        stack.stop()
     return row
 
 

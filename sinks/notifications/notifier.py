@@ -169,16 +169,19 @@ class Notifier:
 
     def _resume_outbox(self) -> int:
         """Hand over outbox entries no sender holds (what a crash or rollout left unsent)."""
-        left = [k for k in list(self.state.keys()) if str(k).startswith(OUTBOX) and str(k)[len(OUTBOX):] not in self.in_flight]
+        outbox = [k for k in list(self.state.keys()) if str(k).startswith(OUTBOX)]
+        left = [k for k in outbox if k[len(OUTBOX):] not in self.in_flight]
+        configured = {r.name for r in self.config.receivers}
         for key in left:
             entry = self.state[key]
-            if entry["receiver"] not in {r.name for r in self.config.receivers}:
+            if entry["receiver"] not in configured:
                 log.warning("outbox entry %s is for receiver %r, no longer configured; dropped", key, entry["receiver"])
                 del self.state[key]
+                outbox.remove(key)
                 continue
             metrics.notifications_resumed.inc()
             self._hand_over(entry["receiver"], entry["notification"])
-        metrics.notification_outbox.set(len([k for k in self.state.keys() if str(k).startswith(OUTBOX)]))
+        metrics.notification_outbox.set(len(outbox))
         return len(left)
 
     def _hand_over(self, receiver: str, notification: dict[str, Any]) -> None:
