@@ -47,8 +47,11 @@ class Settings(BaseSettings):
                                                      "unset: the packs shipped with chatwatch.")
     rules_reload_interval_s: float = Field(5.0, ge=0, description="How often to look for changed packs; 0: SIGHUP only.")
 
-    scan_batch_size: int = Field(64, ge=1, description="Messages scanned together (one NER batch).")
-    scan_batch_wait_s: float = Field(0.05, gt=0, description="Longest wait to fill a scan batch.")
+    normalize_batch_size: int = Field(1000, ge=1, description="Webhook bodies normalized per batch (one produce "
+                                      "round for all their outputs).")
+    normalize_batch_wait_s: float = Field(0.02, gt=0, description="Longest wait to fill a normalize batch.")
+    scan_batch_size: int = Field(256, ge=1, description="Messages scanned together (one NER batch).")
+    scan_batch_wait_s: float = Field(0.02, gt=0, description="Longest wait to fill a scan batch.")
 
     pii_enabled: bool = Field(True, description="Detect PII in every message (patterns + validators).")
     pii_ner: bool = Field(True, description="Also run spaCy NER for names, organizations and places.")

@@ -81,7 +81,7 @@ def create_app(settings: Settings, active: ActiveRules) -> faust.App:
         web_stats_enabled=False,
         web_metrics_enabled=False,
     )
-    normalize.register(app, topics)
+    normalize.register(app, topics, settings.normalize_batch_size, settings.normalize_batch_wait_s)
     scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
                   settings.scan_batch_wait_s)
     if settings.clickhouse_enabled:

@@ -34,14 +34,15 @@ pii_findings = Counter("chatwatch_pii_findings_total", "PII findings by type and
                        ["type", "source"])
 pii_ner_model_missing = Gauge("chatwatch_pii_ner_model_missing",
                               "1 when the configured NER model of a language is not installed.", ["lang"])
-scan_batch_size = Histogram("chatwatch_scan_batch_size", "Messages per scan batch (one NER pass each).",
-                            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 
 # every agent (streams/agents/outputs.py)
 dead_letters = Counter("chatwatch_dead_letters_total", "Records sent to the dead-letter topic.", ["stage", "reason"])
-processing_seconds = Histogram("chatwatch_processing_seconds",
-                               "Time to process one record in an agent, outputs delivered included.", ["agent"],
-                               buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+# observed once per batch, not per record: at thousands of records a second the observation is a cost
+batch_size = Histogram("chatwatch_batch_size", "Records per batch an agent takes.", ["agent"],
+                       buckets=(1, 4, 16, 64, 256, 1024, 4096, 16384))
+batch_seconds = Histogram("chatwatch_batch_seconds", "Time an agent spends on one batch (its outputs handed to "
+                          "the producer; for the archive, written).", ["agent"],
+                          buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 
 # delivery to Kafka (streams/agents/outputs.py): error classes at the produce
 delivery_backoff_episodes = Counter("chatwatch_delivery_backoff_episodes_total",

@@ -13,7 +13,7 @@ from typing import Any
 
 from chatwatch.records import Origin
 from chatwatch.streams import metrics
-from chatwatch.streams.agents.outputs import Output, dead_letter_output, step_agent
+from chatwatch.streams.agents.outputs import Output, batch_agent, dead_letter_output, per_record
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
 from chatwatch.streams.topics import TopicNames
@@ -60,12 +60,11 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
 _STATUSES = {"sent", "delivered", "read", "played", "failed", "deleted", "warning"}
 
 
-
-
-def register(app: Any, topics: TopicNames) -> Any:
+def register(app: Any, topics: TopicNames, max_batch: int, within_s: float) -> Any:
     def step(record: Any) -> list[Output]:
         received = datetime.fromtimestamp(record.timestamp, UTC) if record.timestamp else None
         return process_raw(record.value or b"", topics, partition=record.partition, offset=record.offset,
                            received_at=received)
 
-    return step_agent(app, topics.raw, "chatwatch.normalize", STAGE, step, topics.deadletter)
+    return batch_agent(app, topics.raw, "chatwatch.normalize", STAGE, per_record(step), max_batch, within_s,
+                       topics.deadletter)

@@ -21,7 +21,7 @@ from chatwatch.sinks.notifications.config import load_config
 from chatwatch.sinks.notifications.directory import load_directory
 from chatwatch.sinks.notifications.notifier import Notifier
 from chatwatch.sinks.notifications.render import to_json
-from chatwatch.streams.agents.outputs import Delivery, Output, dead_letter_output, step_agent
+from chatwatch.streams.agents.outputs import Delivery, Output, batch_agent, dead_letter_output, per_record
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -45,8 +45,9 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
     notifier = Notifier(config, load_directory(directory_path), table, dead_letter, ack_key=key)
     directory_stamp = {"mtime": _mtime(directory_path)}
 
-    step_agent(app, topics.alerts, "chatwatch.notify-forward", "notify_forward",
-               lambda record: [Output(topics.notify, b"notify", record.value or b"")], topics.deadletter)
+    batch_agent(app, topics.alerts, "chatwatch.notify-forward", "notify_forward",
+                per_record(lambda record: [Output(topics.notify, b"notify", record.value or b"")]), 500, 0.02,
+                topics.deadletter)
 
     source = app.topic(topics.notify, partitions=1, key_type=bytes, value_type=bytes, value_serializer="raw",
                        key_serializer="raw")

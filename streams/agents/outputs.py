@@ -86,44 +86,38 @@ def error_class(exc: BaseException) -> str:
 
 
 class Delivery:
-    """Sends outputs through the Faust app's producer: retriable errors are retried with backoff
-    (only the failed outputs, so no duplicates), permanent ones become dead letters."""
+    """Sends outputs with the Faust app's producer: retriable errors are retried with backoff
+    (only the failed outputs, so no duplicates), permanent ones become dead letters.
+
+    `send` hands outputs to the producer without waiting; `settle` waits for their acknowledgements
+    and retries what failed; calling the delivery does both."""
 
     def __init__(self, app: Any, stage: str, deadletter_topic: str, max_backoff_s: float = 30.0):
         self._app = app
         self._stage = stage
         self._deadletter_topic = deadletter_topic
-        self._topics: dict[str, Any] = {}
         self._max_backoff_s = max_backoff_s
+        self._producer: Any = None
 
-    def _topic(self, name: str) -> Any:
-        if name not in self._topics:
-            self._topics[name] = self._app.topic(name, value_serializer="raw", key_serializer="raw")
-        return self._topics[name]
-
-    async def _send(self, output: Output) -> Any:
-        return await self._topic(output.topic).send(key=output.key, value=output.value)
-
-    async def _attempt(self, outputs: list[Output]) -> list[BaseException | None]:
-        """Send all, then wait for every acknowledgement; the error of each output, or None."""
+    async def send(self, outputs: list[Output]) -> list[Any]:
+        """A future per output, or the error that refused it before it left (too large, serialization…)."""
+        if self._producer is None:
+            self._producer = await self._app.maybe_start_producer()
         sent: list[Any] = []
         for output in outputs:
             try:
-                sent.append(await self._send(output))
+                sent.append(await self._producer.send(output.topic, output.key, output.value, None, None, None))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # refused before it left (too large for the producer, serialization…)
+            except Exception as exc:
                 sent.append(exc)
-        waiting = [f for f in sent if not isinstance(f, BaseException)]
-        acks = iter(await asyncio.gather(*waiting, return_exceptions=True))
-        return [f if isinstance(f, BaseException) else _error_or_none(next(acks)) for f in sent]
+        return sent
 
-    async def __call__(self, outputs: list[Output]) -> None:
-        pending, attempt, backoff, backing_off = list(outputs), 0, 0.5, False
+    async def settle(self, outputs: list[Output], sent: list[Any]) -> None:
+        """Return once every output is acknowledged, or dead-lettered when Kafka will never take it."""
+        pending, errors, attempt, backoff, backing_off = list(outputs), await _outcomes(sent), 1, 0.5, False
         try:
-            while pending:
-                errors = await self._attempt(pending)
-                attempt += 1
+            while True:
                 retry: list[Output] = []
                 transient: list[BaseException] = []
                 for output, exc in zip(pending, errors, strict=True):
@@ -134,6 +128,8 @@ class Delivery:
                         transient.append(exc)
                     elif (dead := self._rejected(output, exc)) is not None:
                         retry.append(dead)  # sent on the next pass, without waiting
+                if not retry:
+                    return
                 if transient:
                     if not backing_off:
                         backing_off = True
@@ -144,10 +140,15 @@ class Delivery:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self._max_backoff_s)
                 pending = retry
+                errors = await _outcomes(await self.send(pending))
+                attempt += 1
         finally:
             if backing_off:
                 metrics.delivery_backing_off.labels(self._stage).set(0)
                 log.info("%s: Kafka takes records again after %d attempt(s)", self._stage, attempt)
+
+    async def __call__(self, outputs: list[Output]) -> None:
+        await self.settle(outputs, await self.send(outputs))
 
     def _rejected(self, output: Output, exc: BaseException) -> Output | None:
         """A dead letter for an output Kafka will never take; None when the output was a dead letter."""
@@ -164,6 +165,49 @@ class Delivery:
                                   error_class=cls)
 
 
+class InFlight:
+    """Pipelined delivery: a batch's outputs are sent at once and the agent takes its next batch
+    while the broker acknowledges them. A batch's input events are acked (their offsets become
+    committable) only after all its outputs are acknowledged, batches in order; at most `window`
+    batches wait, then the agent waits too. So no offset is committed before its outputs are on
+    Kafka, as with a delivery awaited per batch, without a broker round trip per batch."""
+
+    def __init__(self, app: Any, delivery: Delivery, window: int):
+        self._app = app
+        self._delivery = delivery
+        self._queue: asyncio.Queue = asyncio.Queue(maxsize=max(1, window))
+
+    async def submit(self, events: list[Any], outputs: list[Output]) -> None:
+        for event in events:
+            event.message.incref()  # held past Faust's own ack at the next batch, released in `confirm`
+        await self._queue.put((events, outputs, await self._delivery.send(outputs)))
+
+    async def confirm(self) -> None:
+        """Runs beside the agent: settle each batch in order, then release its input events."""
+        while True:
+            events, outputs, sent = await self._queue.get()
+            try:
+                await self._delivery.settle(outputs, sent)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug, not Kafka: send the batch again rather than lose it
+                log.exception("confirming a batch of %d output(s) failed; sending it again", len(outputs))
+                await self._delivery(outputs)
+            for event in events:
+                event.message.ack(self._app.consumer)
+            self._queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every submitted batch is acknowledged (shutdown, tests)."""
+        await self._queue.join()
+
+
+async def _outcomes(sent: list[Any]) -> list[BaseException | None]:
+    waiting = [f for f in sent if not isinstance(f, BaseException)]
+    acks = iter(await asyncio.gather(*waiting, return_exceptions=True))
+    return [f if isinstance(f, BaseException) else _error_or_none(next(acks)) for f in sent]
+
+
 def _error_or_none(result: Any) -> BaseException | None:
     return result if isinstance(result, BaseException) else None
 
@@ -178,43 +222,37 @@ def _safe_step(stage: str, step: Callable[[Any], list[Output]], message: Any, de
                                    error_class=type(exc).__name__)]
 
 
-def step_agent(app: Any, topic_name: str, name: str, stage: str, step: Callable[[Any], list[Output]],
-               deadletter_topic: str) -> Any:
-    """An agent that maps each record (a Faust Message: value, partition, offset, timestamp) to
-    outputs with a pure `step`, delivers them, and only then takes the next record."""
-    topic = app.topic(topic_name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
-    deliver = Delivery(app, stage, deadletter_topic)
-
-    @app.agent(topic, name=name)
-    async def agent(stream: Any) -> None:
-        async for event in stream.events():
-            started = time.perf_counter()
-            await deliver(_safe_step(stage, step, event.message, deadletter_topic))
-            metrics.processing_seconds.labels(stage).observe(time.perf_counter() - started)
-
-    return agent
-
-
 def batch_agent(app: Any, topic_name: str, name: str, stage: str, step: Callable[[list[Any]], list[Output]],
-                max_batch: int, within_s: float, deadletter_topic: str) -> Any:
-    """Like `step_agent`, over batches: Faust acks a batch's events only when the agent asks for the
-    next batch, i.e. after `deliver` returned, so at-least-once holds. A batch whose step raises is
-    run again record by record, so only the records that fail alone are dead-lettered."""
+                max_batch: int, within_s: float, deadletter_topic: str, window: int = 8) -> Any:
+    """An agent that maps each batch of records (Faust Messages: value, partition, offset, timestamp)
+    to outputs with a pure `step` and hands them to an `InFlight` pipeline. A batch whose step raises
+    is run again record by record, so only the records that fail alone are dead-lettered."""
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
-    deliver = Delivery(app, stage, deadletter_topic)
+    in_flight = InFlight(app, Delivery(app, stage, deadletter_topic), window)
 
     @app.agent(topic, name=name)
     async def agent(stream: Any) -> None:
-        async for events in stream.take_events(max_batch, within=within_s):
-            started = time.perf_counter()
-            messages = [e.message for e in events]
-            try:
-                outputs = step(messages)
-            except Exception:
-                log.exception("%s failed on a batch of %d; retrying its records one by one", stage, len(messages))
-                outputs = [o for m in messages for o in _safe_step(stage, lambda one: step([one]), m, deadletter_topic)]
-            await deliver(outputs)
-            metrics.scan_batch_size.observe(len(events))
-            metrics.processing_seconds.labels(stage).observe((time.perf_counter() - started) / max(len(events), 1))
+        confirming = asyncio.ensure_future(in_flight.confirm())
+        try:
+            async for events in stream.take_events(max_batch, within=within_s):
+                started = time.perf_counter()
+                messages = [e.message for e in events]
+                try:
+                    outputs = step(messages)
+                except Exception:
+                    log.exception("%s failed on a batch of %d; retrying its records one by one", stage, len(messages))
+                    outputs = [o for m in messages for o in _safe_step(stage, lambda one: step([one]), m,
+                                                                        deadletter_topic)]
+                await in_flight.submit(events, outputs)
+                metrics.batch_size.labels(stage).observe(len(events))
+                metrics.batch_seconds.labels(stage).observe(time.perf_counter() - started)
+        finally:
+            confirming.cancel()
 
+    agent.in_flight = in_flight
     return agent
+
+
+def per_record(step: Callable[[Any], list[Output]]) -> Callable[[list[Any]], list[Output]]:
+    """A batch step from a step over one record."""
+    return lambda batch: [o for message in batch for o in step(message)]

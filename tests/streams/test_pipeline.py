@@ -131,7 +131,7 @@ def test_worker_exposes_prometheus_metrics(stack: LocalStack, wamid: str):
         exposition = resp.read().decode()
     for name in ("chatwatch_messages_received_total", "chatwatch_messages_normalized_total",
                  "chatwatch_messages_scanned_total", "chatwatch_alerts_produced_total",
-                 "chatwatch_processing_seconds_bucket", "chatwatch_rule_pack_info"):
+                 "chatwatch_batch_seconds_bucket", "chatwatch_rule_pack_info"):
         assert name in exposition, name
     produced = re.search(r'chatwatch_alerts_produced_total\{rule_id="off_channel.personal_contact",severity="medium"\} (\S+)',
                          exposition)
