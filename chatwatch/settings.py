@@ -18,6 +18,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# What a worker process can run; `chatwatch worker` runs all of them unless told otherwise.
+ROLES = ("normalize", "scan", "archive", "notify")
+
 
 class Settings(BaseSettings):
     """Everything a chatwatch process needs to know; unknown CHATWATCH_ variables are rejected."""
@@ -90,6 +93,12 @@ class Settings(BaseSettings):
     stuck_partition_after_s: float = Field(300.0, ge=0, description="A partition with waiting records whose "
                                            "committed offset has not moved this long fails /healthz; 0: off.")
 
+    worker_roles: str = Field(",".join(ROLES), description="What `chatwatch worker` runs: a comma list of "
+                              "normalize, scan, archive, notify. Processes with the same set form one consumer group; "
+                              "give each role to one set only.")
+    shutdown_grace_s: float = Field(15.0, ge=0, description="On SIGTERM, the longest wait for due notifications to "
+                                    "be sent before the worker stops (what is left is sent by the next owner).")
+
     data_dir: Path = Field(Path("var/worker"), description="Faust's local state (table copies), one folder "
                                                             "per consumer group below it.")
 
@@ -107,6 +116,13 @@ class Settings(BaseSettings):
     app_secret_file: Path | None = Field(None, description="File holding the App Secret (wins over app_secret).")
     verify_token: SecretStr | None = Field(None, description="Token typed into the App Dashboard for GET verification.")
     verify_token_file: Path | None = Field(None, description="File holding the verify token.")
+
+    @model_validator(mode="after")
+    def _roles_known(self) -> Settings:
+        unknown = sorted(set(self.roles_list) - set(ROLES)) or ([] if self.roles_list else ["(none)"])
+        if unknown:
+            raise ValueError(f"worker_roles: unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+        return self
 
     @model_validator(mode="after")
     def _files_exist(self) -> Settings:
@@ -147,8 +163,24 @@ class Settings(BaseSettings):
         return self.webhook_max_body_bytes + 64 * 1024
 
     @property
-    def group_id(self) -> str:
+    def roles_list(self) -> list[str]:
+        return [r.strip() for r in self.worker_roles.split(",") if r.strip()]
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(self.roles_list)
+
+    @property
+    def base_group_id(self) -> str:
         return self.app_id or f"{self.topic_prefix}-worker"
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group (and Faust app id) of this process: one per role set, because every member
+        of a Faust group must consume the same topics. All roles keep the plain name (one-process layout)."""
+        if self.roles == frozenset(ROLES):
+            return self.base_group_id
+        return self.base_group_id + "." + "-".join(r for r in ROLES if r in self.roles)
 
     @cached_property
     def app_secret_bytes(self) -> bytes | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -43,11 +44,31 @@ def faust_credentials(settings: Settings) -> Any:
     return faust.SSLCredentials(context) if context is not None else None
 
 
+class WorkerApp(faust.App):
+    """A Faust app that runs `before_stop` callbacks first when it stops (SIGTERM): Faust then waits
+    for every event handed to an agent to be acked, so pending archive batches and in-flight outputs
+    are written; the callbacks add what Faust does not know about (due notifications)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.before_stop: list[Callable[[], Awaitable[None]]] = []
+
+    async def on_stop(self) -> None:
+        for callback in self.before_stop:
+            try:
+                await callback()
+            except Exception:
+                log.exception("shutdown step %s failed", getattr(callback, "__name__", callback))
+        await super().on_stop()
+
+
 def create_app(settings: Settings, active: ActiveRules) -> faust.App:
+    """The worker app for `settings.roles`: only the agents, models and connections those roles need."""
     topics = TopicNames.from_settings(settings)
+    roles = settings.roles
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     deadletter.limit_payload(settings.deadletter_max_payload_bytes)
-    app = faust.App(
+    app = WorkerApp(
         settings.group_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
@@ -81,14 +102,18 @@ def create_app(settings: Settings, active: ActiveRules) -> faust.App:
         web_stats_enabled=False,
         web_metrics_enabled=False,
     )
-    normalize.register(app, topics, settings.normalize_batch_size, settings.normalize_batch_wait_s)
-    scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
-                  settings.scan_batch_wait_s)
-    if settings.clickhouse_enabled:
+    log.info("worker roles: %s (consumer group %s)", ", ".join(settings.roles_list), settings.group_id)
+    if "normalize" in roles:
+        normalize.register(app, topics, settings.normalize_batch_size, settings.normalize_batch_wait_s)
+    if "scan" in roles:
+        scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
+                      settings.scan_batch_wait_s)
+        _register_rule_reload(app, active, settings.rules_reload_interval_s)
+    if "archive" in roles and settings.clickhouse_enabled:
         _register_archive(app, settings, topics)
-    if settings.notify_config is not None:
-        notify.register(app, topics, settings)
-    _register_rule_reload(app, active, settings.rules_reload_interval_s)
+    if "notify" in roles and settings.notify_config is not None:
+        notifier = notify.register(app, topics, settings)
+        app.before_stop.append(lambda: notify.flush(app, notifier, topics, settings.shutdown_grace_s))
     watchdog = _register_watchdog(app, topics, settings.stuck_partition_after_s)
     _register_pages(app, active, watchdog)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -18,14 +19,15 @@ console = Console()
 err = Console(stderr=True)
 
 
-def load_settings() -> Settings:
-    """Settings from CHATWATCH_* variables; a typo or an invalid value exits 2 with a readable message."""
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from CHATWATCH_* variables (and command-line `overrides`); a typo or an invalid value exits
+    2 with a readable message."""
     unknown = Settings.unknown_environment()
     if unknown:
         err.print(f"[red]unknown configuration variable(s):[/] {', '.join(unknown)} (see README, Configuration)")
         raise typer.Exit(2)
     try:
-        return Settings()
+        return Settings(**overrides)
     except (ValidationError, SettingsError) as exc:  # show it, not a traceback
         err.print(f"[red]invalid configuration:[/] {exc}")
         raise typer.Exit(2) from None

@@ -13,6 +13,8 @@ clickhouse_failures = Counter(
     ["reason"])
 guard_races = Counter(
     "chatwatch_clickhouse_guard_races_total", "Batches that a hold or erasure overtook mid-write (applied after).")
+archive_pending = Gauge(
+    "chatwatch_archive_pending_records", "Records the archive agent holds until their batch is written.")
 erased_skipped = Counter(
     "chatwatch_archive_erased_skipped_total", "Records not written because their conversation was erased (replays).")
 clickhouse_backoff_episodes = Counter(

@@ -9,6 +9,7 @@ does not escalate. The people directory is reloaded when its file changes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -33,8 +34,9 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
     config = load_config(settings.notify_config)
     directory_path = config.directory
 
-    table = app.Table("notify-state", default=None, partitions=1, use_partitioner=True,
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    table = app.tables.add(StateTable(app, name="notify-state", default=None, partitions=1, use_partitioner=True,
+                                      beacon=app.tables.beacon, changelog_name=f"{settings.base_group_id}-notify-state"
+                                      "-changelog", schema=faust.Schema(key_serializer="json", value_serializer="json")))
     deliver = Delivery(app, STAGE, topics.deadletter)
 
     async def dead_letter(notification: dict, reason: str) -> None:
@@ -67,6 +69,8 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
 
     @app.timer(settings.notify_tick_s)
     async def tick() -> None:
+        if not owns_notifications(app, topics):
+            return  # a standby copy of the table, or a rebalance: the owner alone sends
         stamp = _mtime(directory_path)
         if stamp != directory_stamp["mtime"]:
             directory_stamp["mtime"] = stamp
@@ -79,10 +83,45 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
 
     @app.page("/ack/{alert_id}")
     async def ack(self: Any, request: Any, alert_id: str) -> Any:
+        if not owns_notifications(app, topics):
+            return self.text("this worker does not own notifications now; retry shortly\n", status=503)
         ok = notifier.ack(alert_id, request.query.get("t", ""))
         return self.text("acknowledged\n" if ok else "invalid link\n", status=200 if ok else 403)
 
     return notifier
+
+
+class StateTable(faust.Table):
+    """The notification table, whose changelog keeps the plain worker group's name whatever roles this
+    process runs: moving notify into its own process (its own consumer group) keeps the state and outbox."""
+
+    def __init__(self, *args: Any, changelog_name: str, **kwargs: Any):
+        self._changelog_name = changelog_name
+        super().__init__(*args, **kwargs)
+
+    def _changelog_topic_name(self) -> str:
+        return self._changelog_name
+
+
+def owns_notifications(app: Any, topics: TopicNames) -> bool:
+    """Is this process the active owner of the one notify partition (not a standby, not mid-rebalance)?"""
+    if app.rebalancing:
+        return False
+    return any(tp.topic == topics.notify for tp in app.assignor.assigned_actives())
+
+
+async def flush(app: Any, notifier: Notifier, topics: TopicNames, grace_s: float) -> None:
+    """At shutdown: hand over what is due now and wait (at most `grace_s`) until it is sent. What is not
+    sent by then stays in the outbox and the next owner sends it."""
+    if not owns_notifications(app, topics):
+        return
+    queued = await notifier.tick()
+    try:
+        await asyncio.wait_for(notifier.drain(), grace_s)
+        log.info("shutdown: notifications flushed (%d handed over now)", queued)
+    except TimeoutError:
+        log.warning("shutdown: notifications still being sent after %.0fs; the outbox keeps them for the next "
+                    "owner", grace_s)
 
 
 def _mtime(path) -> float | None:

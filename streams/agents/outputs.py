@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,6 +200,80 @@ class InFlight:
     async def drain(self) -> None:
         """Wait until every submitted batch is acknowledged (shutdown, tests)."""
         await self._queue.join()
+
+
+class Accumulator:
+    """Gathers a slow sink's input events into large batches: `store` runs when `max_batch` events wait,
+    when the oldest has waited `within_s`, or at once when the worker stops (`flush_now`). Events are
+    held past Faust's own ack and released only after `store` returned, so their offsets are committed
+    only once stored; at most two batches wait, then the agent waits too."""
+
+    def __init__(self, app: Any, store: Callable[[list[Any]], Awaitable[None]], max_batch: int, within_s: float,
+                 pending: Any = None):
+        self._app, self._store, self._max, self._within = app, store, max_batch, within_s
+        self._pending = pending  # a Prometheus gauge of the events waiting, or None
+        self._events: list[Any] = []
+        self._oldest = 0.0
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._stopping = False
+
+    async def add(self, events: list[Any]) -> None:
+        for event in events:
+            event.message.incref()
+        if not self._events:
+            self._oldest = time.monotonic()
+            self._wake.set()
+        self._events.extend(events)
+        self._count()
+        if len(self._events) >= self._max:
+            self._wake.set()
+        while len(self._events) >= 2 * self._max:
+            self._room.clear()
+            await self._room.wait()
+
+    async def flush_now(self) -> None:
+        """Store what waits without waiting for the batch to fill (shutdown)."""
+        self._stopping = True
+        self._wake.set()
+
+    def _due(self) -> float | None:
+        """Seconds until the waiting events must be stored (0: now), None when nothing waits."""
+        if not self._events:
+            return None
+        if self._stopping or len(self._events) >= self._max:
+            return 0.0
+        return max(0.0, self._oldest + self._within - time.monotonic())
+
+    async def run(self) -> None:
+        while True:
+            due = self._due()
+            if due != 0.0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), due)
+                except TimeoutError:
+                    pass
+                continue
+            batch, self._events = self._events[:self._max], self._events[self._max:]
+            self._oldest = time.monotonic()
+            try:
+                await self._store(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug, not the sink (the store retries its own outages): keep the batch, retry
+                log.exception("storing a batch of %d record(s) failed; retrying in 1s", len(batch))
+                self._events[:0] = batch
+                await asyncio.sleep(1.0)
+                continue
+            for event in batch:
+                event.message.ack(self._app.consumer)
+            self._count()
+            self._room.set()
+
+    def _count(self) -> None:
+        if self._pending is not None:
+            self._pending.set(len(self._events))
 
 
 async def _outcomes(sent: list[Any]) -> list[BaseException | None]:

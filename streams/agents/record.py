@@ -1,7 +1,8 @@
 """record: scan records and alerts -> ClickHouse (archive + analytics), batch by batch.
 
-Each batch is stored before the agent asks for the next one, so Faust commits no offset of
-a record that is not in ClickHouse. Holds and erasures are consulted at write time (guard.py):
+Records gather in an `Accumulator` until a batch is full or old enough (or the worker stops:
+SIGTERM writes what waits); their offsets are committable only once the batch is stored, so Faust
+commits no offset of a record that is not in ClickHouse. Holds and erasures are consulted at write time (guard.py):
 a replayed record never clears a hold nor brings an erased conversation back. Records that cannot be decoded, or that ClickHouse rejects,
 go to the dead-letter topic; an unreachable ClickHouse pauses this agent only (scanning and
 alerting go on).
@@ -24,7 +25,7 @@ from chatwatch.sinks.clickhouse.guard import ArchiveGuard
 from chatwatch.sinks.clickhouse.rows import Rows, alert_rows, scan_rows
 from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 from chatwatch.streams import metrics
-from chatwatch.streams.agents.outputs import Delivery, Output, dead_letter_output
+from chatwatch.streams.agents.outputs import Accumulator, Delivery, Output, dead_letter_output
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -72,33 +73,43 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: Archive
                        key_serializer="raw")
     deliver = Delivery(app, STAGE, topics.deadletter)
 
+    async def store(events: list[Any]) -> None:
+        started = time.perf_counter()
+        await consult(guard.before_write)
+        now = datetime.now(UTC)
+        written: set[tuple[str, str | None]] = set()
+        batches: list[Rows] = []
+        kept: list[Any] = []
+        dead: list[Output] = []
+        for event in events:
+            msg = event.message
+            try:
+                batches.append(to_rows(msg.topic, msg.value or b"", topics, guard, now, written))
+                kept.append(msg)
+            except ValidationError as exc:
+                detail = validation_summary(exc)
+                dead.append(dead_letter_output(STAGE, Reason.invalid_record, detail, msg.value or b"",
+                                               topics.deadletter, msg.topic, msg.partition, msg.offset))
+        for index, error in await writer.write(batches):
+            msg = kept[index]
+            dead.append(dead_letter_output(STAGE, Reason.store_rejected, error, msg.value or b"",
+                                           topics.deadletter, msg.topic, msg.partition, msg.offset))
+        await consult(guard.after_write, written)
+        if dead:
+            await deliver(dead)
+        metrics.batch_size.labels(STAGE).observe(len(events))
+        metrics.batch_seconds.labels(STAGE).observe(time.perf_counter() - started)
+
+    batches = Accumulator(app, store, max_batch, within_s, archive_metrics.archive_pending)
+    app.before_stop.append(batches.flush_now)
+
     @app.agent(source, name="chatwatch.record")
     async def record(stream: Any) -> None:
-        async for events in stream.take_events(max_batch, within=within_s):
-            started = time.perf_counter()
-            await consult(guard.before_write)
-            now = datetime.now(UTC)
-            written: set[tuple[str, str | None]] = set()
-            batches: list[Rows] = []
-            kept: list[Any] = []
-            dead: list[Output] = []
-            for event in events:
-                msg = event.message
-                try:
-                    batches.append(to_rows(msg.topic, msg.value or b"", topics, guard, now, written))
-                    kept.append(msg)
-                except ValidationError as exc:
-                    detail = validation_summary(exc)
-                    dead.append(dead_letter_output(STAGE, Reason.invalid_record, detail, msg.value or b"",
-                                                   topics.deadletter, msg.topic, msg.partition, msg.offset))
-            for index, error in await writer.write(batches):
-                msg = kept[index]
-                dead.append(dead_letter_output(STAGE, Reason.store_rejected, error, msg.value or b"",
-                                               topics.deadletter, msg.topic, msg.partition, msg.offset))
-            await consult(guard.after_write, written)
-            if dead:
-                await deliver(dead)
-            metrics.batch_size.labels(STAGE).observe(len(events))
-            metrics.batch_seconds.labels(STAGE).observe(time.perf_counter() - started)
+        storing = asyncio.ensure_future(batches.run())
+        try:
+            async for events in stream.take_events(max_batch, within=min(within_s, 0.05)):
+                await batches.add(events)
+        finally:
+            storing.cancel()
 
     return record

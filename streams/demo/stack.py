@@ -99,13 +99,14 @@ class LocalStack:
             self.wait_until(f"http://127.0.0.1:{self.webhook_port}/ready", timeout_s)
             self.wait_until(f"{self.worker_url}/ready", timeout_s)
 
-    def spawn(self, name: str) -> None:
-        """Start one process ("webhook" or "worker"), e.g. again after it was killed."""
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
+        """Start one process, e.g. again after it was killed: `chatwatch <name> args` ("webhook", "worker"),
+        or, when `args` are given, `chatwatch args` under that name (several workers with other roles)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "chatwatch.cli", name], env=self.env, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "chatwatch.cli", *(args or (name,))], env={**self.env, **(env or {})},
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
 
     def wait_until(self, url: str, timeout_s: float) -> None:
