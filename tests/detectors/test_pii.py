@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from chatwatch.cli import cli
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.detectors.pii.language import guess_language
+from chatwatch.detectors.pii.ner import may_have_names
 from chatwatch.detectors.redaction import Mode, hash_value, mask_value, redact
 
 
@@ -96,6 +97,21 @@ def test_ner_finds_names_when_the_model_is_installed():
 
 
 # --- redaction -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "worth_ner"), [
+    ("Hola María, ¿cómo está?", True),  # after a greeting
+    ("Ana Gómez pidió el reembolso", True),  # two capitalized words at the start
+    ("Nombre: Juan", True),
+    ("Hola, ¿tienen envío a Monterrey?", True),  # a place: NER tells
+    ("Oi, tudo bem? Tem em azul?", False),  # every sentence starts with a capital
+    ("Gracias. Perfecto, nos vemos", False),
+    ("La contraseña del sistema es Verano2026!", False),  # glued to digits: a password, not a name
+    ("senha: Brasil@2026", False),
+    ("ok, mañana te llamo", False),
+])
+def test_ner_runs_only_where_a_name_can_be(text, worth_ner):
+    assert may_have_names(text) is worth_ner
+
 
 def test_redaction_modes(patterns):
     text = "CPF 529.982.247-25, cartão 4111 1111 1111 1111"
