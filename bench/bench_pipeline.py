@@ -1,6 +1,7 @@
 """The assembled pipeline on the real broker, against a bare aiokafka relay in the same run.
 
-    .venv/bin/python bench/bench_pipeline.py [--messages 20000] [--rate 300] [--seconds 20] [--before DIR]
+    .venv/bin/python bench/bench_pipeline.py [--messages 20000] [--rate 1000] [--seconds 20] [--scan-workers 2]
+                                             [--rows relay,ner-off-archive,...] [--before DIR]
 
 Starts its own single-node Kafka (free ports, throwaway state) and, per row, fresh topics and a
 fresh `chatwatch worker` process. N webhook bodies (one message each, es/pt/en chat, median ~40
@@ -11,7 +12,8 @@ and group join are not counted.
 Rows:
   relay     the baseline: a bare aiokafka consume -> produce (acks=all) over the same two hops
             (raw -> messages -> scans), in this process; what Kafka and the machine allow now
-  worker    one `chatwatch worker`: NER off / on, archive on chdb / off; then 2 workers
+  worker    one `chatwatch worker` (all roles): NER off / on, archive on chdb / off
+  scan-workers  K `chatwatch worker --roles scan` beside one `--roles normalize,archive,notify`
   latency   R msg/s offered for S seconds to one worker (NER on, archive on): p50/p99 from the raw
             record's timestamp to the scan record's and to the alert's
 Ratios are against the relay of the same run: a noisy machine moves both. `--before DIR` runs every
@@ -138,9 +140,10 @@ def run_relay(bootstrap: str, n: int) -> float:
 
 # --- the worker ---------------------------------------------------------------------------------
 
-def spawn_worker(tree: Path | None, bootstrap: str, prefix: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """`chatwatch worker` of this checkout, or of `tree` (an older one: its own CLI module, only the
-    settings every version knows)."""
+def spawn_worker(tree: Path | None, bootstrap: str, prefix: str, env: dict[str, str], log: Path,
+                 roles: str | None = None) -> subprocess.Popen:
+    """`chatwatch worker [--roles R]` of this checkout, or of `tree` (an older one: its own CLI module, only
+    the settings every version knows)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     full = {**{k: v for k, v in os.environ.items() if not k.startswith("CHATWATCH_")}, **env,
             "CHATWATCH_KAFKA_BOOTSTRAP": bootstrap, "CHATWATCH_TOPIC_PREFIX": prefix,
@@ -150,12 +153,14 @@ def spawn_worker(tree: Path | None, bootstrap: str, prefix: str, env: dict[str, 
         full["PYTHONPATH"] = str(tree)
         module = "chatwatch.cli" if (tree / "chatwatch" / "cli").is_dir() else "streams.cli"
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", module, "worker"], env=full, cwd=tree or Path.cwd(),
+        return subprocess.Popen([sys.executable, "-m", module, "worker", *(["--roles", roles] if roles else [])],
+                                env=full, cwd=tree or Path.cwd(),
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-def run_workers(bootstrap: str, work: Path, n: int, workers: int, ner: bool, archive: bool,
+def run_workers(bootstrap: str, work: Path, n: int, workers: list[str | None], ner: bool, archive: bool,
                 tree: Path | None = None) -> dict[str, float]:
+    """One process per entry of `workers` (its roles; None: all), on fresh topics preloaded with n bodies."""
     run = f"pipe-{random.randrange(1 << 30):x}"
     items = bodies(n, run)
     asyncio.run(create_topics(bootstrap, run))
@@ -163,7 +168,8 @@ def run_workers(bootstrap: str, work: Path, n: int, workers: int, ner: bool, arc
     env = {"CHATWATCH_PII_NER": str(ner).lower(), "CHATWATCH_CLICKHOUSE_ENABLED": str(archive).lower(),
            "CHATWATCH_TOPIC_PARTITIONS": "4"}
     scans = TopicCounter(bootstrap, f"{run}.scans", lambda v: 1)
-    processes = [spawn_worker(tree, bootstrap, run, env, work / f"{run}-{k}" / "worker.log") for k in range(workers)]
+    processes = [spawn_worker(tree, bootstrap, run, env, work / f"{run}-{k}" / "worker.log", roles)
+                 for k, roles in enumerate(workers)]
     try:
         deadline = time.monotonic() + 600
         while len(scans.items) < n and time.monotonic() < deadline and all(p.poll() is None for p in processes):
@@ -236,14 +242,18 @@ def run_latency(bootstrap: str, work: Path, rate: int, seconds: int) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--rate", type=int, default=300, help="offered msg/s for the latency row")
+    parser.add_argument("--rate", type=int, default=1000, help="offered msg/s for the latency row")
     parser.add_argument("--seconds", type=int, default=20, help="how long the rate is offered")
-    parser.add_argument("--rows", default="relay,ner-off-archive,ner-on-archive,ner-on,two-workers,latency")
+    parser.add_argument("--rows", default="relay,ner-off-archive,ner-on-archive,ner-on,scan-workers,latency")
     parser.add_argument("--before", type=Path, help="another checkout whose worker runs each row too")
+    parser.add_argument("--scan-workers", type=int, default=2, help="K for the scan-workers row")
     args = parser.parse_args()
     rows = args.rows.split(",")
-    configs = {"ner-off-archive": (1, False, True), "ner-on-archive": (1, True, True), "ner-on": (1, True, False),
-               "ner-off": (1, False, False), "two-workers": (2, True, False)}
+    k = args.scan_workers
+    one: list[str | None] = [None]
+    configs = {"ner-off-archive": (one, False, True), "ner-on-archive": (one, True, True), "ner-on": (one, True, False),
+               "ner-off": (one, False, False),
+               "scan-workers": (["normalize,archive,notify", *["scan"] * k], True, True)}
     with tempfile.TemporaryDirectory(prefix="chatwatch-bench-") as tmp:
         work = Path(tmp)
         broker = Broker(work / "kafka")
@@ -256,9 +266,11 @@ def main() -> None:
                 if name not in configs:
                     continue
                 workers, ner, archive = configs[name]
-                label = (f"{workers} worker{'s' if workers > 1 else ''}, NER {'on' if ner else 'off'}, "
-                         f"archive {'on (chdb)' if archive else 'off'}")
-                for tag, tree in ([("before", args.before.resolve())] if args.before else []) + [("now", None)]:
+                label = (f"1 worker, NER {'on' if ner else 'off'}, archive {'on (chdb)' if archive else 'off'}"
+                         if workers == one else f"{len(workers) - 1} scan workers + 1 normalize/archive/notify, "
+                                                 f"NER {'on' if ner else 'off'}, archive on (chdb)")
+                before = [("before", args.before.resolve())] if args.before and workers == one else []
+                for tag, tree in [*before, ("now", None)]:
                     got = run_workers(broker.bootstrap, work, args.messages, workers, ner, archive, tree)
                     print(f"| {label}{' — ' + tag if args.before else ''} | {got['msg_s']:,.0f} | "
                           f"{got['msg_s'] / relay:.3f} |"
