@@ -19,6 +19,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.settings import Settings
 from chatwatch.sinks.clickhouse.client import ClickHouseTarget
 from chatwatch.sinks.clickhouse.ddl import Renderer
@@ -141,13 +142,18 @@ def _register_archive(app: faust.App, settings: Settings, topics: TopicNames) ->
 
 def scan_options(settings: Settings) -> scan.ScanOptions:
     """PII detector (models load here, once) and snippet redaction, from settings."""
-    detector = None
+    detector, pool = None, None
     if settings.pii_enabled:
-        detector = PiiDetector(PiiConfig.from_settings(settings),
-                               on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
+        config = PiiConfig.from_settings(settings)
+        if config.ner and settings.pii_ner_processes > 0:
+            pool = NerPool(config.models, settings.pii_ner_processes)  # the models load in the children
+            for lang in pool.missing:
+                metrics.pii_ner_model_missing.labels(lang).set(1)
+            config = config.model_copy(update={"ner": False})
+        detector = PiiDetector(config, on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
     key = settings.redaction_key.get_secret_value().encode() if settings.redaction_key else b""
     return scan.ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key,
-                            archive_text=settings.archive_text, recent=scan.RecentLines())
+                            archive_text=settings.archive_text, recent=scan.RecentLines(), ner_pool=pool)
 
 
 def _register_rule_reload(app: faust.App, active: ActiveRules, interval_s: float) -> None:

@@ -16,7 +16,7 @@ from chatwatch.detectors.pii.context import BOOST, GENERIC, has_context
 from chatwatch.detectors.pii.findings import Finding, resolve_overlaps
 from chatwatch.detectors.pii.identifiers import RECOGNIZERS, compact, shrink_to_valid
 from chatwatch.detectors.pii.language import guess_language
-from chatwatch.detectors.pii.ner import NerEngine
+from chatwatch.detectors.pii.ner import NerEngine, may_have_names
 from chatwatch.records import StrictModel
 from chatwatch.settings import Settings
 
@@ -71,14 +71,17 @@ class PiiDetector:
     def detect_many(self, items: Sequence[PiiInput], use_ner: bool = True) -> list[list[Finding]]:
         results = [self.patterns(item.text, item.region) for item in items]
         if use_ner and self.config.ner:
-            by_lang: dict[str, list[int]] = {}
-            for i, item in enumerate(items):
-                if item.text:
-                    by_lang.setdefault(self.language(item), []).append(i)
-            for lang, indexes in by_lang.items():
-                for i, ents in zip(indexes, self.ner.entities([items[i].text for i in indexes], lang), strict=True):
-                    results[i] = resolve_overlaps(results[i] + ents)
+            for lang, indexes in self.ner_work(items).items():
+                add_entities(results, indexes, self.ner.entities([items[i].text for i in indexes], lang))
         return results
+
+    def ner_work(self, items: Sequence[PiiInput]) -> dict[str, list[int]]:
+        """The items worth a NER pass (a name-like word), by language."""
+        by_lang: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            if item.text and may_have_names(item.text):
+                by_lang.setdefault(self.language(item), []).append(i)
+        return by_lang
 
     def patterns(self, text: str, region: str | None = None) -> list[Finding]:
         """Every pattern recognizer with its validator, context boost and overlap resolution."""
@@ -110,6 +113,13 @@ class PiiDetector:
                                   finding.validator, finding.source, finding.detail)
             found.append(finding)
         return [f for f in resolve_overlaps(found) if f.score >= self.config.min_score]
+
+
+def add_entities(results: list[list[Finding]], indexes: Sequence[int], entities: Sequence[list[Finding]]) -> None:
+    """Merge NER findings of the items at `indexes` into their pattern findings."""
+    for i, ents in zip(indexes, entities, strict=True):
+        if ents:
+            results[i] = resolve_overlaps(results[i] + ents)
 
 
 def _has_secret_word(text: str) -> bool:

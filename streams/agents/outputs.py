@@ -177,9 +177,11 @@ class InFlight:
         self._delivery = delivery
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=max(1, window))
 
-    async def submit(self, events: list[Any], outputs: list[Output]) -> None:
-        for event in events:
-            event.message.incref()  # held past Faust's own ack at the next batch, released in `confirm`
+    async def submit(self, events: list[Any], outputs: list[Output], held: bool = False) -> None:
+        """Send `outputs`; `events` are acked once they are acknowledged. `held`: the caller already took
+        the extra reference on each event (it kept them past Faust's ack itself)."""
+        if not held:
+            hold(events)
         await self._queue.put((events, outputs, await self._delivery.send(outputs)))
 
     async def confirm(self) -> None:
@@ -219,8 +221,7 @@ class Accumulator:
         self._stopping = False
 
     async def add(self, events: list[Any]) -> None:
-        for event in events:
-            event.message.incref()
+        hold(events)
         if not self._events:
             self._oldest = time.monotonic()
             self._wake.set()
@@ -274,6 +275,13 @@ class Accumulator:
     def _count(self) -> None:
         if self._pending is not None:
             self._pending.set(len(self._events))
+
+
+def hold(events: list[Any]) -> None:
+    """Keep events unacked past Faust's own ack (at the next batch): an extra reference on each message,
+    released by `event.message.ack(consumer)`."""
+    for event in events:
+        event.message.incref()
 
 
 async def _outcomes(sent: list[Any]) -> list[BaseException | None]:

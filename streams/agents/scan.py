@@ -6,7 +6,9 @@ rules run per message. Alerts carry the message text only as the configured reda
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,12 +21,13 @@ from chatwatch.detectors.alerts import to_alert
 from chatwatch.detectors.attachments import AttachmentInfo
 from chatwatch.detectors.pii import Finding, PiiDetector
 from chatwatch.detectors.pii.contact import region_of
-from chatwatch.detectors.pii.detector import PiiInput
+from chatwatch.detectors.pii.detector import PiiInput, add_entities
+from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.detectors.redaction import redact
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.records import ContextLine, Message, ScanRecord, validation_summary
 from chatwatch.streams import metrics
-from chatwatch.streams.agents.outputs import Output, batch_agent, dead_letter_output
+from chatwatch.streams.agents.outputs import Delivery, InFlight, Output, batch_agent, dead_letter_output, hold
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -39,6 +42,7 @@ class ScanOptions:
     redaction_key: bytes = b""
     archive_text: str = "redacted"  # what ScanRecords (the archive) keep of the text: redacted | raw | none
     recent: RecentLines | None = None  # context lines for alerts (None: no context)
+    ner_pool: NerPool | None = None  # NER in child processes (the worker); None: in `pii`, in this process
 
 
 class RecentLines:
@@ -79,15 +83,29 @@ def subject_of(message: Message, pii: tuple[str, ...] = ()) -> Subject:
 def process_batch(records: list[Record], scanner: Scanner, topics: TopicNames,
                   options: ScanOptions = ScanOptions()) -> list[Output]:
     """A batch of canonical messages -> their alerts and dead letters. Never raises."""
-    outputs: list[Output] = []
+    decoded, outputs = _decode(records, topics)
+    return outputs + _scan(decoded, _pii(decoded, options.pii), scanner, topics, options)
+
+
+def process_message(value: bytes, scanner: Scanner, topics: TopicNames, *, partition: int | None = None,
+                    offset: int | None = None, options: ScanOptions = ScanOptions()) -> list[Output]:
+    return process_batch([Record(value, partition, offset)], scanner, topics, options)
+
+
+def _decode(records: list[Record], topics: TopicNames) -> tuple[list[tuple[Record, Message]], list[Output]]:
     decoded: list[tuple[Record, Message]] = []
+    dead: list[Output] = []
     for rec in records:
         try:
             decoded.append((rec, Message.model_validate_json(rec.value)))
         except ValidationError as exc:
-            detail = validation_summary(exc)
-            outputs.append(_dead(Reason.invalid_record, detail, rec, topics))
-    findings = _pii(decoded, options.pii)
+            dead.append(_dead(Reason.invalid_record, validation_summary(exc), rec, topics))
+    return decoded, dead
+
+
+def _scan(decoded: list[tuple[Record, Message]], findings: list[list[Finding]], scanner: Scanner,
+          topics: TopicNames, options: ScanOptions) -> list[Output]:
+    outputs: list[Output] = []
     for (rec, message), found in zip(decoded, findings, strict=True):
         try:
             outputs.extend(_alerts(message, found, scanner, topics, options))
@@ -97,25 +115,28 @@ def process_batch(records: list[Record], scanner: Scanner, topics: TopicNames,
     return outputs
 
 
-def process_message(value: bytes, scanner: Scanner, topics: TopicNames, *, partition: int | None = None,
-                    offset: int | None = None, options: ScanOptions = ScanOptions()) -> list[Output]:
-    return process_batch([Record(value, partition, offset)], scanner, topics, options)
+def _pii_inputs(decoded: list[tuple[Record, Message]]) -> list[PiiInput]:
+    return [PiiInput(m.text or "", region=region_of(m.business_display_number),
+                     numbers=(m.business_phone_number_id, m.business_display_number or "")) for _, m in decoded]
 
 
 def _pii(decoded: list[tuple[Record, Message]], detector: PiiDetector | None) -> list[list[Finding]]:
     if detector is None:
         return [[] for _ in decoded]
-    items = [PiiInput(m.text or "", region=region_of(m.business_display_number),
-                      numbers=(m.business_phone_number_id, m.business_display_number or "")) for _, m in decoded]
+    items = _pii_inputs(decoded)
     try:
         results = detector.detect_many(items)
     except Exception:
         log.exception("PII batch detection failed; using patterns only for this batch")
         results = [detector.patterns(i.text, i.region) for i in items]
+    _count(results)
+    return results
+
+
+def _count(results: list[list[Finding]]) -> None:
     for found in results:
         for f in found:
             metrics.pii_findings.labels(f.type, f.source).inc()
-    return results
 
 
 def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: TopicNames,
@@ -162,8 +183,62 @@ def _dead(reason: str, error: str, rec: Record, topics: TopicNames) -> Output:
 
 def register(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner], options: ScanOptions,
              max_batch: int, within_s: float) -> Any:
+    if options.ner_pool is not None:
+        return _register_with_ner_pool(app, topics, current_scanner, options, max_batch, within_s)
+
     def step(batch: list[Any]) -> list[Output]:
         records = [Record(m.value or b"", m.partition, m.offset) for m in batch]
         return process_batch(records, current_scanner(), topics, options)
 
     return batch_agent(app, topics.messages, "chatwatch.scan", STAGE, step, max_batch, within_s, topics.deadletter)
+
+
+def _register_with_ner_pool(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner],
+                            options: ScanOptions, max_batch: int, within_s: float, window: int = 4) -> Any:
+    """The scan agent with NER in child processes, overlapped: the agent decodes a batch, runs the
+    patterns and hands the batch's name-like texts to the NER pool, then goes on with the next batch;
+    `finish` takes the batches in order, adds the entities when they come back, runs the rules and
+    sends the outputs. At most `window` batches wait for NER."""
+    source = app.topic(topics.messages, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
+    in_flight = InFlight(app, Delivery(app, STAGE, topics.deadletter), 8)
+    waiting: asyncio.Queue = asyncio.Queue(maxsize=window)
+    detector, pool = options.pii, options.ner_pool
+    assert detector is not None and pool is not None
+
+    async def finish() -> None:
+        while True:
+            events, decoded, outputs, results, ner = await waiting.get()
+            try:
+                for indexes, entities in ner:
+                    add_entities(results, indexes, await entities)
+            except Exception:
+                log.exception("NER failed for a batch of %d; using patterns only for this batch", len(decoded))
+            _count(results)
+            await in_flight.submit(events, outputs + _scan(decoded, results, current_scanner(), topics, options),
+                                   held=True)
+
+    @app.agent(source, name="chatwatch.scan")
+    async def agent(stream: Any) -> None:
+        tasks = [asyncio.ensure_future(in_flight.confirm()), asyncio.ensure_future(finish())]
+        try:
+            async for events in stream.take_events(max_batch, within=within_s):
+                started = time.perf_counter()
+                decoded, outputs = _decode([Record(e.message.value or b"", e.message.partition, e.message.offset)
+                                            for e in events], topics)
+                items = _pii_inputs(decoded)
+                try:
+                    results = [detector.patterns(i.text, i.region) for i in items]
+                    ner = [(indexes, asyncio.ensure_future(pool.entities([items[i].text for i in indexes], lang)))
+                           for lang, indexes in detector.ner_work(items).items()]
+                except Exception:
+                    log.exception("PII patterns failed for a batch of %d; no findings for this batch", len(items))
+                    results, ner = [[] for _ in items], []
+                hold(events)
+                await waiting.put((events, decoded, outputs, results, ner))
+                metrics.batch_size.labels(STAGE).observe(len(events))
+                metrics.batch_seconds.labels(STAGE).observe(time.perf_counter() - started)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    return agent
