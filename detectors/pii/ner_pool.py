@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,9 +25,17 @@ log = logging.getLogger(__name__)
 _engine: NerEngine | None = None  # the child's own engine
 
 
-def _load(models: dict[str, str]) -> None:
+def _load(models: dict[str, str], parent: int) -> None:
     global _engine
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _engine = NerEngine(models)
+
+
+def _exit_with(parent: int) -> None:
+    """A worker killed with -9 cannot stop its children: each leaves when its parent is gone."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _missing() -> dict[str, str]:
@@ -44,7 +55,7 @@ class NerPool:
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_load, initargs=(self._models,))
+                                   initializer=_load, initargs=(self._models, os.getpid()))
 
     async def entities(self, texts: Sequence[str], lang: str) -> list[list[Finding]]:
         if lang in self.missing or not texts:
