@@ -14,6 +14,8 @@ Rows:
             (raw -> messages -> scans), in this process; what Kafka and the machine allow now
   worker    one `chatwatch worker` (all roles): NER off / on, archive on chdb / off
   scan-workers  K `chatwatch worker --roles scan` beside one `--roles normalize,archive,notify`
+  stages    chatwatch's own code per message (normalize, scan, archive rows) in this process, without
+            Kafka or Faust: the ceiling of one process whatever the plumbing
   latency   R msg/s offered for S seconds to one worker (NER on, archive on): p50/p99 from the raw
             record's timestamp to the scan record's and to the alert's
 Ratios are against the relay of the same run: a noisy machine moves both. `--before DIR` runs every
@@ -138,6 +140,42 @@ def run_relay(bootstrap: str, n: int) -> float:
     return asyncio.run(main())
 
 
+# --- where the time goes -------------------------------------------------------------------------
+
+def run_stages(n: int) -> dict[str, float]:
+    """Microseconds per message of chatwatch's own code on the same mix, in this process, without Kafka
+    or Faust: normalize, scan (patterns + rules, NER off), and a scan record to archive rows."""
+    from datetime import UTC, datetime
+
+    from chatwatch.detectors.pii import PiiConfig, PiiDetector
+    from chatwatch.records import ScanRecord
+    from chatwatch.rules import SHIPPED_PACKS
+    from chatwatch.sinks.clickhouse.rows import scan_rows
+    from chatwatch.streams.active_rules import ActiveRules
+    from chatwatch.streams.agents import normalize, scan
+    from chatwatch.streams.topics import TopicNames
+
+    topics = TopicNames.from_settings(Settings())
+    raw = [body for _, body in bodies(n, "stages")]
+    started = time.perf_counter()
+    messages = [o.value for body in raw for o in normalize.process_raw(body, topics) if o.topic == topics.messages]
+    took = {"normalize": time.perf_counter() - started}
+    scanner = ActiveRules(SHIPPED_PACKS).scanner
+    options = scan.ScanOptions(pii=PiiDetector(PiiConfig(ner=False)), recent=scan.RecentLines())
+    records = [scan.Record(v, 0, i) for i, v in enumerate(messages)]
+    started = time.perf_counter()
+    outputs = [o for i in range(0, len(records), 256) for o in scan.process_batch(records[i:i + 256], scanner, topics,
+                                                                                   options)]
+    took["scan"] = time.perf_counter() - started
+    scans = [o.value for o in outputs if o.topic == topics.scans]
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for value in scans:
+        scan_rows(ScanRecord.model_validate_json(value), now)
+    took["archive rows"] = time.perf_counter() - started
+    return {name: seconds / n * 1e6 for name, seconds in took.items()}
+
+
 # --- the worker ---------------------------------------------------------------------------------
 
 def spawn_worker(tree: Path | None, bootstrap: str, prefix: str, env: dict[str, str], log: Path,
@@ -244,7 +282,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--rate", type=int, default=1000, help="offered msg/s for the latency row")
     parser.add_argument("--seconds", type=int, default=20, help="how long the rate is offered")
-    parser.add_argument("--rows", default="relay,ner-off-archive,ner-on-archive,ner-on,scan-workers,latency")
+    parser.add_argument("--rows", default="relay,ner-off-archive,ner-on-archive,ner-on,scan-workers,stages,latency")
     parser.add_argument("--before", type=Path, help="another checkout whose worker runs each row too")
     parser.add_argument("--scan-workers", type=int, default=2, help="K for the scan-workers row")
     args = parser.parse_args()
@@ -275,6 +313,12 @@ def main() -> None:
                     print(f"| {label}{' — ' + tag if args.before else ''} | {got['msg_s']:,.0f} | "
                           f"{got['msg_s'] / relay:.3f} |"
                           + ("" if got["done"] == args.messages else f" (only {got['done']} done)"), flush=True)
+            if "stages" in rows:
+                cost = run_stages(args.messages)
+                total = sum(cost.values())
+                print("\nchatwatch's own code per message, no Kafka/Faust (this process): "
+                      + ", ".join(f"{name} {us:.0f} µs" for name, us in cost.items())
+                      + f"; total {total:.0f} µs = at most {1e6 / total:,.0f} msg/s on one core", flush=True)
             if "latency" in rows:
                 lat = run_latency(broker.bootstrap, work, args.rate, args.seconds)
                 print(f"\nlatency at {args.rate} msg/s offered for {args.seconds} s, NER on, archive on: "
