@@ -20,6 +20,21 @@ GENERIC = {
 }
 
 
+# Words that make a number an order, tracking or case number rather than an identifier or a card:
+# they veto a finding right after them unless the type's own context word is there too.
+NEGATIVE = ("pedido", "orden", "order", "protocolo", "rastreio", "rastreamento", "rastreo", "guia", "tracking",
+            "folio", "ticket", "chamado", "reclamo", "reclamacao", "expediente", "numero de caso", "caso no", "envio no",
+            "nota fiscal", "factura", "invoice", "boleto")
+NEGATIVE_WINDOW = 25
+# Words that say a message is about paying: a card-shaped number there is a card first.
+PAYMENT = ("pagar", "pago", "pague", "pagamento", "pagamos", "pay", "payment", "cobro", "cobrar", "cobranca", "compra",
+           "cvv", "cvc", "vencimiento", "vencimento", "validade", "expira")
+
+
+def has_negative_context(text: str, start: int) -> bool:
+    return has_context(text, start, NEGATIVE, window=NEGATIVE_WINDOW)
+
+
 @lru_cache(maxsize=256)
 def _words_regex(words: tuple[str, ...]) -> re.Pattern[str]:
     """Each word at a word start, as a prefix ('telefono' also finds 'telefonos'); phrases as written."""

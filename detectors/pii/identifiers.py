@@ -22,7 +22,9 @@ from stdnum.mx import curp, rfc
 
 SEP = r"[.\-\u2013\u2010 \t\n/]?"  # one optional separator: dot, dash, en dash, space, tab, line break, slash
 SEP2 = r"[.\-\u2013\u2010 \t\n/]{0,2}"  # up to two: "12. ABC.345 /01DE–35", "333/\n0001"
-NL = r"(?:\s{0,2})"  # line breaks inside a number pasted from a document
+NL = r"(?:\s{0,2})"
+HOMOCLAVE_GLUED = r"[.\-\u2013\u2010/]?[0-9A-Z]{3}"
+HOMOCLAVE_SPACED = r"(?-i:(?=[A-Z]{0,2}\d|[A-Z]{3})[0-9A-Z]{3})"  # line breaks inside a number pasted from a document
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,10 @@ RECOGNIZERS: tuple[IdRecognizer, ...] = (
                  country="MX"),
     # RFC: letters + a valid birth/foundation date + homoclave; python-stdnum checks the date (its
     # check-digit test is off by default because many issued RFCs fail it).
-    IdRecognizer("mx_rfc", _p(rf"[A-ZÑ&]{{3,4}}{SEP}\d{{6}}{SEP}[0-9A-Z]{{3}}"), _rfc, "stdnum.mx.rfc",
+    # The homoclave after a space must look like one (a digit, or capitals): "order AJG-301203 has shipped"
+    # is not an RFC "AJG-301203 has".
+    IdRecognizer("mx_rfc", _p(rf"[A-ZÑ&]{{3,4}}{SEP}\d{{6}}(?:{HOMOCLAVE_GLUED}|[ \t\n]{HOMOCLAVE_SPACED})"), _rfc,
+                 "stdnum.mx.rfc",
                  ("rfc", "r.f.c", "registro federal"), country="MX"),
     IdRecognizer("mx_rfc", _p(rf"[A-ZÑ&]{{4}}{SEP}\d{{6}}"), _rfc, "stdnum.mx.rfc",
                  ("rfc", "r.f.c", "registro federal"), score=0.8, needs_context=True, country="MX"),

@@ -18,13 +18,34 @@ from chatwatch.detectors.pii.findings import Finding
 log = logging.getLogger(__name__)
 
 LABELS = {"PER": "person", "PERSON": "person", "ORG": "organization", "LOC": "location", "GPE": "location"}
-# Words NER models often tag as names in chat: greetings, courtesy, app names, our own vocabulary.
+# Words NER models often tag as names in chat, per language: greetings, closings, courtesy and filler
+# (capitalized at the start or end of a line as people type them), app names, our own vocabulary.
+COURTESY = {
+    "es": "hola buenas buenos buen dia dias días tardes noches gracias muchas mil disculpe disculpa perdon perdón "
+          "saludos atentamente cordialmente abrazo abrazos besos bendiciones feliz favor porfa vale claro perfecto "
+          "listo bueno buena señor senor señora senora sr sra don doña tiene tienen quiero necesito hasta luego "
+          "adios adiós chao cliente amigo amiga jefe querido querida estimado estimada",
+    "pt": "oi ola olá bom boa dia dias tarde tardes noite noites obrigado obrigada muito muita grato grata desculpe "
+          "desculpa perdao perdão abraço abraços abraco abracos beijo beijos bjs att atenciosamente cordialmente "
+          "valeu beleza certo claro perfeito pronto senhor senhora dona tem têm quero preciso tchau ate até logo "
+          "amigo amiga chefe querido querida prezado prezada",
+    "en": "hi hello hey thanks thank please sorry regards cheers best kind dear sir madam okay sure great perfect "
+          "bye morning afternoon evening customer client",
+}
 NOT_NAMES = frozenset(
-    "hola oi ola olá hello hi hey buenas buenos bom boa dia dias días tardes noches noite gracias obrigado obrigada "
-    "thanks thank please porfa favor señor senor senora señora sr sra dona don cliente client customer whatsapp "
-    "zap pix cpf cnpj rfc curp nif nie dni iban cvv pin ok okay sí si sim no não nao atte saludos abrazo "
-    "querido querida amigo amiga jefe chefe mi mis meu minha meus my tu tus seu sua your su sus el la los las o a "
-    "os as the un una um uma".split())
+    " ".join(COURTESY.values()).split()
+    + "whatsapp zap pix cpf cnpj rfc curp nif nie dni iban cvv pin ok okay sí si sim no não nao mi mis meu minha "
+      "meus my tu tus seu sua your su sus el la los las o a os as the un una um uma".split())
+# Before a single-word name these make it one: "soy Ana", "meu nome é Ana", "Hola Ana", "Sr. Pérez".
+NAME_CUES = re.compile(r"(?:\b(?:soy|me llamo|mi nombre es|habla|hablas con|sou|sou a|sou o|meu nome é|meu nome e|aqui é|"
+                       r"aqui e|fala|falo com|my name is|this is|i am|i'm|sr|sra|srta|señor|señora|senhor|senhora|"
+                       r"don|doña|dona|dr|dra|hola|buenas|oi|olá|ola|hi|hello|hey|gracias|obrigado|obrigada|"
+                       r"thanks)[.,:]?\s*)$", re.IGNORECASE)
+# A name right after one of these, in a message about delivery or an address, is a place.
+PLACE_BEFORE = re.compile(r"\b(?:para|pra|a|al|en|em|no|na|to|hasta|até|ate|desde|from)\s+$", re.IGNORECASE)
+DELIVERY_WORDS = re.compile(r"\b(?:env[ií]o|enviar|env[ií]an|frete|entrega|entregar|entregam|despacho|mandar|mandan|"
+                            r"llega|chega|ship|shipping|deliver|delivery|direcci[oó]n|endere[cç]o|address|calle|rua|"
+                            r"avenida|ciudad|cidade|bairro|colonia|barrio|cep|c[oó]digo postal|zip)", re.IGNORECASE)
 
 
 class NerEngine:
@@ -58,6 +79,10 @@ class NerEngine:
             for ent in doc.ents:
                 kind = LABELS.get(ent.label_)
                 text, start = _strip_greeting(ent.text, ent.start_char)
+                if kind == "person":
+                    kind = _person_or_place(texts[i], start, text)
+                elif kind and not _cued_or_inside(texts[i][:start], text):
+                    kind = None  # "¿Hacen", "Hablé" tagged as places at a sentence start
                 if kind and _plausible(kind, text):
                     out[i].append(Finding(kind, start, ent.end_char, 0.6, validator, source="ner"))
         return out
@@ -87,6 +112,25 @@ def may_have_names(text: str) -> bool:
         if not starts_sentence or follows_capital:
             return True
     return False
+
+
+def _person_or_place(message: str, start: int, name: str) -> str | None:
+    """"frete para Azevedo", "envío a San Lilia": a place. A single word at a sentence start with no
+    cue before it ("Grato", "Abraço" on their own line) is weak evidence: not a name."""
+    before = message[:start]
+    if PLACE_BEFORE.search(before) and DELIVERY_WORDS.search(message):
+        return "location"
+    return "person" if _cued_or_inside(before, name) else None
+
+
+def _cued_or_inside(before: str, name: str) -> bool:
+    """Evidence beyond the model for a one-word entity: it is not at a sentence start (people capitalize
+    every first word), or a cue precedes it ("soy", "Hola", "Sr.")."""
+    if " " not in name.strip():
+        opening = before.rstrip(_OPENERS)
+        if (not opening or opening[-1] in _SENTENCE_ENDS) and not NAME_CUES.search(before):
+            return False
+    return True
 
 
 def _strip_greeting(text: str, start: int) -> tuple[str, int]:

