@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import chat_corpus
 from faker import Faker
 from stdnum import iban as iban_mod
 from stdnum import luhn
@@ -191,6 +192,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--presidio-messages", type=int, default=600, help="Presidio is slow: throughput on a subset")
+    ap.add_argument("--chat-messages", type=int, default=5000, help="lines of the chat corpus (chat_corpus.py)")
     args = ap.parse_args()
     samples = build_corpus(args.messages, args.seed)
     types = [*generators({loc: Faker(loc) for loc in LOCALES}), "person"]
@@ -249,10 +251,35 @@ def main() -> None:
     print(f"\nthroughput (single process): chatwatch patterns {r_patterns:,.0f} msg/s; chatwatch +NER batched {r_ner:,.0f} msg/s")
     for name, value in presidio_rates.items():
         print(f"  presidio {name}: {value:,.0f} msg/s")
-    if presidio_rates:
+    if presidio_rates.get("patterns only"):
         print(f"  ratios: patterns {r_patterns / presidio_rates['patterns only']:.1f}x presidio patterns-only; "
               f"NER path {r_ner / statistics.mean([v for k, v in presidio_rates.items() if k.startswith('batched')]):.1f}x "
               f"presidio batched")
+    chat(args.chat_messages, args.seed, patterns_only, with_ner)
+
+
+def chat(n: int, seed: int, patterns_only: PiiDetector, with_ner: PiiDetector) -> None:
+    """The chat corpus (chat_corpus.py): ~10% of lines with a value, the rest chat noise."""
+    lines = chat_corpus.build(n, seed)
+    samples = [Sample(text, lang, region, gold=gold) for text, lang, region, gold in lines]
+    items = [PiiInput(s.text, s.lang, s.region) for s in samples]
+    types = sorted({t for s in samples for t, _, _ in s.gold})
+    found_patterns: list = []
+    found_ner: list = []
+    r_patterns = rate(lambda: found_patterns.extend(patterns_only.detect_many(items, use_ner=False)), len(items))
+    r_ner = rate(lambda: found_ner.extend(with_ner.detect_many(items)), len(items))
+    as_spans = lambda found: [[(f.type, f.start, f.end) for f in fs] for fs in found]  # noqa: E731
+    results = {"chatwatch patterns": score(samples, as_spans(found_patterns), types),
+               "chatwatch +NER": score(samples, as_spans(found_ner), types)}
+    with_value = sum(1 for s in samples if s.gold)
+    print(f"\nchat corpus: {len(samples)} lines (seed {seed}), {with_value} with a value "
+          f"({100 * with_value / len(samples):.0f}%), median {statistics.median(len(s.text) for s in samples):.0f} chars")
+    print(f"{'type':14} {'n':>5} " + " ".join(f"{name:>26}" for name in results))
+    print(f"{'':20} " + " ".join(f"{'P     R     F1':>26}" for _ in results))
+    for t in types:
+        row = [results[name][t] for name in results]
+        print(f"{t:14} {row[0][3]:>5} " + " ".join(f"{c[0]:>14.2f} {c[1]:5.2f} {c[2]:5.2f}" for c in row))
+    print(f"throughput on the chat mix (single process): patterns {r_patterns:,.0f} msg/s; +NER batched {r_ner:,.0f} msg/s")
 
 
 if __name__ == "__main__":

