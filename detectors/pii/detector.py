@@ -161,12 +161,19 @@ def add_entities(results: list[list[Finding]], indexes: Sequence[int], entities:
             results[i] = resolve_overlaps(results[i] + ents)
 
 
+# Every context word of every number type: near one of them a vetoed-looking run is still looked at.
+ANY_WORD = tuple(sorted({w for rec in RECOGNIZERS for w in rec.context} | {w for ws in GENERIC.values() for w in ws}))
+
+
 def _longest_run(text: str) -> int:
-    """Digits in the longest run of digits and separators (0 when under 6)."""
+    """Digits in the longest run of digits and separators (0 when under 6), leaving out runs that an
+    order or tracking word right before vetoes ("pedido 123456789012") and no context word rescues."""
     best = 0
     for m in _RUN.finditer(text):
         run = m.group()
-        best = max(best, len(run) - len(run.translate(_NO_DIGITS)))
+        digits = len(run) - len(run.translate(_NO_DIGITS))
+        if digits > best and not (has_negative_context(text, m.start()) and not has_context(text, m.start(), ANY_WORD)):
+            best = digits
     return best
 
 
