@@ -13,6 +13,8 @@ import re
 import warnings
 from collections.abc import Sequence
 
+from chatwatch.detectors.normalize import fold
+from chatwatch.detectors.pii.context import NEGATIVE
 from chatwatch.detectors.pii.findings import Finding
 
 log = logging.getLogger(__name__)
@@ -36,13 +38,43 @@ NOT_NAMES = frozenset(
     " ".join(COURTESY.values()).split()
     + "whatsapp zap pix cpf cnpj rfc curp nif nie dni iban cvv pin ok okay sí si sim no não nao mi mis meu minha "
       "meus my tu tus seu sua your su sus el la los las o a os as the un una um uma".split())
-# Before a single-word name these make it one: "soy Ana", "meu nome é Ana", "Hola Ana", "Sr. Pérez".
-NAME_CUES = re.compile(r"(?:\b(?:soy|me llamo|mi nombre es|habla|hablas con|sou|sou a|sou o|meu nome é|meu nome e|aqui é|"
-                       r"aqui e|fala|falo com|my name is|this is|i am|i'm|sr|sra|srta|señor|señora|senhor|senhora|"
-                       r"don|doña|dona|dr|dra|hola|buenas|oi|olá|ola|hi|hello|hey|gracias|obrigado|obrigada|"
-                       r"thanks)[.,:]?\s*)$", re.IGNORECASE)
+_NAME = r"[A-ZÁÉÍÓÚÂÊÔÃÕÇÑÜ][a-záéíóúâêôãõçñü]+"
+# Right before a name, these say it is one whatever label the model gave ("this is Christine" -> ORG):
+# introductions, who wrote or who to talk to, honorifics; and greetings or thanks with a comma.
+PERSON_CUES = re.compile(r"(?i:\b(?:soy|sou|me llamo|mi nombre es|meu nome [ée]|my name is|this is|i am|i'm|habla|"
+                         r"le escribe|aqu[ií] [ée]s?|falei com|falo com|habl[ée] con|spoke with|talked to|atienda|"
+                         r"atende|ask|pedir para|sr|sra|srta|dr|dra|lic|ing|don|doña|dona|señor|señora|senhor|"
+                         r"senhora)\.?\s+)$")
+GREETING_CUES = re.compile(r"(?i:\b(?:hola|buenas|oi|ol[áa]|hi|hello|hey|gracias|obrigad[oa]|thanks|thank you|valeu|"
+                           r"grat[oa]|saludos|abrazos?|abraços?|tchau|chau|bye)"
+                           r"[,!]?\s+)$")
+NAME_AFTER = re.compile(r"(?i:,?\s+(?:aqu[ií]|here|falando|hablando|speaking)\b)")
+# A capitalized name after the strongest cues is a name even when the model saw none.
+CUED_NAME = re.compile(r"(?i:\b(?:me llamo|mi nombre es|meu nome [ée]|my name is|this is|soy|sou|le escribe|"
+                       r"atienda|falei com|habl[ée] con|spoke with)\s+)"
+                       rf"({_NAME}(?:\s+(?:(?:de|da|do|dos|das|del)\s+)?{_NAME}){{0,3}})")
+NAMED_HERE = re.compile(rf"({_NAME}(?:\s+{_NAME})?){NAME_AFTER.pattern}")
+# Function words and everyday verbs that start chat lines ("Olá, Chegou a nota", "Buenas, Nos vemos"):
+# never a one-word name, place or organization.
+COMMON_WORDS = frozenset(
+    "chegou chegaram quedo quedamos tengo tiene tienen quiero quero preciso necesito llegó llego mande manda "
+    "vi fiz hice estoy estou sigo sigue segue aguardo espero gostaria quisiera podrían poderiam".split())
+
+
+def _stop_words() -> frozenset[str]:
+    """spaCy's own es/pt/en stop-word lists (plain Python sets: no model loads)."""
+    try:
+        from spacy.lang.en.stop_words import STOP_WORDS as en
+        from spacy.lang.es.stop_words import STOP_WORDS as es
+        from spacy.lang.pt.stop_words import STOP_WORDS as pt
+    except ImportError:
+        return frozenset()
+    return frozenset(es | pt | en)
+
+
 # A name right after one of these, in a message about delivery or an address, is a place.
-PLACE_BEFORE = re.compile(r"\b(?:para|pra|a|al|en|em|no|na|to|hasta|até|ate|desde|from)\s+$", re.IGNORECASE)
+PLACE_BEFORE = re.compile(r"\b(?:para|pra|a|al|en|em|no|na|to|hasta|até|ate|desde|from)\s+(?:[\w'-]+\s+){0,3}$",
+                          re.IGNORECASE)
 DELIVERY_WORDS = re.compile(r"\b(?:env[ií]o|enviar|env[ií]an|frete|entrega|entregar|entregam|despacho|mandar|mandan|"
                             r"llega|chega|ship|shipping|deliver|delivery|direcci[oó]n|endere[cç]o|address|calle|rua|"
                             r"avenida|ciudad|cidade|bairro|colonia|barrio|cep|c[oó]digo postal|zip)", re.IGNORECASE)
@@ -77,14 +109,16 @@ class NerEngine:
         gated = [i for i, t in enumerate(texts) if may_have_names(t)]
         for i, doc in zip(gated, nlp.pipe([texts[i] for i in gated], batch_size=batch_size), strict=True):
             for ent in doc.ents:
-                kind = LABELS.get(ent.label_)
                 text, start = _strip_greeting(ent.text, ent.start_char)
-                if kind == "person":
-                    kind = _person_or_place(texts[i], start, text)
-                elif kind and not _cued_or_inside(texts[i][:start], text):
-                    kind = None  # "¿Hacen", "Hablé" tagged as places at a sentence start
+                kind = _kind(texts[i], start, ent.end_char, text, LABELS.get(ent.label_))
                 if kind and _plausible(kind, text):
                     out[i].append(Finding(kind, start, ent.end_char, 0.6, validator, source="ner"))
+            taken = [(f.start, f.end) for f in out[i]]
+            for m in (*CUED_NAME.finditer(texts[i]), *NAMED_HERE.finditer(texts[i])):
+                a, b = m.span(1)
+                if not _common(m.group(1)) and not any(a < e and s < b for s, e in taken):
+                    out[i].append(Finding("person", a, b, 0.6, f"{validator}+cue", source="ner"))
+                    taken.append((a, b))
         return out
 
 
@@ -92,6 +126,7 @@ class NerEngine:
 # "Verano2026", handles), which NER would only mistake for names.
 _CAPITALIZED = re.compile(r"(?<![\w@])[A-ZÁÉÍÓÚÂÊÔÃÕÇÑÜ][a-záéíóúâêôãõçñü]{2,}(?![\w@])")
 _OPENERS = " \t\"'«(¿¡"
+STOP_WORDS = _stop_words()
 _SENTENCE_ENDS = ".!?…\n"
 
 
@@ -100,6 +135,8 @@ def may_have_names(text: str) -> bool:
     sentence start: "Ana Gómez pidió…") and is not a greeting. Sentence starts include those after
     "?", "!" and "." ("Oi, tudo bem? Tem em azul?"), where everyone capitalizes. Lowercase chat
     ("ok, mañana te llamo") skips spaCy; so do ~9 in 10 messages of a realistic mix."""
+    if NAMED_HERE.search(text):
+        return True  # "Gregory here", "Salomón aquí"
     previous_end = -1
     for match in _CAPITALIZED.finditer(text):
         word = match.group()
@@ -114,21 +151,32 @@ def may_have_names(text: str) -> bool:
     return False
 
 
-def _person_or_place(message: str, start: int, name: str) -> str | None:
-    """"frete para Azevedo", "envío a San Lilia": a place. A single word at a sentence start with no
-    cue before it ("Grato", "Abraço" on their own line) is weak evidence: not a name."""
+def _common(name: str) -> bool:
+    """One word that is a function word, an everyday verb or our own order/case vocabulary."""
+    word = name.strip().casefold()
+    return " " not in word and (word in STOP_WORDS or word in COMMON_WORDS or word in NOT_NAMES or fold(word) in NEGATIVE)
+
+
+def _kind(message: str, start: int, end: int, name: str, labelled: str | None) -> str | None:
+    """What an entity is, from the model's label and cheap evidence around it."""
     before = message[:start]
+    if _common(name):
+        return None  # "Nos", "Qual", "Chegou", "Folio"
     if PLACE_BEFORE.search(before) and DELIVERY_WORDS.search(message):
-        return "location"
-    return "person" if _cued_or_inside(before, name) else None
+        return "location"  # "frete para Azevedo", "envío a San Lilia"
+    if PERSON_CUES.search(before) or GREETING_CUES.search(before) or NAME_AFTER.match(message, end):
+        return "person"  # "this is Christine" (labelled ORG), "Gracias, Vanesa" (LOC), "Salomón aquí"
+    if labelled is None or not _cued_or_inside(before, name):
+        return None  # MISC; or one word at a sentence start with no cue ("Grato", "¿Hacen")
+    return labelled
 
 
 def _cued_or_inside(before: str, name: str) -> bool:
     """Evidence beyond the model for a one-word entity: it is not at a sentence start (people capitalize
-    every first word), or a cue precedes it ("soy", "Hola", "Sr.")."""
+    every first word)."""
     if " " not in name.strip():
         opening = before.rstrip(_OPENERS)
-        if (not opening or opening[-1] in _SENTENCE_ENDS) and not NAME_CUES.search(before):
+        if not opening or opening[-1] in _SENTENCE_ENDS:
             return False
     return True
 

