@@ -114,8 +114,10 @@ def build(n: int, seed: int, pii_share: float = 0.1) -> list[tuple[str, str, str
             value = make()
             if kind == "phone":
                 region = "BR"
-            word = WORDS[kind][lang] if (kind == "payment_card" and value.startswith("9")) or rng.random() < 0.6 else ""
-            text = re.sub(r"[ \t]+", " ", rng.choice(VALUE_LINES[lang]).format(w=word, v=value)).strip(" :")
+            unknown_issuer = kind == "payment_card" and value.startswith("9")  # a card only by its word
+            word = WORDS[kind][lang] if unknown_issuer or rng.random() < 0.6 else ""
+            lines = [t for t in VALUE_LINES[lang] if "{w}" in t] if unknown_issuer else VALUE_LINES[lang]
+            text = re.sub(r"[ \t]+", " ", rng.choice(lines).format(w=word, v=value)).strip(" :")
             start = text.index(value)
             gold.append((kind, start, start + len(value)))
         if rng.random() < 0.3:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import phonenumbers
 from stdnum import luhn
 
-from chatwatch.detectors.pii.context import GENERIC, has_context
+from chatwatch.detectors.pii.context import GENERIC, has_context, has_context_after
 from chatwatch.detectors.pii.findings import Finding
 
 # (brand, IIN prefixes as (low, high) ranges over the first digits, allowed lengths)
@@ -75,8 +75,8 @@ def card_brand(digits: str) -> str | None:
 
 
 def cards(text: str) -> Iterator[Finding]:
-    """Luhn-valid card-shaped numbers with a known issuer range; or, right after a card word ("tarjeta",
-    "cartão", "card"), with any issuer (a lower score): a compliance tool flags a card number it cannot
+    """Luhn-valid card-shaped numbers with a known issuer range; or, next to a card word ("tarjeta",
+    "cartão", "card", before or after it), with any issuer (a lower score): a compliance tool flags a card number it cannot
     name the brand of when the person says it is a card."""
     for m in CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
@@ -85,7 +85,8 @@ def cards(text: str) -> Iterator[Finding]:
         brand = card_brand(digits)
         if brand:
             yield Finding("payment_card", m.start(), m.end(), 0.85, f"luhn+brand:{brand}", detail=brand)
-        elif 13 <= len(digits) <= 19 and has_context(text, m.start(), GENERIC["payment_card"]):
+        elif 13 <= len(digits) <= 19 and (has_context(text, m.start(), GENERIC["payment_card"])
+                                           or has_context_after(text, m.end(), GENERIC["payment_card"])):
             yield Finding("payment_card", m.start(), m.end(), 0.7, "luhn+card-word", detail="unknown")
 
 

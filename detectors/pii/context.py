@@ -31,6 +31,11 @@ PAYMENT = ("pagar", "pago", "pague", "pagamento", "pagamos", "pay", "payment", "
            "cvv", "cvc", "vencimiento", "vencimento", "validade", "expira")
 
 
+def has_context_after(text: str, end: int, words: tuple[str, ...], window: int = WINDOW) -> bool:
+    """A context word in the window after the value ("9182… es mi número de tarjeta")."""
+    return bool(words) and _words_regex(words).search(fold(text[end:end + window])) is not None
+
+
 def has_negative_context(text: str, start: int) -> bool:
     return has_context(text, start, NEGATIVE, window=NEGATIVE_WINDOW)
 

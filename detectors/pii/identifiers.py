@@ -55,8 +55,10 @@ def _p(expr: str, flags: int = re.IGNORECASE, glued: bool = False) -> re.Pattern
 
 
 def _rfc(value: str) -> bool:
-    """An RFC's letters are a name or company initials, never an identifier's acronym ("NIT 800226098")."""
-    return not value.startswith(ACRONYMS) and rfc.is_valid(value)
+    """An RFC's letters are a name or company initials, never an identifier's acronym ("NIT 800226098");
+    initials that merely begin like one ("RUNU340416F35") are fine."""
+    letters = re.match(r"[A-ZÑ&]*", value).group()
+    return letters not in ACRONYMS and rfc.is_valid(value)
 
 
 def _nif(value: str) -> bool:

@@ -59,7 +59,9 @@ def test_near_misses_are_not_flagged(patterns, text):
     # a Luhn-valid number of no known issuer, right after a card word: still a card (lower score)
     ("número do cartão 9999 9999 9999 9995", [("payment_card", "9999 9999 9999 9995")]),
     ("mi tarjeta es 9999999999999995", [("payment_card", "9999999999999995")]),
+    ("9999999999999995 es mi número de tarjeta", [("payment_card", "9999999999999995")]),  # the word after it
     ("9999 9999 9999 9995", []),  # without a card word a known issuer range is still required
+    ("mi RFC es RUNU340416F35", [("mx_rfc", "RUNU340416F35")]),  # initials that begin like "RUN" are initials
     # order, tracking and case words in front of a number veto it, unless its own word is there too
     ("pedido 4111111111111111 no llegó", []),
     ("protocolo 529.982.247-25", []),
