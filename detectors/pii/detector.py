@@ -26,6 +26,7 @@ NUMBERS = ("payment_card", "phone")  # contact findings an order or tracking wor
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 # Digits joined by at most two separators ("529.982.247-25", "+55 (11) 98765-4321"); 6+ digits.
 _RUN = re.compile(r"\d(?:[ .,\-/()\u2013]{0,2}\d){5,}")
+_KEY_SHAPE = re.compile("|".join(re.escape(p) for p in contact.KEY_PREFIXES))  # an API key's prefix
 MIN_DIGITS = 6  # shorter runs: no identifier, card or phone (IP addresses are looked for when "." is there)
 FALLBACK_REGIONS = ("MX", "BR", "ES", "AR", "CO", "CL", "PE", "US")
 
@@ -98,8 +99,8 @@ class PiiDetector:
         # `in` tests, and each recognizer runs only when the longest run can hold its value.
         total = len(text) - len(text.translate(_NO_DIGITS))
         digits = _longest_run(text) if total >= MIN_DIGITS else 0
-        at, colon = "@" in text, ":" in text
-        secret_word = _has_secret_word(text) or any(p in text for p in contact.KEY_PREFIXES)
+        at, colon = "@" in text, text.count(":")
+        secret_word = _has_secret_word(text) or _KEY_SHAPE.search(text) is not None
         if total < 2 and not (at or colon or secret_word):
             return []
         found: list[Finding] = []
@@ -126,7 +127,7 @@ class PiiDetector:
                     unworded.add((m.start(), m.start() + len(raw)))
         regions = tuple(dict.fromkeys(r for r in (region, *FALLBACK_REGIONS) if r))
         others = [*(contact.cards(text) if digits >= 12 else ()), *(contact.emails(text) if at else ()),
-                  *(contact.ip_addresses(text) if colon or (total >= 4 and "." in text) else ()),
+                  *(contact.ip_addresses(text) if colon >= 2 or (total >= 4 and "." in text) else ()),
                   *(contact.urls_with_credentials(text) if "://" in text else ()),
                   *(contact.secrets(text) if secret_word else ())]
         taken = [(f.start, f.end) for f in (*found, *others)]
