@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import Field
 
@@ -125,14 +126,13 @@ class PiiDetector:
                 found.append(Finding(rec.type, m.start(), m.start() + len(raw), min(1.0, score), rec.validator))
                 if not context:
                     unworded.add((m.start(), m.start() + len(raw)))
-        regions = tuple(dict.fromkeys(r for r in (region, *FALLBACK_REGIONS) if r))
         others = [*(contact.cards(text) if digits >= 12 else ()), *(contact.emails(text) if at else ()),
                   *(contact.ip_addresses(text) if colon >= 2 or (total >= 4 and "." in text) else ()),
                   *(contact.urls_with_credentials(text) if "://" in text else ()),
                   *(contact.secrets(text) if secret_word else ())]
         taken = [(f.start, f.end) for f in (*found, *others)]
         phone_words = has_context(text, len(text), GENERIC["phone"], window=len(text)) if digits >= 7 else False
-        phones = contact.phones(text, regions, taken, context=phone_words, all_regions=region is None,
+        phones = contact.phones(text, _regions(region), taken, context=phone_words, all_regions=region is None,
                                 vetoed=lambda start: not phone_words and has_negative_context(text, start)
                                 ) if digits >= 7 else ()
         paying = None
@@ -164,6 +164,12 @@ def add_entities(results: list[list[Finding]], indexes: Sequence[int], entities:
 
 # Every context word of every number type: near one of them a vetoed-looking run is still looked at.
 ANY_WORD = tuple(sorted({w for rec in RECOGNIZERS for w in rec.context} | {w for ws in GENERIC.values() for w in ws}))
+
+
+@lru_cache(maxsize=64)
+def _regions(region: str | None) -> tuple[str, ...]:
+    """The business number's country first, then the others phones are tried in."""
+    return tuple(dict.fromkeys(r for r in (region, *FALLBACK_REGIONS) if r))
 
 
 def _longest_run(text: str) -> int:
