@@ -56,12 +56,29 @@ class _Loaded:
     refs: list[tuple[str, SourceLocation, str | None]] = field(default_factory=list)
 
 
+def pack_files(folder: Path) -> list[Path]:
+    """The visible pack files under a folder, sorted. Hidden names are skipped at every level: a
+    Kubernetes ConfigMap volume holds each file twice (the visible link and `..<timestamp>/` behind
+    `..data`), and editors leave `.name.yaml.swp`-like files. In such a volume the files are read
+    from the folder `..data` points to now, resolved once, so a swap during a load cannot mix two
+    versions of the packs."""
+    data = folder / "..data"
+    if data.is_symlink() and data.is_dir():
+        folder = data.resolve()
+    found = []
+    for f in folder.rglob("*"):
+        parts = f.relative_to(folder).parts
+        if f.suffix in PACK_SUFFIXES and not any(part.startswith(".") for part in parts) and f.is_file():
+            found.append(f)
+    return sorted(found)
+
+
 def load_rules_dir(*paths: Path) -> RuleSet:
     """Load every pack under the given files/folders; all problems of all files in one error."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(f for f in path.rglob("*") if f.suffix in PACK_SUFFIXES and f.is_file()))
+            files.extend(pack_files(path))
         elif path.is_file():
             files.append(path)
         else:

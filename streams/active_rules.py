@@ -17,7 +17,7 @@ from typing import Any
 
 from chatwatch.detectors.scanner import Scanner
 from chatwatch.rules import RulePackError, load_rules_dir
-from chatwatch.rules.loader import PACK_SUFFIXES
+from chatwatch.rules.loader import pack_files
 from chatwatch.streams import metrics
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,9 @@ log = logging.getLogger(__name__)
 def fingerprint(rules_dir: Path) -> str:
     """Hash of every pack file's path and content: changes exactly when what would load changes."""
     digest = hashlib.sha256()
-    files = sorted(f for f in rules_dir.rglob("*") if f.suffix in PACK_SUFFIXES and f.is_file()) \
-        if rules_dir.is_dir() else [rules_dir]
+    files = pack_files(rules_dir) if rules_dir.is_dir() else [rules_dir]
     for f in files:
-        digest.update(str(f.relative_to(rules_dir) if rules_dir.is_dir() else f.name).encode())
+        digest.update(f.name.encode() if not rules_dir.is_dir() else str(f).encode())
         try:
             digest.update(f.read_bytes())
         except OSError:

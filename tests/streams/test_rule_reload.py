@@ -33,6 +33,30 @@ def write(folder: Path, text: str) -> None:
     (folder / "live.yaml").write_text(text)
 
 
+def configmap_swap(folder: Path, files: dict[str, str], stamp: str) -> None:
+    """What the kubelet does with a ConfigMap volume: the files in a new `..<stamp>` folder, `..data`
+    re-pointed at it in one rename, and the visible names as links through `..data`."""
+    data = folder / f"..{stamp}"
+    data.mkdir()
+    for name, text in files.items():
+        (data / name).write_text(text)
+    (folder / "..data_tmp").symlink_to(data.name)
+    (folder / "..data_tmp").rename(folder / "..data")
+    for name in files:
+        if not (folder / name).is_symlink():
+            (folder / name).symlink_to(Path("..data") / name)
+
+
+def test_a_configmap_volume_loads_each_pack_once_and_its_swap_reloads(tmp_path: Path):
+    configmap_swap(tmp_path, {"live.yaml": PACK.format(version=1, word="alfa")}, "2026_11_24_10_00_00.1")
+    active = ActiveRules(tmp_path)  # the hidden copy under ..<stamp> is not a second "live" pack
+    assert [p["version"] for p in active.info()["packs"]] == ["1"]
+    assert active.reload_if_changed() is None
+    configmap_swap(tmp_path, {"live.yaml": PACK.format(version=2, word="beta")}, "2026_11_24_10_05_00.2")
+    assert active.reload_if_changed() is True
+    assert [p["version"] for p in active.info()["packs"]] == ["2"]
+
+
 def test_swap_on_change_and_keep_the_old_set_on_a_broken_one(tmp_path: Path):
     write(tmp_path, PACK.format(version=1, word="alfa"))
     active = ActiveRules(tmp_path)
