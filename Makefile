@@ -1,5 +1,6 @@
 # chatwatch developer entry points. `make demo` and `make test` work on a fresh machine with
-# Python 3.11+, Java 17 and Maven (scripts/kafka-local installs the last two with apt if missing).
+# Python 3.11+, Java 17 and Maven (scripts/kafka-local installs the last two with apt if missing);
+# `make test` also needs Go, to build helm once for the chart tests.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,12 @@ KAFKA_PORT ?= 9092
 export KAFKA_PORT
 export CHATWATCH_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 
-.PHONY: venv install kafka-start kafka-stop demo test lint clean
+# helm for the chart tests: built once from the Go module proxy, kept outside the tree.
+HELM_VERSION ?= v3.16.4
+HELM := $(HOME)/.cache/chatwatch/bin/helm
+export HELM_BIN := $(HELM)
+
+.PHONY: venv install kafka-start kafka-stop demo test lint clean helm
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "chatwatch needs Python 3.11+")'
@@ -39,7 +45,13 @@ demo: install
 	scripts/kafka-local start
 	$(BIN)/chatwatch demo; status=$$?; scripts/kafka-local stop; exit $$status
 
-test: install
+$(HELM):
+	@command -v go >/dev/null || { echo "helm is built with Go (go install); install Go first"; exit 1; }
+	GOFLAGS=-mod=mod GOBIN=$(dir $(HELM)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(HELM)
+
+test: install $(HELM)
 	scripts/kafka-local start
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; scripts/kafka-local stop; exit $$status
 
