@@ -10,7 +10,8 @@ export CHATWATCH_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 
 # helm for the chart tests: built once from the Go module proxy, kept outside the tree.
 HELM_VERSION ?= v3.16.4
-HELM := $(HOME)/.cache/chatwatch/bin/helm
+HELM ?= $(HOME)/.cache/chatwatch/bin/helm
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 export HELM_BIN := $(HELM)
 
 .PHONY: venv install kafka-start kafka-stop demo test lint clean helm
@@ -46,8 +47,8 @@ demo: install
 	$(BIN)/chatwatch demo; status=$$?; scripts/kafka-local stop; exit $$status
 
 $(HELM):
-	@command -v go >/dev/null || { echo "helm is built with Go (go install); install Go first"; exit 1; }
-	GOFLAGS=-mod=mod GOBIN=$(dir $(HELM)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	@test -x "$(GO)" || { echo "helm is built with Go (go install); install Go first"; exit 1; }
+	GOFLAGS=-mod=mod GOBIN=$(dir $(HELM)) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 helm: $(HELM)
 
