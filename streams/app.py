@@ -63,7 +63,7 @@ class WorkerApp(faust.App):
         await super().on_stop()
 
 
-def create_app(settings: Settings, active: ActiveRules) -> faust.App:
+def create_app(settings: Settings, active: ActiveRules | None) -> faust.App:
     """The worker app for `settings.roles`: only the agents, models and connections those roles need."""
     topics = TopicNames.from_settings(settings)
     roles = settings.roles
@@ -107,6 +107,7 @@ def create_app(settings: Settings, active: ActiveRules) -> faust.App:
     if "normalize" in roles:
         normalize.register(app, topics, settings.normalize_batch_size, settings.normalize_batch_wait_s)
     if "scan" in roles:
+        assert active is not None, "the scan role needs rule packs"
         scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
                       settings.scan_batch_wait_s)
         _register_rule_reload(app, active, settings.rules_reload_interval_s)
@@ -120,7 +121,7 @@ def create_app(settings: Settings, active: ActiveRules) -> faust.App:
     return app
 
 
-def run_worker(settings: Settings, rules: ActiveRules, loglevel: str) -> None:
+def run_worker(settings: Settings, rules: ActiveRules | None, loglevel: str) -> None:
     """Wait for Kafka and create the topics, build the app and run it until SIGTERM/SIGINT (Faust's worker
     owns the loop)."""
     loop = asyncio.new_event_loop()
@@ -189,10 +190,10 @@ def _register_watchdog(app: faust.App, topics: TopicNames, stuck_after_s: float)
     return watchdog
 
 
-def _register_pages(app: faust.App, active: ActiveRules, watchdog: PartitionWatchdog | None) -> None:
+def _register_pages(app: faust.App, active: ActiveRules | None, watchdog: PartitionWatchdog | None) -> None:
     @app.page("/rules")
     async def rules_info(self: Any, request: Any) -> Any:
-        return self.json(active.info())
+        return self.json(active.info() if active else {"packs": [], "note": "this worker has no scan role"})
 
     @app.page("/metrics")
     async def prometheus(self: Any, request: Any) -> Any:

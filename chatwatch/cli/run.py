@@ -22,12 +22,14 @@ def worker(loglevel: str = typer.Option("info", help="debug, info, warning, erro
                                                 "(default: CHATWATCH_WORKER_ROLES, i.e. all in one process).")) -> None:
     """Run the Faust worker: normalize, scan, archive and notify agents; /metrics, /healthz, /ready, /rules."""
     settings = load_settings(worker_roles=roles) if roles else load_settings()
-    rules_dir = settings.rules_dir or SHIPPED_PACKS
-    try:
-        rules = ActiveRules(rules_dir)
-    except RulePackError as exc:
-        err.print(f"[red]rule packs in {rules_dir} are invalid:[/]\n{exc}")
-        raise typer.Exit(2) from None
+    rules = None  # only the scan role runs rule packs
+    if "scan" in settings.roles:
+        rules_dir = settings.rules_dir or SHIPPED_PACKS
+        try:
+            rules = ActiveRules(rules_dir)
+        except RulePackError as exc:
+            err.print(f"[red]rule packs in {rules_dir} are invalid:[/]\n{exc}")
+            raise typer.Exit(2) from None
     run_worker(settings, rules, loglevel)
 
 

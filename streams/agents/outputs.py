@@ -1,9 +1,11 @@
 """What an agent step wants written, and the delivery that makes at-least-once hold without stalling.
 
-An agent computes a list of `Output`s for its input records, then `Delivery` sends them and waits
-for the broker's acknowledgement before the agent takes the next records. Faust commits an input
-offset only once the agent has moved past it, so an offset is never committed before its outputs
-are on Kafka — or, when Kafka refuses an output for good, before its dead letter is.
+An agent computes a list of `Output`s for a batch of input records and hands them to `InFlight`,
+which sends them at once and acks the batch's input events only after the broker acknowledged
+every output (`Delivery.settle`). Faust commits an input offset only once its event is acked, so
+an offset is never committed before its outputs are on Kafka — or, when Kafka refuses an output
+for good, before its dead letter is. Sinks that are not Kafka (the archive) gather their events
+in an `Accumulator`, which acks them after the store.
 
 Errors at the produce are of two classes:
 - retriable (broker unreachable, leader moving, timeouts): back off and retry only the outputs
@@ -12,8 +14,8 @@ Errors at the produce are of two classes:
   cannot be serialized): the output becomes a dead letter (`output_rejected`, with the error
   class). A dead letter that is itself refused is logged and counted, and the partition moves on.
 
-A step that raises never takes records with it: `step_agent` dead-letters the record; `batch_agent`
-runs the batch's records one by one and dead-letters only the ones that raise.
+A step that raises never takes records with it: `batch_agent` runs the batch's records one by one
+and dead-letters only the ones that raise.
 """
 
 from __future__ import annotations
@@ -197,11 +199,6 @@ class InFlight:
                 await self._delivery(outputs)
             for event in events:
                 event.message.ack(self._app.consumer)
-            self._queue.task_done()
-
-    async def drain(self) -> None:
-        """Wait until every submitted batch is acknowledged (shutdown, tests)."""
-        await self._queue.join()
 
 
 class Accumulator:
@@ -309,10 +306,9 @@ def batch_agent(app: Any, topic_name: str, name: str, stage: str, step: Callable
     """An agent that maps each batch of records (Faust Messages: value, partition, offset, timestamp)
     to outputs with a pure `step` and hands them to an `InFlight` pipeline. A batch whose step raises
     is run again record by record, so only the records that fail alone are dead-lettered."""
-    topic = app.topic(topic_name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
     in_flight = InFlight(app, Delivery(app, stage, deadletter_topic), window)
 
-    @app.agent(topic, name=name)
+    @app.agent(bytes_topic(app, topic_name), name=name)
     async def agent(stream: Any) -> None:
         confirming = asyncio.ensure_future(in_flight.confirm())
         try:
@@ -331,8 +327,13 @@ def batch_agent(app: Any, topic_name: str, name: str, stage: str, step: Callable
         finally:
             confirming.cancel()
 
-    agent.in_flight = in_flight
     return agent
+
+
+def bytes_topic(app: Any, *names: str, **options: Any) -> Any:
+    """A topic (or several) an agent reads as raw bytes: each step decodes and validates its records
+    itself, so a bad record becomes a dead letter instead of a Faust decode error."""
+    return app.topic(*names, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw", **options)
 
 
 def per_record(step: Callable[[Any], list[Output]]) -> Callable[[list[Any]], list[Output]]:

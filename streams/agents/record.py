@@ -25,7 +25,7 @@ from chatwatch.sinks.clickhouse.guard import ArchiveGuard
 from chatwatch.sinks.clickhouse.rows import Rows, alert_rows, scan_rows
 from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 from chatwatch.streams import metrics
-from chatwatch.streams.agents.outputs import Accumulator, Delivery, Output, dead_letter_output
+from chatwatch.streams.agents.outputs import Accumulator, Delivery, Output, bytes_topic, dead_letter_output
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -69,8 +69,6 @@ async def consult(step: Any, *args: Any) -> None:
 
 def register(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: ArchiveGuard, max_batch: int,
              within_s: float) -> Any:
-    source = app.topic(topics.scans, topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw",
-                       key_serializer="raw")
     deliver = Delivery(app, STAGE, topics.deadletter)
 
     async def store(events: list[Any]) -> None:
@@ -103,7 +101,7 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: Archive
     batches = Accumulator(app, store, max_batch, within_s, archive_metrics.archive_pending)
     app.before_stop.append(batches.flush_now)
 
-    @app.agent(source, name="chatwatch.record")
+    @app.agent(bytes_topic(app, topics.scans, topics.alerts), name="chatwatch.record")
     async def record(stream: Any) -> None:
         storing = asyncio.ensure_future(batches.run())
         try:

@@ -27,7 +27,15 @@ from chatwatch.detectors.redaction import redact
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.records import ContextLine, Message, ScanRecord, validation_summary
 from chatwatch.streams import metrics
-from chatwatch.streams.agents.outputs import Delivery, InFlight, Output, batch_agent, dead_letter_output, hold
+from chatwatch.streams.agents.outputs import (
+    Delivery,
+    InFlight,
+    Output,
+    batch_agent,
+    bytes_topic,
+    dead_letter_output,
+    hold,
+)
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -90,6 +98,10 @@ def process_batch(records: list[Record], scanner: Scanner, topics: TopicNames,
 def process_message(value: bytes, scanner: Scanner, topics: TopicNames, *, partition: int | None = None,
                     offset: int | None = None, options: ScanOptions = ScanOptions()) -> list[Output]:
     return process_batch([Record(value, partition, offset)], scanner, topics, options)
+
+
+def _records(messages: list[Any]) -> list[Record]:
+    return [Record(m.value or b"", m.partition, m.offset) for m in messages]
 
 
 def _decode(records: list[Record], topics: TopicNames) -> tuple[list[tuple[Record, Message]], list[Output]]:
@@ -187,8 +199,7 @@ def register(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner
         return _register_with_ner_pool(app, topics, current_scanner, options, max_batch, within_s)
 
     def step(batch: list[Any]) -> list[Output]:
-        records = [Record(m.value or b"", m.partition, m.offset) for m in batch]
-        return process_batch(records, current_scanner(), topics, options)
+        return process_batch(_records(batch), current_scanner(), topics, options)
 
     return batch_agent(app, topics.messages, "chatwatch.scan", STAGE, step, max_batch, within_s, topics.deadletter)
 
@@ -199,7 +210,6 @@ def _register_with_ner_pool(app: Any, topics: TopicNames, current_scanner: Calla
     patterns and hands the batch's name-like texts to the NER pool, then goes on with the next batch;
     `finish` takes the batches in order, adds the entities when they come back, runs the rules and
     sends the outputs. At most `window` batches wait for NER."""
-    source = app.topic(topics.messages, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
     in_flight = InFlight(app, Delivery(app, STAGE, topics.deadletter), 8)
     waiting: asyncio.Queue = asyncio.Queue(maxsize=window)
     detector, pool = options.pii, options.ner_pool
@@ -217,14 +227,13 @@ def _register_with_ner_pool(app: Any, topics: TopicNames, current_scanner: Calla
             await in_flight.submit(events, outputs + _scan(decoded, results, current_scanner(), topics, options),
                                    held=True)
 
-    @app.agent(source, name="chatwatch.scan")
+    @app.agent(bytes_topic(app, topics.messages), name="chatwatch.scan")
     async def agent(stream: Any) -> None:
         tasks = [asyncio.ensure_future(in_flight.confirm()), asyncio.ensure_future(finish())]
         try:
             async for events in stream.take_events(max_batch, within=within_s):
                 started = time.perf_counter()
-                decoded, outputs = _decode([Record(e.message.value or b"", e.message.partition, e.message.offset)
-                                            for e in events], topics)
+                decoded, outputs = _decode(_records([e.message for e in events]), topics)
                 items = _pii_inputs(decoded)
                 try:
                     results = [detector.patterns(i.text, i.region) for i in items]

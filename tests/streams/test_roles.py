@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -29,24 +24,14 @@ from chatwatch.streams.agents import normalize, scan
 from chatwatch.streams.demo import envelopes
 from chatwatch.streams.demo.stack import LocalStack, free_port
 from chatwatch.streams.topics import TopicNames, ensure_topics
+from tests.streams.test_archive import chatwatch, metric
 
 WED = 1_763_560_800
 
 
 def archived(stack: LocalStack, sql: str) -> list[dict]:
     """Rows from the stack's embedded ClickHouse (once the process that owns the folder stopped)."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHATWATCH_")},
-           "CHATWATCH_CLICKHOUSE_PATH": str(stack.clickhouse_path)}
-    out = subprocess.run([sys.executable, "-m", "chatwatch.cli", "db", "query", "--format", "json", sql], env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)["result"]
-
-
-def metric(stack: LocalStack, series: str) -> float:
-    with urllib.request.urlopen(f"{stack.worker_url}/metrics", timeout=5) as resp:
-        found = re.search(rf"^{re.escape(series)} (\S+)", resp.read().decode(), re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+    return json.loads(chatwatch(stack, "db", "query", "--format", "json", sql))["result"]
 
 
 def test_sigterm_writes_the_pending_archive_batch(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
