@@ -44,6 +44,8 @@ EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w)")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?![\w:]|\.\w)")
 URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]{1,15}://[^\s:/@]+:[^\s@/]+@[^\s/]+", re.IGNORECASE)
+# Password words, lower-cased as they begin ("contrase" for contraseña/contrasena).
+SECRET_WORDS = ("contrase", "senha", "password", "passwd", "pwd", "clave", "pin", "nip", "token", "passcode")
 SECRET_AFTER_WORD = re.compile(
     r"\b(?:contrase(?:ñ|n)a|senha|password|passwd|pwd|clave|pin|nip|token|passcode)\b"
     r"[^\S\n]{0,3}(?:(?:es|é|e|is|da|do|de|del|:|=|->)[^\S\n]{0,3}){0,3}[\"'“]?(?P<value>[^\s\"'”,;]{3,64})",

@@ -4,7 +4,6 @@ recognizer says it needs context, like the Colombian cédula)."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from chatwatch.detectors.normalize import fold
 
@@ -40,10 +39,51 @@ def has_negative_context(text: str, start: int) -> bool:
     return has_context(text, start, NEGATIVE, window=NEGATIVE_WINDOW)
 
 
-@lru_cache(maxsize=256)
+def vetoed(text: str, start: int, rescue: tuple[str, ...]) -> bool:
+    """An order or tracking word right before `start` ("pedido 1234…") and no `rescue` word (the type's own
+    context words) in the context window. The same as `has_negative_context and not has_context`, with
+    one fold where folding keeps offsets (an ASCII window without whitespace runs): every digit run asks."""
+    window = text[max(0, start - WINDOW):start]
+    folded = fold(window)
+    if window.isascii() and len(folded) == len(window):
+        near = folded[-NEGATIVE_WINDOW:]
+    else:
+        near = fold(text[max(0, start - NEGATIVE_WINDOW):start])
+    return (_words_regex(NEGATIVE).search(near) is not None
+            and not (rescue and _words_regex(rescue).search(folded) is not None))
+
+
 def _words_regex(words: tuple[str, ...]) -> re.Pattern[str]:
-    """Each word at a word start, as a prefix ('telefono' also finds 'telefonos'); phrases as written."""
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")")
+    """Each word at a word start, as a prefix ('telefono' also finds 'telefonos'); phrases as written.
+    The words go in as a trie ("c(?:ar(?:d|tao)|el(?:ular)?)"): Python's regex engine tries every
+    branch of a flat alternation at each word start, and a trie halves the time of the 80-word lists.
+    Cached by the tuple's identity: the lists are module constants, and hashing an 80-word tuple on
+    every call cost as much as the search."""
+    cached = _REGEXES.get(id(words))
+    if cached is None or cached[0] is not words:
+        cached = _REGEXES[id(words)] = (words, re.compile(r"(?<![a-z0-9])" + _trie(words)))
+    return cached[1]
+
+
+_REGEXES: dict[int, tuple[tuple[str, ...], re.Pattern[str]]] = {}
+
+
+def _trie(words: tuple[str, ...]) -> str:
+    root: dict = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        group = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{group})?" if "" in node else group
+
+    return emit(root)
 
 
 def has_context(text: str, start: int, words: tuple[str, ...], window: int = WINDOW) -> bool:

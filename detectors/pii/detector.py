@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import ahocorasick
 from pydantic import Field
 
 from chatwatch.detectors.pii import contact
-from chatwatch.detectors.pii.context import BOOST, GENERIC, PAYMENT, has_context, has_negative_context
+from chatwatch.detectors.pii.context import BOOST, GENERIC, PAYMENT, has_context, has_negative_context, vetoed
 from chatwatch.detectors.pii.findings import Finding, resolve_overlaps
 from chatwatch.detectors.pii.identifiers import RECOGNIZERS, compact, shrink_to_valid
 from chatwatch.detectors.pii.language import guess_language
@@ -29,7 +30,14 @@ _RUN = re.compile(r"\d(?:[ .,\-/()\u2013]{0,2}\d){5,}")
 _KEY_SHAPE = re.compile("|".join(re.escape(p) for p in contact.KEY_PREFIXES))  # an API key's prefix
 # Every context word of every number type: near one of them a vetoed-looking run is still looked at.
 ANY_WORD = tuple(sorted({w for rec in RECOGNIZERS for w in rec.context} | {w for ws in GENERIC.values() for w in ws}))
+# Lower-cased password words and key prefixes: without one, neither secret regex can match.
+_SECRET_HINT = ahocorasick.Automaton()
+for _word in {*contact.SECRET_WORDS, *(p.lower() for p in contact.KEY_PREFIXES)}:
+    _SECRET_HINT.add_word(_word, _word)
+_SECRET_HINT.make_automaton()
 MIN_DIGITS = 6  # shorter runs: no identifier, card or phone (IP addresses are looked for when "." is there)
+# The recognizers that can fire when the longest run holds i digits, for i up to 20.
+_CANDIDATES = tuple(tuple(rec for rec in RECOGNIZERS if i >= rec.min_digits) for i in range(21))
 FALLBACK_REGIONS = ("MX", "BR", "ES", "AR", "CO", "CL", "PE", "US")
 
 
@@ -97,46 +105,32 @@ class PiiDetector:
         if not text:
             return []
         # The prefilter: most chat lines have no run of digits long enough for any identifier, card or
-        # phone, no "@", no "://", no password word and no key shape; they cost a regex search and a few
-        # `in` tests, and each recognizer runs only when the longest run can hold its value.
-        total = len(text) - len(text.translate(_NO_DIGITS))
+        # phone, no "@", no "://", no password word and no key shape; they cost a few C-level scans, and
+        # each recognizer runs only when the longest run can hold its value.
+        encoded = text.encode()  # bytes.translate is the fastest digit count; UTF-8 keeps ASCII digits as they are
+        total = len(encoded) - len(encoded.translate(None, b"0123456789"))
         digits = _longest_run(text) if total >= MIN_DIGITS else 0
-        at, colon = "@" in text, text.count(":")
-        secret_word = _has_secret_word(text) or _KEY_SHAPE.search(text) is not None
+        at, colon, url = "@" in text, text.count(":"), "://" in text
+        secret_word = next(_SECRET_HINT.iter(text.lower()), None) is not None and (
+            _has_secret_word(text) or _KEY_SHAPE.search(text) is not None)
+        ips = colon >= 2 or (total >= 4 and "." in text)
         if total < 2 and not (at or colon or secret_word):
             return []
-        found: list[Finding] = []
-        unworded: set[tuple[int, int]] = set()  # identifier spans without their own context word
-        for rec in RECOGNIZERS if total >= 2 else ():
-            if digits < rec.min_digits:
-                continue
-            for m in rec.pattern.finditer(text):
-                raw = m.group()
-                if not rec.is_valid(compact(raw)):
-                    shrunk = shrink_to_valid(rec, raw) if rec.shrink else None
-                    if shrunk is None:
-                        continue
-                    raw = shrunk
-                context = has_context(text, m.start(), rec.context)
-                if (rec.needs_context and not context) or (rec.needs_format and not context
-                                                           and not rec.accepts_format(raw)):
-                    continue
-                if not context and has_negative_context(text, m.start()):
-                    continue  # "pedido 529.982.247-25": an order number that happens to validate
-                score = rec.score + (BOOST if context else 0) + (0.05 if region and rec.country == region else 0)
-                found.append(Finding(rec.type, m.start(), m.start() + len(raw), min(1.0, score), rec.validator))
-                if not context:
-                    unworded.add((m.start(), m.start() + len(raw)))
+        recognizers = _CANDIDATES[min(digits, len(_CANDIDATES) - 1)] if total >= 2 else ()
+        if digits < 7 and not (at or ips or url or secret_word):
+            # no card, phone, e-mail, address, URL or secret can be here: only identifiers short enough
+            found = [f for f in self._identifiers(text, recognizers, region)[0] if f.score >= self.config.min_score]
+            return resolve_overlaps(found) if len(found) > 1 else found
+        found, unworded = self._identifiers(text, recognizers, region)
         others = [*(contact.cards(text) if digits >= 12 else ()), *(contact.emails(text) if at else ()),
-                  *(contact.ip_addresses(text) if colon >= 2 or (total >= 4 and "." in text) else ()),
-                  *(contact.urls_with_credentials(text) if "://" in text else ()),
+                  *(contact.ip_addresses(text) if ips else ()), *(contact.urls_with_credentials(text) if url else ()),
                   *(contact.secrets(text) if secret_word else ())]
         taken = [(f.start, f.end) for f in (*found, *others)]
         phone_words = has_context(text, len(text), GENERIC["phone"], window=len(text)) if digits >= 7 else False
         # An order or tracking word in front of a card or phone vetoes it unless the type's own word is
         # there too ("orden 4111 1111 1111 1111"); phones are vetoed before they are parsed.
         phones = contact.phones(text, _regions(region), taken, context=phone_words, all_regions=region is None,
-                                vetoed=lambda start: _vetoed(text, start, "phone")) if digits >= 7 else ()
+                                vetoed=lambda start: vetoed(text, start, GENERIC["phone"])) if digits >= 7 else ()
         paying = None
         for finding in (*others, *phones):
             own_word = has_context(text, finding.start, GENERIC.get(finding.type, ()))
@@ -156,16 +150,36 @@ class PiiDetector:
             found.append(finding)
         return [f for f in resolve_overlaps(found) if f.score >= self.config.min_score]
 
+    @staticmethod
+    def _identifiers(text: str, recognizers: Sequence, region: str | None) -> tuple[list[Finding], set[tuple[int, int]]]:
+        """Checksum-validated identifiers, and the spans of those found without their own context word."""
+        found: list[Finding] = []
+        unworded: set[tuple[int, int]] = set()
+        for rec in recognizers:
+            for m in rec.pattern.finditer(text):
+                raw = m.group()
+                context = has_context(text, m.start(), rec.context)
+                if not context and (rec.needs_context or (rec.needs_format and not rec.accepts_format(raw))):
+                    continue  # a weak checksum with neither its word nor its usual punctuation: not validated
+                if not rec.is_valid(compact(raw)):
+                    shrunk = shrink_to_valid(rec, raw) if rec.shrink else None  # (no shrinking type needs either)
+                    if shrunk is None:
+                        continue
+                    raw = shrunk
+                if not context and has_negative_context(text, m.start()):
+                    continue  # "pedido 529.982.247-25": an order number that happens to validate
+                score = rec.score + (BOOST if context else 0) + (0.05 if region and rec.country == region else 0)
+                found.append(Finding(rec.type, m.start(), m.start() + len(raw), min(1.0, score), rec.validator))
+                if not context:
+                    unworded.add((m.start(), m.start() + len(raw)))
+        return found, unworded
+
 
 def add_entities(results: list[list[Finding]], indexes: Sequence[int], entities: Sequence[list[Finding]]) -> None:
     """Merge NER findings of the items at `indexes` into their pattern findings."""
     for i, ents in zip(indexes, entities, strict=True):
         if ents:
             results[i] = resolve_overlaps(results[i] + ents)
-
-
-def _vetoed(text: str, start: int, kind: str) -> bool:
-    return has_negative_context(text, start) and not has_context(text, start, GENERIC[kind])
 
 
 @lru_cache(maxsize=64)
@@ -175,15 +189,24 @@ def _regions(region: str | None) -> tuple[str, ...]:
 
 
 def _longest_run(text: str) -> int:
-    """Digits in the longest run of digits and separators (0 when under 6), leaving out runs that an
-    order or tracking word right before vetoes ("pedido 123456789012") and no context word rescues."""
+    """Digits in the longest run of digits and separators (0 when under 6), leaving out amounts of money
+    ("R$ 5.010,18", "25,50 €") and runs that an order or tracking word right before vetoes ("pedido
+    123456789012") and no context word rescues."""
     best = 0
     for m in _RUN.finditer(text):
         run = m.group()
         digits = len(run) - len(run.translate(_NO_DIGITS))
-        if digits > best and not (has_negative_context(text, m.start()) and not has_context(text, m.start(), ANY_WORD)):
+        if digits > best and not _is_amount(text, m.start(), m.end()) and not vetoed(text, m.start(), ANY_WORD):
             best = digits
     return best
+
+
+def _is_amount(text: str, start: int, end: int) -> bool:
+    """A currency sign right before or after the run: sales chats are full of prices."""
+    return any(sign in text[max(0, start - 2):start] or sign in text[end:end + 2] for sign in _CURRENCY)
+
+
+_CURRENCY = ("$", "€", "£")
 
 
 def _has_secret_word(text: str) -> bool:
