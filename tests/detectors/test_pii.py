@@ -71,6 +71,10 @@ def test_near_misses_are_not_flagged(patterns, text):
     # the homoclave of an RFC is not the next word
     ("confirm order AJG-301203 has shipped", []),
     ("RFC GODE-561231 GR8", [("mx_rfc", "GODE-561231 GR8")]),
+    # a price is not a phone or an identifier, whatever its digits; the same digits with a phone word are
+    ("son 2.125.550.123 $", []),
+    ("total R$ 1.234.567,89", []),
+    ("my phone is 212-555-0123, the total $ 18.40", [("phone", "212-555-0123")]),
 ])
 def test_card_words_and_order_words_decide(patterns, text, expected):
     assert kinds(patterns, text) == expected
