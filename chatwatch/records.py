@@ -104,9 +104,17 @@ class Message(_Wire):
     message_id: str = Field(description="WhatsApp message id (wamid.…)")
     business_phone_number_id: str
     business_display_number: str | None = None
-    customer_wa_id: str
+    customer_wa_id: str = Field(description="The customer's phone number, or their business-scoped user id "
+                                            "when WhatsApp sends no number")
     customer_name: str | None = None
-    conversation_key: str = Field(description="Stable pseudonymous key of (business number, customer)")
+    customer_user_id: str | None = Field(None, description="Business-scoped user id (BSUID), when WhatsApp sends one")
+    customer_parent_user_id: str | None = None
+    customer_username: str | None = Field(None, description="WhatsApp username (@…), when the customer has one")
+    group_id: str | None = Field(None, description="WhatsApp group the message was posted in; the sender is the "
+                                                   "participant")
+    historical: bool | None = Field(None, description="True: a past message (coexistence history sync or a chat "
+                                                      "export), archived and scanned but not notified in real time")
+    conversation_key: str = Field(description="Stable pseudonymous key of (business number, customer or group)")
     employee_id: str | None = None
     direction: Direction
     timestamp: datetime = Field(description="When WhatsApp says the message was sent (UTC)")
@@ -129,11 +137,43 @@ class StatusUpdate(_Wire):
     schema_version: Literal[1] = SCHEMA_VERSION
     message_id: str
     business_phone_number_id: str
-    recipient_id: str
+    recipient_id: str = Field(description="Phone number, or business-scoped user id when WhatsApp sends no number")
+    recipient_user_id: str | None = None
     conversation_key: str
     status: str
     timestamp: datetime
     errors: list[WhatsAppError] = Field(default_factory=list)
+    details: dict[str, Any] | None = Field(None, description="conversation and pricing, as WhatsApp sent them")
+    origin: Origin
+
+
+class CallEvent(_Wire):
+    """A WhatsApp call happened (or its recording is ready): compliance keeps that a call took place."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["call"] = "call"
+    call_id: str
+    business_phone_number_id: str
+    customer_wa_id: str | None = None
+    conversation_key: str | None = None
+    event: str = Field(description="connect, terminate, call_recording_available… as WhatsApp sent it")
+    direction: Direction | None = None
+    status: str | None = None
+    timestamp: datetime | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    duration_s: int | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    origin: Origin
+
+
+class WebhookError(_Wire):
+    """An error WhatsApp reports for the business number itself (rate limit, …), with no message."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["error"] = "error"
+    business_phone_number_id: str | None = None
+    error: WhatsAppError
     origin: Origin
 
 
@@ -179,6 +219,8 @@ class Alert(_Wire):
     pii: dict[str, int] = Field(default_factory=dict, description="PII findings in the message by type (counts only)")
     snippet: str | None = Field(None, description="The message text redacted as configured (alert_snippet)")
     context: list[ContextLine] = Field(default_factory=list, description="Previous messages, redacted (oldest first)")
+    historical: bool | None = Field(None, description="True: raised on a past message (history sync, chat import "
+                                                      "or retro-scan); not notified in real time by default")
 
 
 class ScanRecord(_Wire):

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     notify_config: Path | None = Field(None, description="Notifications YAML (receivers, routes…); unset: none sent.")
     notify_ack_key: SecretStr | None = Field(None, description="HMAC key of acknowledge links (escalation).")
     notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")
+    history_alerts: Literal["report", "notify"] = Field(
+        "report", description="Alerts on past messages (history sync, chat imports): 'report' keeps them in the "
+                              "alerts topic, archive and reports only; 'notify' sends them like live ones.")
 
     deadletter_max_payload_bytes: int = Field(256 * 1024, ge=0, description="Largest original a dead letter carries; "
                                               "beyond it: source topic/partition/offset, size and SHA-256.")

@@ -45,5 +45,6 @@ def to_alert(message: Message, hit: RuleHit, now: datetime | None = None, *, sni
         evidence=[Evidence(kind=e.kind, term=e.label, start=e.start, end=e.end) for e in hit.evidence],
         pii=pii or {},
         context=context or [],
+        historical=message.historical,
         snippet=None if snippet is None else snippet[:SNIPPET_CHARS] + ("…" if len(snippet) > SNIPPET_CHARS else ""),
     )

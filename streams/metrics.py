@@ -26,6 +26,12 @@ messages_received = Counter("chatwatch_messages_received_total", "Raw events rea
 messages_normalized = Counter("chatwatch_messages_normalized_total", "Canonical messages produced.", ["type", "direction"])
 statuses_normalized = Counter("chatwatch_statuses_normalized_total", "Delivery status updates produced.", ["status"])
 changes_ignored = Counter("chatwatch_webhook_changes_ignored_total", "Webhook changes deliberately not processed.", ["field"])
+history_messages = Counter("chatwatch_history_messages_total", "Past messages from coexistence history sync.")
+call_events = Counter("chatwatch_call_events_total", "WhatsApp call events (connect, terminate, recording…).", ["event"])
+webhook_errors = Counter("chatwatch_webhook_errors_total",
+                         "Errors WhatsApp reports for a business number with no message (e.g. 130429 rate limit).",
+                         ["code"])
+CALL_EVENTS = {"connect", "terminate", "call_recording_available", "status", "unknown"}
 
 # scan agent
 messages_scanned = Counter("chatwatch_messages_scanned_total", "Messages run through the detectors.", ["direction"])
@@ -63,6 +69,10 @@ rules_reload_failing = Gauge("chatwatch_rules_reload_failing",
                              "1 while the rules folder holds a set that was rejected (old rules run).")
 rules_last_reload = Gauge("chatwatch_rules_last_reload_timestamp_seconds",
                           "When the running rule set was loaded (Unix time).")
+
+
+def call_event_label(event: str) -> str:
+    return event if event in CALL_EVENTS else "other"
 
 
 def field_label(field: str) -> str:

@@ -23,6 +23,7 @@ class TopicNames:
     raw: str  # webhook bodies exactly as received (bytes), headers: source, received_at
     messages: str  # canonical Message JSON, key = conversation_key
     statuses: str  # StatusUpdate JSON, key = conversation_key
+    events: str  # CallEvent and WebhookError JSON ("kind": call | error), key = conversation_key or phone id
     alerts: str  # Alert JSON, key = conversation_key
     scans: str  # ScanRecord JSON (archive + analytics), key = conversation_key
     deadletter: str  # DeadLetter JSON
@@ -36,6 +37,7 @@ class TopicNames:
             raw=f"{p}.raw",
             messages=f"{p}.messages",
             statuses=f"{p}.statuses",
+            events=f"{p}.events",
             alerts=f"{p}.alerts",
             scans=f"{p}.scans",
             deadletter=f"{p}.deadletter",
@@ -44,7 +46,7 @@ class TopicNames:
         )
 
     def all(self) -> list[str]:
-        return [self.raw, self.messages, self.statuses, self.alerts, self.scans, self.deadletter, self.notify_deadletter]
+        return [self.raw, self.messages, self.statuses, self.events, self.alerts, self.scans, self.deadletter, self.notify_deadletter]
 
 
 def topic_configs(name: str, settings: Settings) -> dict[str, str]:

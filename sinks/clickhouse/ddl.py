@@ -38,6 +38,11 @@ class View:
     select: str  # SELECT ... FROM {source} ...
 
 
+# Columns added after the first release (migration 4 adds them to older archives).
+MESSAGE_IDENTITY = ("customer_user_id String DEFAULT '', group_id String DEFAULT '', historical UInt8 DEFAULT 0, "
+                    "source {LC} DEFAULT 'whatsapp_cloud_api'").replace("{LC}", LC)
+ALERT_HISTORICAL = "historical UInt8 DEFAULT 0"
+
 TABLES = (
     Table("schema_migrations", f"version UInt32, name String, applied_at {DT}", "ReplacingMergeTree(applied_at)",
           "version"),
@@ -47,7 +52,7 @@ TABLES = (
         timestamp {DT}, text String, text_mode {LC}, attachment_mime Array({LC}), attachment_ext Array({LC}),
         attachment_size Array(UInt64), attachment_sha256 Array(String), reply_to_id String, target_message_id String,
         pii_types Array({LC}), alert_ids Array(String), raw_topic {LC}, raw_partition Int32, raw_offset Int64,
-        ingested_at {DT}, held UInt8 DEFAULT 0""",
+        ingested_at {DT}, held UInt8 DEFAULT 0, {MESSAGE_IDENTITY}""",
           "ReplacingMergeTree(ingested_at)", "(business_phone_number_id, conversation_key, timestamp, message_id)",
           "toYYYYMM(timestamp)", "toDateTime(timestamp) + INTERVAL {retention_days} DAY DELETE WHERE held = 0",
           "cityHash64(conversation_key)"),
@@ -55,7 +60,8 @@ TABLES = (
         alert_id String, rule_id {LC}, rule_title String, pack_id {LC}, pack_version {LC}, severity {LC},
         category {LC}, tags Array({LC}), message_id String, conversation_key String, business_phone_number_id {LC},
         customer_masked String, employee_id {LC}, team {LC}, direction {LC}, message_type {LC},
-        message_timestamp {DT}, created_at {DT}, snippet String, pii_types Array({LC}), held UInt8 DEFAULT 0""",
+        message_timestamp {DT}, created_at {DT}, snippet String, pii_types Array({LC}), held UInt8 DEFAULT 0,
+        {ALERT_HISTORICAL}""",
           "ReplacingMergeTree(created_at)", "alert_id", "toYYYYMM(message_timestamp)",
           "toDateTime(message_timestamp) + INTERVAL {retention_days} DAY DELETE WHERE held = 0",
           "cityHash64(conversation_key)"),
@@ -152,6 +158,13 @@ class Renderer:
         return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.db}.{v.name}{self.on_cluster} "
                 f"TO {self.db}.{self.storage(v.target)} AS {select}")
 
+    def add_columns(self, table: str, columns: str) -> list[str]:
+        """ALTER … ADD COLUMN IF NOT EXISTS for each column (and the Distributed table over it)."""
+        names = [table] + ([self.storage(table)] if self.cluster else [])
+        return [f"ALTER TABLE {self.db}.{name}{self.on_cluster} "
+                + ", ".join(f"ADD COLUMN IF NOT EXISTS {c.strip()}" for c in columns.split(", "))
+                for name in reversed(names)]
+
     def ttl_update(self) -> list[str]:
         """Retention is configuration: re-applied at every migrate (a no-op when unchanged)."""
         return [f"ALTER TABLE {self.db}.{self.storage(t.name)}{self.on_cluster} MODIFY TTL "
@@ -168,4 +181,6 @@ MIGRATIONS = (
     Migration(2, "conversation metrics views",
               lambda r: _tables(("conversation_daily", "volume_hourly"))(r) + [r.view(v) for v in VIEWS]),
     Migration(3, "erasure tombstones (replays cannot bring erased conversations back)", _tables(("erasures",))),
+    Migration(4, "customers by user id, groups, past messages (history sync, chat exports)",
+              lambda r: r.add_columns("messages", MESSAGE_IDENTITY) + r.add_columns("alerts", ALERT_HISTORICAL)),
 )

@@ -38,7 +38,8 @@ def audit(client: Client, actor: str, action: str, target: str, details: dict) -
 
 def conversations_of(client: Client, customer: str) -> list[str]:
     rows = client.query(f"SELECT DISTINCT conversation_key FROM {client.database}.messages "
-                        f"WHERE customer_wa_id = '{quote(customer)}' ORDER BY conversation_key")
+                        f"WHERE customer_wa_id = '{quote(customer)}' OR customer_user_id = '{quote(customer)}' "
+                        "ORDER BY conversation_key")
     return [r["conversation_key"] for r in rows]
 
 

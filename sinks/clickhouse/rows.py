@@ -32,6 +32,8 @@ def scan_rows(record: ScanRecord, now: datetime, held: bool = False) -> Rows:
         "pii_types": sorted(record.pii), "alert_ids": record.alert_ids,
         "raw_topic": m.origin.raw_topic or "", "raw_partition": m.origin.raw_partition or 0,
         "raw_offset": m.origin.raw_offset or 0, "ingested_at": utc(now),
+        "customer_user_id": m.customer_user_id or "", "group_id": m.group_id or "", "historical": int(bool(m.historical)),
+        "source": m.origin.channel,
     }
     findings = [{**common, "message_id": m.message_id, "team": "", "direction": m.direction.value,
                  "timestamp": utc(m.timestamp), "pii_type": t, "count": n} for t, n in sorted(record.pii.items())]
@@ -47,5 +49,5 @@ def alert_rows(alert: Alert, held: bool = False) -> Rows:
         "employee_id": alert.employee_id or "", "team": "", "direction": alert.direction.value,
         "message_type": alert.message_type.value, "message_timestamp": utc(alert.message_timestamp),
         "created_at": utc(alert.created_at), "snippet": alert.snippet or "", "pii_types": sorted(alert.pii),
-        "held": int(held)}]}
+        "held": int(held), "historical": int(bool(alert.historical))}]}
 

@@ -45,9 +45,22 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
     for msg in result.messages:
         metrics.messages_normalized.labels(msg.type.value, msg.direction.value).inc()
         outputs.append(Output(topics.messages, msg.conversation_key.encode(), msg.to_bytes()))
+    for msg in result.history:  # past chats: the same scan path, marked historical
+        metrics.messages_normalized.labels(msg.type.value, msg.direction.value).inc()
+        metrics.history_messages.inc()
+        outputs.append(Output(topics.messages, msg.conversation_key.encode(), msg.to_bytes()))
     for status in result.statuses:
         metrics.statuses_normalized.labels(status.status if status.status in _STATUSES else "other").inc()
         outputs.append(Output(topics.statuses, status.conversation_key.encode(), status.to_bytes()))
+    for call in result.calls:
+        metrics.call_events.labels(metrics.call_event_label(call.event)).inc()
+        outputs.append(Output(topics.events, (call.conversation_key or call.business_phone_number_id).encode(),
+                              call.to_bytes()))
+    for error in result.errors:
+        metrics.webhook_errors.labels(str(error.error.code or "none")).inc()
+        log.warning("WhatsApp reports error %s for business number %s: %s", error.error.code,
+                    error.business_phone_number_id, error.error.title)
+        outputs.append(Output(topics.events, (error.business_phone_number_id or "").encode(), error.to_bytes()))
     for fld, reason in result.ignored:
         metrics.changes_ignored.labels(metrics.field_label(fld)).inc()
         log.info("ignored webhook change field=%s: %s", metrics.field_label(fld), reason)

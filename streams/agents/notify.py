@@ -28,6 +28,7 @@ from chatwatch.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 STAGE = "notify"
+HISTORICAL = b'"historical":true'  # as Alert.to_bytes writes it; a JSON string value cannot hold it unescaped
 
 
 def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
@@ -47,8 +48,13 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
     notifier = Notifier(config, load_directory(directory_path), table, dead_letter, ack_key=key)
     directory_stamp = {"mtime": _mtime(directory_path)}
 
-    batch_agent(app, topics.alerts, "chatwatch.notify-forward", "notify_forward",
-                per_record(lambda record: [Output(topics.notify, b"notify", record.value or b"")]), 500, 0.02,
+    def forward(record: Any) -> list[Output]:
+        value = record.value or b""
+        if settings.history_alerts == "report" and HISTORICAL in value:
+            return []  # an alert on a past message: archived and reported, not pushed to managers now
+        return [Output(topics.notify, b"notify", value)]
+
+    batch_agent(app, topics.alerts, "chatwatch.notify-forward", "notify_forward", per_record(forward), 500, 0.02,
                 topics.deadletter)
 
 

@@ -39,18 +39,19 @@ def to_rows(topic: str, value: bytes, topics: TopicNames, guard: ArchiveGuard, n
     `written`. Raises ValidationError for records that are not what the topic promises."""
     if topic == topics.alerts:
         alert = Alert.model_validate_json(value)
-        key, customer, at = alert.conversation_key, None, alert.message_timestamp
+        key, customers, at = alert.conversation_key, [None], alert.message_timestamp
     else:
         record = ScanRecord.model_validate_json(value)
         m = record.message
-        key, customer, at = m.conversation_key, m.customer_wa_id, m.timestamp
+        # a customer hold finds them by phone number or by business-scoped user id
+        key, customers, at = m.conversation_key, [c for c in (m.customer_wa_id, m.customer_user_id) if c], m.timestamp
     if guard.is_erased(key, at):
         archive_metrics.erased_skipped.inc()
         return {}
-    written.add((key, customer))
+    written.update((key, c) for c in customers)
     if topic == topics.alerts:
         return alert_rows(alert, held=guard.is_held(key))
-    return scan_rows(record, now, held=guard.is_held(key, customer))
+    return scan_rows(record, now, held=any(guard.is_held(key, c) for c in customers))
 
 
 async def consult(step: Any, *args: Any) -> None:

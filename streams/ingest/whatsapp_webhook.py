@@ -3,8 +3,11 @@
 Pure functions, no I/O. The format is Meta's documented notification envelope
 (object -> entry[] -> changes[] -> value.{messages, message_echoes, statuses, errors});
 every message type maps to a `MessageType`, and a type we do not know becomes `unsupported`
-instead of an error. Non-message fields (account_update, template status…) are returned as
-`ignored` with a reason so the caller can log and count them.
+(with its JSON) instead of an error. Customers known only by a business-scoped user id (BSUID) and
+group messages parse like the others. The coexistence `history` field gives historical messages,
+`calls` gives call events, and value-level errors (rate limits…) become error events. Other fields
+(account_update, template status…) are returned as `ignored` with a reason so the caller can log
+and count them.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from pydantic import ValidationError
 
 from chatwatch.records import (
     Attachment,
+    CallEvent,
     Direction,
     Message,
     MessageType,
     Origin,
     StatusUpdate,
+    WebhookError,
     WhatsAppError,
     conversation_key,
     validation_summary,
@@ -85,10 +90,44 @@ class Problem:
 
 @dataclass
 class ParseResult:
-    messages: list[Message] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # live messages
     statuses: list[StatusUpdate] = field(default_factory=list)
+    history: list[Message] = field(default_factory=list)  # past messages (coexistence sync), historical=True
+    calls: list[CallEvent] = field(default_factory=list)
+    errors: list[WebhookError] = field(default_factory=list)  # value-level errors: no message or status
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
     problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One entry of a change's contacts[]: who the customer is, by phone and/or business-scoped id."""
+
+    wa_id: str | None
+    user_id: str | None
+    parent_user_id: str | None
+    name: str | None
+    username: str | None
+
+
+class Contacts:
+    """A change's contacts[], found by phone or by user id; with a single contact, that one."""
+
+    def __init__(self, raw: Any):
+        self.all = [_contact(c) for c in raw or [] if isinstance(c, dict)]
+
+    def find(self, phone: str | None, user_id: str | None) -> Contact | None:
+        for c in self.all:
+            if (phone and c.wa_id == phone) or (user_id and c.user_id == user_id):
+                return c
+        return self.all[0] if len(self.all) == 1 else None
+
+
+def _contact(raw: dict[str, Any]) -> Contact:
+    profile = raw.get("profile") if isinstance(raw.get("profile"), dict) else {}
+    return Contact(_str(raw.get("wa_id")) or None, _str(raw.get("user_id")) or None,
+                   _str(raw.get("parent_user_id")) or None, _str(profile.get("name")) or None,
+                   _str(profile.get("username") or raw.get("username")) or None)
 
 
 def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None = None) -> ParseResult:
@@ -140,66 +179,133 @@ def _parse_change(fld: str, value: dict[str, Any], origin: Origin, where: str, o
     metadata = value.get("metadata") or {}
     phone_id = _str(metadata.get("phone_number_id"))
     display = _str(metadata.get("display_phone_number"))
-    if fld not in MESSAGE_FIELDS:
+    if fld not in (*MESSAGE_FIELDS, "history", "calls"):
         out.ignored.append((fld, "not a message field"))
         return
     if not phone_id:
         out.problems.append(Problem("invalid_shape", f"{where}.value", "metadata.phone_number_id is missing", value))
         return
-    names = {
-        _str(c.get("wa_id")): _str((c.get("profile") or {}).get("name"))
-        for c in value.get("contacts") or []
-        if isinstance(c, dict)
-    }
+    business = Business(phone_id, display)
+    if fld == "history":
+        _history(value, business, origin, where, out)
+        return
+    if fld == "calls":
+        for k_idx, raw in enumerate(value.get("calls") or []):
+            _keep(out.calls, out, f"{where}.value.calls[{k_idx}]", "invalid_message", raw,
+                  lambda raw=raw: _call(raw, business, origin))
+        if not value.get("calls"):
+            out.ignored.append((fld, "no calls in change"))
+        return
+    contacts = Contacts(value.get("contacts"))
     key = MESSAGE_FIELDS[fld]
     for m_idx, raw in enumerate(value.get(key) or []):
-        try:
-            out.messages.append(_message(raw, fld, phone_id, display, names, errors, origin))
-        except Exception as exc:  # any failure stays with its item (e.g. a timestamp of 10^20)
-            out.problems.append(Problem("invalid_message", f"{where}.value.{key}[{m_idx}]", _describe(exc), raw))
+        _keep(out.messages, out, f"{where}.value.{key}[{m_idx}]", "invalid_message", raw,
+              lambda raw=raw: _message(raw, fld, business, contacts, errors, origin))
     for s_idx, raw in enumerate(value.get("statuses") or []):
-        try:
-            out.statuses.append(_status(raw, phone_id, origin))
-        except Exception as exc:
-            out.problems.append(Problem("invalid_status", f"{where}.value.statuses[{s_idx}]", _describe(exc), raw))
-    if not value.get(key) and not value.get("statuses") and not errors:
+        _keep(out.statuses, out, f"{where}.value.statuses[{s_idx}]", "invalid_status", raw,
+              lambda raw=raw: _status(raw, phone_id, contacts, origin))
+    if errors and not value.get(key) and not value.get("statuses"):
+        # an error about the business number itself (rate limit…): kept and counted, never dropped
+        out.errors.extend(WebhookError(business_phone_number_id=phone_id, error=e, origin=origin) for e in errors)
+    elif not value.get(key) and not value.get("statuses"):
         out.ignored.append((fld, "no messages or statuses in change"))
 
 
-def _message(raw: dict[str, Any], fld: str, phone_id: str, display: str | None,
-             names: dict[str | None, str | None], value_errors: list[WhatsAppError], origin: Origin) -> Message:
+def _keep(into: list, out: ParseResult, where: str, reason: str, raw: Any, parse: Callable[[], Any]) -> None:
+    """Parse one item into `into`; any failure stays with its item (its neighbours flow on)."""
+    try:
+        into.append(parse())
+    except Exception as exc:
+        out.problems.append(Problem(reason, where, _describe(exc), raw))
+
+
+@dataclass(frozen=True)
+class Business:
+    phone_id: str
+    display: str | None
+
+    def is_business(self, number: str | None) -> bool:
+        return bool(number) and number in (self.display, self.phone_id)
+
+
+def _history(value: dict[str, Any], business: Business, origin: Origin, where: str, out: ParseResult) -> None:
+    """Coexistence history: past chats of the WhatsApp Business app, in threads (one per customer) or, for
+    history media, as value.messages[]. A message from the business number is outbound."""
+    contacts = Contacts(value.get("contacts"))
+    items: list[tuple[str, Any, str | None]] = []
+    for h_idx, chunk in enumerate(value.get("history") or []):
+        for t_idx, thread in enumerate((chunk or {}).get("threads") or []):
+            customer = _str(thread.get("id"))
+            for m_idx, raw in enumerate(thread.get("messages") or []):
+                items.append((f"{where}.value.history[{h_idx}].threads[{t_idx}].messages[{m_idx}]", raw, customer))
+    for m_idx, raw in enumerate(value.get("messages") or []):
+        items.append((f"{where}.value.messages[{m_idx}]", raw, None))
+    for item_where, raw, customer in items:
+        _keep(out.history, out, item_where, "invalid_message", raw,
+              lambda raw=raw, customer=customer: _message(raw, "history", business, contacts, [], origin, customer))
+    if not items:
+        out.ignored.append(("history", "no messages in history change"))
+
+
+def _message(raw: dict[str, Any], fld: str, business: Business, contacts: Contacts,
+             value_errors: list[WhatsAppError], origin: Origin, thread_customer: str | None = None) -> Message:
     if not isinstance(raw, dict):
         raise TypeError("message is not an object")
-    sender, recipient = _str(raw["from"]), _str(raw.get("to"))
-    if fld == "smb_message_echoes":
-        # An echo is sent by the business from its phone app; the customer is the other party.
+    sender, recipient = _str(raw.get("from")) or None, _str(raw.get("to")) or None
+    sender_id, recipient_id = _str(raw.get("from_user_id")) or None, _str(raw.get("to_user_id")) or None
+    group_id = _str(raw.get("group_id")) or None
+    if fld == "smb_message_echoes" or (fld == "history" and business.is_business(sender)):
+        # Sent by the business from its phone app; the customer is the other party.
         direction = Direction.outbound
-        customer = recipient if recipient and recipient != display else sender
+        phone = thread_customer or (recipient if recipient and not business.is_business(recipient) else None)
+        user_id = recipient_id
     else:
         direction = Direction.inbound
-        customer = sender
+        phone, user_id = sender or thread_customer, sender_id
+    contact = contacts.find(phone, user_id)
+    user_id = user_id or (contact.user_id if contact else None)
+    customer = phone or user_id
     if not customer:
-        raise ValueError("no customer number ('from'/'to')")
-    source_type = _str(raw.get("type")) or "unknown"
+        raise ValueError("no customer: neither a number ('from'/'to') nor a user id ('from_user_id')")
+    source_type = _str(raw.get("type")) or _inferred_type(raw)
     content = _content(source_type, raw)
     ctx = raw.get("context") or {}
+    timestamp, unreadable = _timestamp_or_received(raw.get("timestamp"), origin)
+    details = content.pop("details", {})
+    if unreadable is not None:
+        details = {**details, "timestamp_as_sent": unreadable}
+    history = raw.get("history_context")
+    if isinstance(history, dict):
+        details = {**details, "history_status": history.get("status")}
     return Message(
-        message_id=_str(raw["id"]) or _fail("empty id"),
-        business_phone_number_id=phone_id,
-        business_display_number=display,
+        message_id=_str(raw.get("id")) or _fail("empty id"),
+        business_phone_number_id=business.phone_id,
+        business_display_number=business.display,
         customer_wa_id=customer,
-        customer_name=names.get(customer),
-        conversation_key=conversation_key(phone_id, customer),
+        customer_name=contact.name if contact else None,
+        customer_user_id=user_id,
+        customer_parent_user_id=_str(raw.get("from_parent_user_id")) or (contact.parent_user_id if contact else None),
+        customer_username=contact.username if contact else None,
+        group_id=group_id,
+        historical=True if fld == "history" else None,
+        conversation_key=conversation_key(business.phone_id, f"group:{group_id}" if group_id else customer),
         direction=direction,
-        timestamp=_timestamp(raw["timestamp"]),
+        timestamp=timestamp,
         source_type=source_type,
         reply_to_id=_str(ctx.get("id")) if ctx.get("from") or ctx.get("id") else None,
         forwarded=bool(ctx.get("forwarded") or ctx.get("frequently_forwarded")),
         frequently_forwarded=bool(ctx.get("frequently_forwarded")),
         errors=[_error(e) for e in raw.get("errors") or [] if isinstance(e, dict)] + value_errors,
-        origin=origin,
+        details=details,
+        origin=origin.model_copy(update={"field": fld}) if fld == "history" else origin,
         **content,
     )
+
+
+def _inferred_type(raw: dict[str, Any]) -> str:
+    """A message without `type` (seen for locations): the one content key it carries, else unknown."""
+    present = [k for k in EXTRACTORS if isinstance(raw.get(k), (dict, list))]
+    return present[0] if len(present) == 1 else "unknown"
 
 
 # Each extractor returns the Message fields that depend on the type. Registry, not an if-chain.
@@ -253,11 +359,16 @@ def _interactive(raw: dict[str, Any]) -> dict[str, Any]:
     reply = inter.get(kind) if kind else None
     reply = reply if isinstance(reply, dict) else {}
     words = [reply.get(k) for k in ("title", "description", "body")]
-    text = " ".join(str(w) for w in words if w) or None
-    details = {"interactive_type": kind, "reply_id": reply.get("id")}
+    text = " ".join(str(w) for w in words if w and not isinstance(w, (dict, list))) or None
+    details: dict[str, Any] = {"interactive_type": kind, "reply_id": reply.get("id")}
     if "response_json" in reply:
         details["response_json"] = reply["response_json"]
+    if kind not in _KNOWN_INTERACTIVE:  # payment_method and whatever comes next: every field kept
+        details["raw"] = reply
     return {"type": MessageType.interactive, "text": text, "details": details}
+
+
+_KNOWN_INTERACTIVE = {"button_reply", "list_reply", "nfm_reply"}
 
 
 def _button(raw: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +400,11 @@ def _unsupported(raw: dict[str, Any]) -> dict[str, Any]:
     return {"type": MessageType.unsupported, "details": {"unsupported_type": inner.get("type")} if inner else {}}
 
 
+def _media_placeholder(raw: dict[str, Any]) -> dict[str, Any]:
+    """History sync: a media message whose media comes later (a separate history webhook)."""
+    return {"type": MessageType.unsupported, "details": {"unsupported_type": "media_placeholder"}}
+
+
 def _revoke(raw: dict[str, Any]) -> dict[str, Any]:
     rev = raw.get("revoke") or {}
     return {"type": MessageType.deleted, "target_message_id": _str(rev.get("original_message_id"))}
@@ -315,31 +431,78 @@ EXTRACTORS: dict[str, Extractor] = {
     "order": _order,
     "system": _system,
     "unsupported": _unsupported,
+    "unknown": _unsupported,
+    "media_placeholder": _media_placeholder,
     "revoke": _revoke,
     "edit": _edit,
 }
 
 
+# Keys every message has: the rest of an unknown message is its content.
+_ENVELOPE_KEYS = {"from", "to", "id", "timestamp", "type", "context", "from_user_id", "from_parent_user_id",
+                  "to_user_id", "group_id", "errors"}
+
+
 def _content(source_type: str, raw: dict[str, Any]) -> dict[str, Any]:
     extract = EXTRACTORS.get(source_type)
-    if extract is None:
-        return {"type": MessageType.unsupported, "details": {"unsupported_type": source_type}}
+    if extract is None:  # a type we do not know yet: kept whole, never dropped
+        unknown = {k: v for k, v in raw.items() if k not in _ENVELOPE_KEYS}
+        return {"type": MessageType.unsupported, "details": {"unsupported_type": source_type, "raw": unknown}}
     content = extract(raw)
     if raw.get("referral"):
         content["details"] = {**content.get("details", {}), "referral": raw["referral"]}
     return content
 
 
-def _status(raw: dict[str, Any], phone_id: str, origin: Origin) -> StatusUpdate:
-    recipient = _str(raw["recipient_id"]) or _fail("empty recipient_id")
+def _status(raw: dict[str, Any], phone_id: str, contacts: Contacts, origin: Origin) -> StatusUpdate:
+    phone = _str(raw.get("recipient_id")) or None
+    user_id = _str(raw.get("recipient_user_id")) or None
+    contact = contacts.find(phone, user_id)
+    user_id = user_id or (contact.user_id if contact else None)
+    recipient = phone or user_id or _fail("no recipient: neither recipient_id nor recipient_user_id")
+    details = {k: raw[k] for k in ("conversation", "pricing", "biz_opaque_callback_data") if raw.get(k)}
+    timestamp, unreadable = _timestamp_or_received(raw.get("timestamp"), origin)
+    if unreadable is not None:
+        details["timestamp_as_sent"] = unreadable
     return StatusUpdate(
-        message_id=_str(raw["id"]) or _fail("empty id"),
+        message_id=_str(raw.get("id")) or _fail("empty id"),
         business_phone_number_id=phone_id,
         recipient_id=recipient,
+        recipient_user_id=user_id,
         conversation_key=conversation_key(phone_id, recipient),
-        status=_str(raw["status"]) or _fail("empty status"),
-        timestamp=_timestamp(raw["timestamp"]),
+        status=_str(raw.get("status")) or _fail("empty status"),
+        timestamp=timestamp,
         errors=[_error(e) for e in raw.get("errors") or [] if isinstance(e, dict)],
+        details=details or None,
+        origin=origin,
+    )
+
+
+def _call(raw: dict[str, Any], business: Business, origin: Origin) -> CallEvent:
+    """A call event (connect, terminate, recording available…): who, when, how long, how it ended."""
+    if not isinstance(raw, dict):
+        raise TypeError("call is not an object")
+    sender, recipient = _str(raw.get("from")) or None, _str(raw.get("to")) or None
+    outbound = business.is_business(sender) or _str(raw.get("direction")) == "BUSINESS_INITIATED"
+    customer = (recipient if outbound else sender) or _str(raw.get("from_user_id") or raw.get("to_user_id")) or None
+    recording = raw.get("call_recording") or {}
+    audio = recording.get(recording.get("type") or "audio") if isinstance(recording, dict) else None
+    attachments = [Attachment(kind="audio", media_id=_str(audio.get("id")), mime_type=_str(audio.get("mime_type")),
+                              sha256=_str(audio.get("sha256")), url=_str(audio.get("url")))] if isinstance(audio, dict) else []
+    timestamp, _ = _timestamp_or_received(raw.get("timestamp"), origin)
+    start, _ = _timestamp_or_received(raw.get("start_time"), None) if raw.get("start_time") else (None, None)
+    end, _ = _timestamp_or_received(raw.get("end_time"), None) if raw.get("end_time") else (None, None)
+    return CallEvent(
+        call_id=_str(raw.get("id")) or _fail("empty id"),
+        business_phone_number_id=business.phone_id,
+        customer_wa_id=customer,
+        conversation_key=conversation_key(business.phone_id, customer) if customer else None,
+        event=_str(raw.get("event")) or "unknown",
+        direction=Direction.outbound if outbound else Direction.inbound,
+        status=_str(raw.get("status")) or None,
+        timestamp=timestamp, start=start, end=end,
+        duration_s=_int(raw.get("duration")),
+        attachments=attachments,
         origin=origin,
     )
 
@@ -360,6 +523,16 @@ def _timestamp(value: Any) -> datetime:
     if not 0 <= seconds < _LATEST:
         raise ValueError("timestamp is out of range (expected Unix seconds)")
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _timestamp_or_received(value: Any, origin: Origin | None) -> tuple[datetime | None, str | None]:
+    """The send time; when it is missing, not a number or out of range, the time we received the event
+    (and what was sent, cut short, for the record): a message is never lost to its clock."""
+    try:
+        return _timestamp(value), None
+    except (TypeError, ValueError, OverflowError):
+        fallback = (origin.received_at if origin and origin.received_at else datetime.now(UTC)) if origin else None
+        return fallback, str(value)[:40]
 
 
 def _str(value: Any) -> str | None:

@@ -37,8 +37,8 @@ def item(wamid: str, body: str) -> dict:
 
 
 def poison_body(run: str, good: int, violations: list[str]) -> tuple[bytes, dict]:
-    """`good` long clean messages, the violating ones among them, and one item whose timestamp is 10^20."""
-    bad = item(f"wamid.{run}.bad", "x") | {"timestamp": str(10**20)}
+    """`good` long clean messages, the violating ones among them, and one item whose sender is an object."""
+    bad = item(f"wamid.{run}.bad", "x") | {"from": {"phone": "5215512345678"}}
     items = [item(f"wamid.{run}.{i}", FILLER) for i in range(good)]
     items[good // 3:good // 3] = [bad]
     items += [item(w, "Escríbeme a mi número personal, por favor") for w in violations]
@@ -58,7 +58,7 @@ def test_a_poison_body_dead_letters_its_bad_item_and_nothing_stalls(stack: Local
     (dead,) = stack.read("deadletter", 1, 60, where=lambda d: f"wamid.{run}.bad".encode() in original(d))
     assert (dead["stage"], dead["reason"]) == ("normalize", "invalid_message")
     assert dead["item_index"] == f"entry[0].changes[0].value.messages[{760 // 3}]"
-    assert json.loads(original(dead)) == bad and "out of range" in dead["error"]
+    assert json.loads(original(dead)) == bad and "expected a string" in dead["error"]
 
 
 def test_an_unreadable_body_over_the_payload_cap_is_dead_lettered_by_its_coordinates(stack: LocalStack):

@@ -131,3 +131,28 @@ def test_a_notification_in_flight_when_the_worker_is_killed_is_sent_by_the_next_
     assert len(resent) == 1
     assert resent[0]["id"] == json.loads(Capture.hung[0])["id"]
     assert resent[0]["alerts"][0]["customer_masked"].endswith("9999")
+
+
+def test_alerts_on_history_sync_are_archived_not_notified(notify_stack: LocalStack):
+    run = uuid.uuid4().hex[:6]
+    biz, display, customer = "277321005464499", "551140049999", "5511987650999"
+    past = {"from": display, "id": f"wamid.{run}.past", "timestamp": str(WED - 86_400), "type": "text",
+            "text": {"body": "Me chama no privado, meu zap pessoal"}, "history_context": {"status": "READ"}}
+    history = envelopes.envelope(biz, display, "history", {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": display, "phone_number_id": biz},
+        "history": [{"metadata": {"phase": 0, "chunk_order": 1, "progress": 100},
+                     "threads": [{"id": customer, "messages": [past]}]}]})
+    before = len(Capture.received)
+    assert notify_stack.post(envelopes.dumps(history))[0] == 200
+    (alert,) = notify_stack.read("alerts", 1, 60, where=lambda a: a["message_id"] == f"wamid.{run}.past")
+    assert alert["historical"] is True and alert["direction"] == "outbound"
+
+    live = envelopes.dumps(envelopes.message(phone_number_id=biz, display=display, customer=customer,
+                                             wamid=f"wamid.{run}.live", timestamp=WED, text="meu zap pessoal é esse",
+                                             outbound=True))
+    assert notify_stack.post(live)[0] == 200
+    wait_for(before + 1)
+    time.sleep(3)  # the historical alert, had it been forwarded, would be in this group or the next
+    sent = [json.loads(body) for _, body in Capture.received[before:]]
+    assert [n["count"] for n in sent] == [1]  # the live alert alone, at its own time
+    assert sent[0]["alerts"][0]["message_timestamp"].startswith("2025-11-19T14:00")

@@ -130,7 +130,7 @@ def test_unreadable_payloads_raise_with_a_reason_code(body, reason):
 def test_one_bad_message_does_not_hide_its_good_neighbour():
     doc = envelopes.message(**BIZ, customer=CUSTOMER, wamid="wamid.G", timestamp=1, text="bien")
     good = doc["entry"][0]["changes"][0]["value"]["messages"][0]
-    bad = {"from": CUSTOMER, "type": "text", "timestamp": "not-a-number-5215512345678", "id": "wamid.B"}
+    bad = {"from": CUSTOMER, "type": "text", "timestamp": "1", "id": "", "text": {"body": "5215512345678"}}
     doc["entry"][0]["changes"][0]["value"]["messages"] = [bad, good]
     result = parse_notification(envelopes.dumps(doc))
     assert [m.message_id for m in result.messages] == ["wamid.G"]
