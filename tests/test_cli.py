@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -58,3 +59,31 @@ def test_a_mistyped_variable_is_refused(monkeypatch):
     result = runner.invoke(cli, ["topics"])
     assert result.exit_code == 2
     assert "CHATWATCH_KAFKA_BOOTSRAP" in result.output
+
+
+def test_webhook_parse_prints_what_a_body_becomes(tmp_path: Path):
+    body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "metadata": {"phone_number_id": "106540352242922", "display_phone_number": "5511940001111"},
+        "messages": [{"from": "", "from_user_id": "BR.9f8e", "id": "wamid.P1", "timestamp": "1763560800",
+                      "type": "text", "text": {"body": "oi"}}],
+        "errors": [{"code": 130429, "title": "Rate limit hit"}]}}]}]}
+    (tmp_path / "body.json").write_text(json.dumps(body))
+    (tmp_path / "broken.json").write_text("{")
+    result = runner.invoke(cli, ["webhook", "parse", str(tmp_path / "body.json")])
+    assert result.exit_code == 0
+    (line,) = [json.loads(x) for x in result.output.splitlines()]
+    assert line["kind"] == "message" and line["record"]["customer_user_id"] == "BR.9f8e"
+    assert line["record"]["errors"][0]["code"] == 130429
+    broken = runner.invoke(cli, ["webhook", "parse", str(tmp_path / "broken.json")])
+    assert broken.exit_code == 1 and json.loads(broken.output)["reason"] == "invalid_json"
+
+
+def test_import_dry_run_prints_canonical_messages(tmp_path: Path):
+    (tmp_path / "chat.txt").write_text("25/11/2026, 14:05 - Ana: meu CPF é 529.982.247-25\n"
+                                       "25/11/2026, 14:06 - Loja: obrigado\n", encoding="utf-8")
+    result = runner.invoke(cli, ["import", str(tmp_path / "chat.txt"), "--employee", "Loja", "--number", "5511940001111",
+                                 "--dry-run"])
+    assert result.exit_code == 0, result.output
+    first, second = [json.loads(x) for x in result.output.splitlines()]
+    assert (first["direction"], second["direction"]) == ("inbound", "outbound")
+    assert first["historical"] is True and first["source_type"] == "chat_export"

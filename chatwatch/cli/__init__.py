@@ -6,13 +6,14 @@
     pii.py      pii detect
     archive.py  db migrate | query, report, hold, erase
     notify.py   notify test
+    capture.py  import (chat exports), webhook parse
 """
 
 # Each module registers its commands on `cli` when imported; this order is the order of `--help`.
-from chatwatch.cli import run, rules, pii, archive, notify  # noqa: I001
+from chatwatch.cli import run, rules, pii, archive, notify, capture  # noqa: I001
 from chatwatch.cli.root import cli
 
-__all__ = ["archive", "cli", "main", "notify", "pii", "rules", "run"]
+__all__ = ["archive", "capture", "cli", "main", "notify", "pii", "rules", "run"]
 
 
 def main() -> None:

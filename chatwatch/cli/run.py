@@ -33,9 +33,16 @@ def worker(loglevel: str = typer.Option("info", help="debug, info, warning, erro
     run_worker(settings, rules, loglevel)
 
 
-@cli.command()
-def webhook(loglevel: str = typer.Option("info")) -> None:
+webhook_cli = typer.Typer(invoke_without_command=True, help="Run the WhatsApp Cloud API webhook receiver "
+                          "(verification, signed POSTs -> raw topic); `webhook parse FILE…` shows what bodies become.")
+cli.add_typer(webhook_cli, name="webhook")
+
+
+@webhook_cli.callback()
+def webhook(ctx: typer.Context, loglevel: str = typer.Option("info")) -> None:
     """Run the WhatsApp Cloud API webhook receiver (verification, signed POSTs -> raw topic)."""
+    if ctx.invoked_subcommand is not None:
+        return
     setup_logging(loglevel)
     try:
         run_webhook(load_settings())

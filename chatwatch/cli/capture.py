@@ -1,0 +1,89 @@
+"""`chatwatch import` (WhatsApp chat exports -> the scan path) and `chatwatch webhook parse` (what a
+webhook payload becomes, for whoever debugs an integration)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+
+from chatwatch.cli.root import cli, console, err, load_settings
+from chatwatch.cli.run import webhook_cli
+from chatwatch.streams.ingest.chat_export import ImportOptions, read_export, to_messages
+from chatwatch.streams.ingest.publish import publish_messages
+from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
+from chatwatch.streams.topics import TopicNames, ensure_topics
+
+
+@cli.command("import")
+def import_exports(
+    paths: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Chat exports: .txt or .zip."),
+    employee: str = typer.Option(..., "--employee", help="The employee's name or number as the export shows it "
+                                                          "(their messages are outbound)."),
+    number: str = typer.Option(..., "--number", help="The business number the chats were held on."),
+    tz: str = typer.Option("UTC", "--tz", help="The phone's time zone (exports carry local times), "
+                                              "e.g. America/Sao_Paulo."),
+    day_first: bool | None = typer.Option(None, "--day-first/--month-first",
+                                          help="Only for files that cannot tell (every day ≤ 12)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the canonical messages (JSON lines); send nothing."),
+) -> None:
+    """Send WhatsApp chat exports through the scan path as past messages (source chat_export).
+    Importing a file twice adds nothing: message ids come from the chat, time, author and text."""
+    options = ImportOptions(employee=employee, number=number, tz=tz, day_first=day_first)
+    batches = []
+    for path in paths:
+        try:
+            messages = to_messages(read_export(path), options)
+        except (OSError, ValueError, UnicodeError) as exc:
+            err.print(f"[red]{path}: {exc}[/]")
+            raise typer.Exit(2) from None
+        if not messages:
+            err.print(f"[red]{path}: no WhatsApp messages found (is it a chat export?)[/]")
+            raise typer.Exit(2)
+        batches.append((path, messages))
+    if dry_run:
+        for _, messages in batches:
+            for msg in messages:
+                sys.stdout.write(msg.model_dump_json(exclude_none=True) + "\n")
+        return
+    settings = load_settings()
+    topic = TopicNames.from_settings(settings).messages
+    asyncio.run(ensure_topics(settings))
+    total = sum(len(m) for _, m in batches)
+    with Progress(console=err) as bar:
+        task = bar.add_task("importing", total=total)
+        for path, messages in batches:
+            sent = asyncio.run(publish_messages(settings, topic, messages, lambda n: bar.advance(task, n)))
+            console.print(f"{path.name}: {sent} messages from {messages[0].timestamp:%Y-%m-%d} "
+                          f"to {messages[-1].timestamp:%Y-%m-%d} sent to {topic}")
+
+
+@webhook_cli.command("parse")
+def webhook_parse(paths: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
+                                                     help="Webhook POST bodies (JSON files).")) -> None:
+    """Print the canonical records each webhook body becomes (JSON lines: messages, history, statuses,
+    calls, errors, ignored changes and problems) — nothing is sent anywhere."""
+    failed = False
+    for path in paths:
+        try:
+            result = parse_notification(path.read_bytes())
+        except PayloadError as exc:
+            print(json.dumps({"file": path.name, "kind": "unreadable", "reason": exc.reason, "detail": str(exc)}))
+            failed = True
+            continue
+        for kind, records in (("message", result.messages), ("history", result.history),
+                              ("status", result.statuses), ("call", result.calls), ("error", result.errors)):
+            for record in records:
+                print(json.dumps({"file": path.name, "kind": kind,
+                                  "record": json.loads(record.model_dump_json(exclude_none=True))}, ensure_ascii=False))
+        for fld, reason in result.ignored:
+            print(json.dumps({"file": path.name, "kind": "ignored", "field": fld, "reason": reason}))
+        for problem in result.problems:
+            failed = True
+            print(json.dumps({"file": path.name, "kind": "problem", "reason": problem.reason, "where": problem.where,
+                              "detail": problem.detail}))
+    raise typer.Exit(1 if failed else 0)
