@@ -87,3 +87,16 @@ def test_import_dry_run_prints_canonical_messages(tmp_path: Path):
     first, second = [json.loads(x) for x in result.output.splitlines()]
     assert (first["direction"], second["direction"]) == ("inbound", "outbound")
     assert first["historical"] is True and first["source_type"] == "chat_export"
+
+
+def test_retro_scan_of_an_export_counts_hits_per_rule(tmp_path: Path):
+    lines = [f"25/11/2026, 10:{i:02d} - Loja: {'me chama no meu zap pessoal' if i % 4 == 0 else 'segue o boleto'}"
+             for i in range(40)]
+    (tmp_path / "chat.txt").write_text("\n".join(["25/11/2026, 09:59 - Ana: oi", *lines]) + "\n", encoding="utf-8")
+    result = runner.invoke(cli, ["scan", "--export", str(tmp_path / "chat.txt"), "--employee", "Loja",
+                                 "--number", "5511940001111", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    by_rule = {r["rule"]: r for r in report["retro_scan_by_rule"]}
+    assert by_rule["off_channel.personal_contact"]["hits"] == 10
+    assert by_rule["off_channel.personal_contact"]["conversations"] == 1

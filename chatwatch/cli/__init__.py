@@ -4,7 +4,7 @@
     run.py      worker, webhook, topics, demo
     rules.py    rules validate | test | explain
     pii.py      pii detect
-    archive.py  db migrate | query, report, hold, erase
+    archive.py  db migrate | query, report, hold, erase, scan (retro-scan)
     notify.py   notify test
     capture.py  import (chat exports), webhook parse
 """

@@ -1,4 +1,5 @@
-"""`chatwatch db migrate | query`, `report`, `hold`, `erase`: the ClickHouse archive for operators and compliance."""
+"""`chatwatch db migrate | query`, `report`, `hold`, `erase`, `scan` (retro-scan): the ClickHouse archive for
+operators and compliance."""
 
 from __future__ import annotations
 
@@ -6,18 +7,28 @@ import csv
 import getpass
 import io
 import json
+import os
 import re
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from chatwatch.cli.root import cli, console, err, load_settings
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.rules import SHIPPED_PACKS, RulePackError
+from chatwatch.rules.loader import load_rules_dir
 from chatwatch.sinks.clickhouse import queries
 from chatwatch.sinks.clickhouse.client import ClickHouseError, ClickHouseTarget, Client
 from chatwatch.sinks.clickhouse.ddl import Renderer
 from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.sinks.clickhouse.privacy import erase_customer, set_hold
+from chatwatch.sinks.clickhouse.retro import alert_rows_of, archived, retro_scan, rows_of_messages
+from chatwatch.sinks.clickhouse.rows import utc
+from chatwatch.streams.ingest.chat_export import ImportOptions, read_export, to_messages
 
 db_cli = typer.Typer(no_args_is_help=True, help="ClickHouse archive: migrations and ad-hoc queries.")
 cli.add_typer(db_cli, name="db")
@@ -153,3 +164,64 @@ def erase_cmd(
                       + ", ".join(report.refused_held))
     if not report.conversations and not report.refused_held:
         console.print("nothing stored for this customer")
+
+
+@cli.command("scan")
+def retro_scan_cmd(
+    packs: Path | None = typer.Option(None, "--packs", help="Rule pack folder to try (default: CHATWATCH_RULES_DIR, "
+                                                             "else the shipped packs)."),
+    since: str = typer.Option("90d", help="90d, 24h or an ISO date."),
+    until: str | None = typer.Option(None, help="End (ISO or 7d ago); default now."),
+    team: str | None = typer.Option(None, help="Only this team."),
+    exports: list[Path] = typer.Option([], "--export", exists=True, dir_okay=False,
+                                       help="Scan these chat exports instead of the archive (with --employee, --number)."),
+    employee: str | None = typer.Option(None, help="For --export: the employee's name or number."),
+    number: str | None = typer.Option(None, help="For --export: the business number."),
+    tz: str = typer.Option("UTC", help="For --export: the phone's time zone."),
+    write_alerts: bool = typer.Option(False, "--write-alerts", help="Store the alerts in the archive, marked "
+                                                                    "historical and tagged retro (never notified)."),
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="Processes that run the rules."),
+    fmt: str = FORMAT,
+) -> None:
+    """Retro-scan: what these rule packs would have flagged over the archive (or chat exports) — hits and
+    conversations per rule, a few redacted examples — before the packs go live. With embedded ClickHouse,
+    run it where the archive's folder is and the worker is stopped (one process owns the folder)."""
+    settings = load_settings()
+    folder = packs or settings.rules_dir or SHIPPED_PACKS
+    try:
+        ruleset = load_rules_dir(folder)
+    except RulePackError as exc:
+        err.print(f"[red]rule packs are invalid:[/]\n{exc}")
+        raise typer.Exit(2) from None
+    detector = PiiDetector(PiiConfig(ner=False))
+    now = datetime.now(UTC)
+    start, end = parse_since(since, now), parse_since(until, now) if until else now
+    client = None
+    if exports:
+        if not (employee and number):
+            err.print("[red]--export needs --employee and --number[/]")
+            raise typer.Exit(2)
+        options = ImportOptions(employee=employee, number=number, tz=tz)
+        messages = [m for path in exports for m in to_messages(read_export(path), options)]
+        pages, total = rows_of_messages(messages, detector), len(messages)
+    else:
+        client = _client()
+        total = int(client.query(f"SELECT count() AS n FROM {client.database}.messages WHERE timestamp >= "
+                                 f"'{utc(start)}' AND timestamp < '{utc(end)}'")[0]["n"])
+        pages = archived(client, start, end, team)
+    began = time.perf_counter()
+    try:
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("scanning", total=total)
+            report = retro_scan(pages, ruleset, detector, keep_hits=write_alerts,
+                                progress=lambda n: bar.advance(task, n), jobs=jobs, packs=(folder,))
+        seconds = time.perf_counter() - began
+        if write_alerts and client is not None:
+            written = client.insert_json("alerts", alert_rows_of(report, now))
+            err.print(f"{written} alert(s) stored, marked historical and tagged retro")
+    finally:
+        if client is not None:
+            client.close()
+    err.print(f"scanned {report.scanned:,} messages in {seconds:.2f} s "
+              f"({report.scanned / seconds if seconds else 0:,.0f} msg/s) with {len(ruleset.rules())} rules")
+    emit({"retro_scan_by_rule": report.table(), "examples": report.examples()}, fmt)

@@ -307,3 +307,54 @@ def test_grafana_dashboard_queries_run(db):
         sql = sql.replace("$__timeFilter(timestamp)", "timestamp > now() - INTERVAL 7 DAY")
         sql = sql.replace("$__fromTime", "now() - INTERVAL 7 DAY").replace("$__toTime", "now()")
         db.query(sql)
+
+
+# --- migration 4 and the retro-scan ------------------------------------------------------------
+
+def test_an_archive_of_migration_3_gains_the_identity_columns(chdb_session):
+    from chatwatch.sinks.clickhouse.ddl import ALERT_HISTORICAL, MESSAGE_IDENTITY
+
+    chdb_session.database = f"t_{uuid.uuid4().hex[:10]}"
+    r = Renderer(chdb_session.database)
+    chdb_session.command(r.database())
+    for statement in [s for m in MIGRATIONS if m.version <= 3 for s in m.statements(r)]:  # as release 3 made them
+        chdb_session.command(statement.replace(", " + MESSAGE_IDENTITY, "").replace(", " + ALERT_HISTORICAL, ""))
+
+    def columns(table: str) -> set[str]:
+        return {c["name"] for c in chdb_session.query(
+            f"SELECT name FROM system.columns WHERE database = '{chdb_session.database}' AND table = '{table}'")}
+
+    assert "customer_user_id" not in columns("messages") and "historical" not in columns("alerts")
+    migrate(chdb_session, r)
+    assert {"customer_user_id", "group_id", "historical", "source"} <= columns("messages")
+    assert "historical" in columns("alerts")
+
+
+def test_retro_scan_over_the_archive_reports_and_writes_historical_alerts(db):
+    from chatwatch.rules import SHIPPED_PACKS
+    from chatwatch.rules.loader import load_rules_dir
+    from chatwatch.sinks.clickhouse.retro import alert_rows_of, archived, retro_scan
+
+    now = datetime.now(UTC)
+    msgs = [message(f"r{i}", f"5511987650{i:03d}", "outbound", now - timedelta(days=3, minutes=i),
+                    "me chama no meu zap pessoal" if i % 10 == 0 else "segue o boleto, obrigado") for i in range(120)]
+    msgs.append(message("card", "5511987650999", "outbound", now - timedelta(days=2), "o cartão é [payment_card]"))
+    msgs.append(message("old", "5511987650998", "outbound", now - timedelta(days=200), "me chama no meu zap pessoal"))
+    store(db, *[scan_rows(record(m, {"payment_card": 1} if m.message_id == "card" else None), now) for m in msgs])
+
+    ruleset = load_rules_dir(SHIPPED_PACKS)
+    report = retro_scan(archived(db, now - timedelta(days=90), now, page=50), ruleset, keep_hits=True)
+    assert report.scanned == 121  # the 200-day-old message is outside the window; pages of 50 join up
+    by_rule = {row["rule"]: row for row in report.table()}
+    assert by_rule["off_channel.personal_contact"]["hits"] == 12
+    assert by_rule["off_channel.personal_contact"]["conversations"] == 12
+    assert by_rule["pii.card_sent_by_employee"]["hits"] == 1  # the archived PII types stand in for the values
+    example = next(e for e in report.examples() if e["rule"] == "off_channel.personal_contact")
+    assert example["customer"].startswith("*") and "zap pessoal" in example["text (as archived)"]
+
+    in_two = retro_scan(archived(db, now - timedelta(days=90), now, page=50), ruleset, jobs=2, packs=(SHIPPED_PACKS,))
+    assert in_two.table() == report.table()  # the rules in two processes: the same report
+
+    written = db.insert_json("alerts", alert_rows_of(report, now))
+    rows = db.query(f"SELECT historical, has(tags, 'retro') AS retro FROM {db.database}.alerts FINAL")
+    assert written == len(report.hits) and rows and all(r["historical"] == 1 and r["retro"] == 1 for r in rows)

@@ -1,0 +1,234 @@
+"""Retro-scan: run rule packs over archived messages (or any canonical messages) offline, to see
+what a new pack would have flagged before it is rolled out.
+
+The archive keeps text redacted by default, so the PII types found when a message was first
+scanned (its `pii_types` column) stand in for the values: a PII rule fires on them as it did
+live. Messages whose text was archived raw are run through the PII patterns again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chatwatch.detectors.alerts import alert_id
+from chatwatch.detectors.attachments import AttachmentInfo
+from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.redaction import mask_phone, redact
+from chatwatch.detectors.scanner import RuleHit, Scanner, Subject
+from chatwatch.records import Message
+from chatwatch.rules.loader import RuleSet, load_rules_dir
+from chatwatch.sinks.clickhouse.client import Client
+from chatwatch.sinks.clickhouse.queries import quote
+from chatwatch.sinks.clickhouse.rows import utc
+
+COLUMNS = ("message_id", "conversation_key", "business_phone_number_id", "business_display_number",
+           "customer_wa_id", "direction", "timestamp", "text", "text_mode", "attachment_mime", "attachment_ext",
+           "attachment_size", "attachment_sha256", "pii_types", "team", "employee_id")
+SELECTED = tuple("toUnixTimestamp64Milli(timestamp) AS timestamp_ms" if c == "timestamp" else c for c in COLUMNS)
+PAGE = 50_000
+EXAMPLES = 3
+
+
+@dataclass
+class RuleTally:
+    rule_id: str
+    title: str
+    pack_id: str
+    severity: str
+    hits: int = 0
+    conversations: set[str] = field(default_factory=set)
+    examples: list[tuple[str, str, str]] = field(default_factory=list)  # (time, customer masked, redacted text)
+
+
+@dataclass
+class RetroReport:
+    scanned: int = 0
+    since: datetime | None = None
+    until: datetime | None = None
+    rules: dict[str, RuleTally] = field(default_factory=dict)
+    hits: list[tuple[dict, RuleHit]] = field(default_factory=list)  # kept only when alerts are to be written
+
+    def add(self, row: dict, hits: list[RuleHit], keep: bool) -> None:
+        for hit in hits:
+            rule = hit.rule
+            tally = self.rules.get(rule.id)
+            if tally is None:
+                tally = self.rules[rule.id] = RuleTally(rule.id, rule.title, hit.pack.pack.id, rule.severity.value)
+            tally.hits += 1
+            tally.conversations.add(row["conversation_key"])
+            if len(tally.examples) < EXAMPLES:
+                when = _time(row)
+                tally.examples.append((when.isoformat(" ", "seconds") if when else "", mask_phone(row["customer_wa_id"]),
+                                       row["text"][:200]))
+            if keep:
+                self.hits.append((row, hit))
+
+    def table(self) -> list[dict]:
+        rows = sorted(self.rules.values(), key=lambda t: (-t.hits, t.rule_id))
+        return [{"rule": t.rule_id, "pack": t.pack_id, "severity": t.severity, "hits": t.hits,
+                 "conversations": len(t.conversations),
+                 "per_1000_messages": round(1000 * t.hits / self.scanned, 2) if self.scanned else 0.0}
+                for t in rows]
+
+    def examples(self) -> list[dict]:
+        top = heapq.nlargest(20, self.rules.values(), key=lambda t: t.hits)
+        return [{"rule": t.rule_id, "time": when, "customer": who, "text (as archived)": text}
+                for t in top for when, who, text in t.examples]
+
+
+def archived(client: Client, since: datetime, until: datetime, team: str | None = None,
+             page: int = PAGE) -> Iterator[list[dict]]:
+    """Pages of archived messages in [since, until), oldest first (keyset paging: no OFFSET scans)."""
+    where = [f"timestamp >= '{utc(since)}'", f"timestamp < '{utc(until)}'"]
+    if team:
+        where.append(f"team = '{quote(team)}'")
+    after = ("1970-01-01 00:00:00.000", "")
+    while True:
+        columns = client.query_columns(  # times as epoch ms: Arrow -> Python datetimes cost more than the query
+            f"SELECT {', '.join(SELECTED)}, toString(timestamp) AS at FROM {client.database}.messages FINAL "
+            f"WHERE {' AND '.join(where)} AND (timestamp, message_id) > ('{after[0]}', '{quote(after[1])}') "
+            f"ORDER BY timestamp, message_id LIMIT {int(page)}")
+        count = len(columns.get("message_id", ()))
+        if not count:
+            return
+        names = list(columns)
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        yield rows
+        after = (rows[-1]["at"], rows[-1]["message_id"])
+        if count < page:
+            return
+
+
+def subject_of_row(row: dict, detector: PiiDetector | None) -> Subject:
+    if row["text_mode"] == "raw" and detector is not None and row["text"]:
+        pii = tuple(f.type for f in detector.patterns(row["text"]))
+    else:
+        pii = tuple(row["pii_types"])
+    attachments = tuple(AttachmentInfo(f"file.{ext}" if ext else None, mime or None, int(size) or None, sha or None)
+                        for mime, ext, size, sha in zip(row["attachment_mime"], row["attachment_ext"],
+                                                        row["attachment_size"], row["attachment_sha256"], strict=False))
+    numbers = tuple(n for n in (row["business_phone_number_id"], row["business_display_number"]) if n)
+    return Subject(text=row["text"], direction=row["direction"], timestamp=_time(row), numbers=numbers,
+                   team=row.get("team") or None, attachments=attachments, pii=pii)
+
+
+def retro_scan(pages: Iterable[list[dict]], ruleset: RuleSet, detector: PiiDetector | None = None,
+               keep_hits: bool = False, progress: Callable[[int], None] = lambda n: None,
+               jobs: int = 1, packs: tuple[Path, ...] = ()) -> RetroReport:
+    """Every row through the rules. With `jobs` > 1 (and the `packs` folders the ruleset came from), chunks
+    of rows are scanned by that many processes while this one reads the next page: the rules are pure
+    Python, so a retro-scan over months of messages needs every core."""
+    report = RetroReport()
+    by_id = {rule.id: (pack, rule) for pack, rule in ruleset.rules()}
+
+    def merge(rows: list[dict], found: list[tuple[int, list[str]]]) -> None:
+        for i, rule_ids in found:
+            report.add(rows[i], [RuleHit(*by_id[r], ()) for r in rule_ids], keep_hits)
+        report.scanned += len(rows)
+        progress(len(rows))
+
+    if jobs <= 1 or not packs:
+        scanner = Scanner(ruleset)
+        for rows in pages:
+            merge(rows, _scan_rows(rows, scanner, detector))
+        return report
+    context = multiprocessing.get_context("spawn")  # never fork a process that holds an embedded ClickHouse
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                             initargs=(packs, detector is not None)) as pool:
+        waiting: deque = deque()  # (rows, future) in page order, at most 2 per process
+        for rows in pages:
+            for i in range(0, len(rows), CHUNK):
+                chunk = rows[i:i + CHUNK]
+                names = list(chunk[0])
+                waiting.append((chunk, pool.submit(_scan_in_worker, names, [tuple(r.values()) for r in chunk])))
+                while len(waiting) > 2 * jobs:
+                    done_rows, future = waiting.popleft()
+                    merge(done_rows, future.result())
+        while waiting:
+            done_rows, future = waiting.popleft()
+            merge(done_rows, future.result())
+    return report
+
+
+CHUNK = 5_000
+_WORKER: dict = {}
+
+
+def _start_worker(packs: tuple[Path, ...], pii: bool) -> None:
+    _WORKER["scanner"] = Scanner(load_rules_dir(*packs))
+    _WORKER["detector"] = PiiDetector(PiiConfig(ner=False)) if pii else None
+
+
+def _scan_in_worker(names: list[str], values: list[tuple]) -> list[tuple[int, list[str]]]:
+    """Rows travel as value tuples (a third of the pickling of dicts)."""
+    return _scan_rows([dict(zip(names, v, strict=True)) for v in values], _WORKER["scanner"], _WORKER["detector"])
+
+
+def _scan_rows(rows: list[dict], scanner: Scanner, detector: PiiDetector | None) -> list[tuple[int, list[str]]]:
+    """(row index, ids of the rules that fire) for the rows where any does."""
+    out = []
+    for i, row in enumerate(rows):
+        hits = scanner.scan(subject_of_row(row, detector))
+        if hits:
+            out.append((i, [h.rule.id for h in hits]))
+    return out
+
+
+def rows_of_messages(messages: Iterable[Message], detector: PiiDetector | None) -> Iterator[list[dict]]:
+    """Canonical messages (e.g. a chat export) as archive-like rows, their text redacted as the archive
+    would keep it, so exports and the archive go through one retro-scan."""
+    page = []
+    for m in messages:
+        found = detector.patterns(m.text or "") if detector else []
+        page.append({
+            "message_id": m.message_id, "conversation_key": m.conversation_key,
+            "business_phone_number_id": m.business_phone_number_id,
+            "business_display_number": m.business_display_number or "", "customer_wa_id": m.customer_wa_id,
+            "direction": m.direction.value, "timestamp": m.timestamp.isoformat(), "text_mode": "redacted",
+            "text": redact(m.text or "", found), "pii_types": [f.type for f in found], "team": "",
+            "employee_id": m.employee_id or "",
+            "attachment_mime": [a.mime_type or "" for a in m.attachments],
+            "attachment_ext": [(a.filename or "").rsplit(".", 1)[-1].lower() if a.filename and "." in a.filename
+                               else "" for a in m.attachments],
+            "attachment_size": [a.size or 0 for a in m.attachments],
+            "attachment_sha256": [a.sha256 or "" for a in m.attachments]})
+        if len(page) >= PAGE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def alert_rows_of(report: RetroReport, now: datetime) -> list[dict]:
+    """The kept hits as rows of the archive's alerts table, marked historical and tagged `retro`; ids are
+    the live ids (message + rule), so a retro alert and a live one for the same message are one alert."""
+    out = []
+    for row, hit in report.hits:
+        rule = hit.rule
+        out.append({
+            "alert_id": alert_id(row["message_id"], rule.id), "rule_id": rule.id, "rule_title": rule.title,
+            "pack_id": hit.pack.pack.id, "pack_version": hit.pack.pack.version, "severity": rule.severity.value,
+            "category": rule.category, "tags": [*rule.tags, "retro"], "message_id": row["message_id"],
+            "conversation_key": row["conversation_key"], "business_phone_number_id": row["business_phone_number_id"],
+            "customer_masked": mask_phone(row["customer_wa_id"]), "employee_id": row.get("employee_id") or "",
+            "team": row.get("team") or "", "direction": row["direction"], "message_type": "text",
+            "message_timestamp": utc(_time(row) or now), "created_at": utc(now),
+            "snippet": row["text"][:280], "pii_types": sorted(set(row["pii_types"])), "held": 0, "historical": 1})
+    return out
+
+
+def _time(row: dict) -> datetime | None:
+    if "timestamp_ms" in row:
+        return datetime.fromtimestamp(row["timestamp_ms"] / 1000, UTC)
+    try:
+        parsed = datetime.fromisoformat(str(row["timestamp"]).replace(" ", "T"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
