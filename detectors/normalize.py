@@ -85,7 +85,9 @@ def fold_accents_only(text: str) -> str:
 
 _LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s", "$": "s", "7": "t",
                        "|": "l"})
-_OBFUSCATION_HINT = re.compile(r"[4@3!015$7|]|\b\w[ .\-_*·]\w[ .\-_*·]\w")
+# A leet character next to a letter ("s3nha", "p@ss", "z4p"; not a bare number, not "hola!") or spelled-out
+# letters: without one, the deobfuscated text is the folded text and a second automaton pass finds nothing new.
+_OBFUSCATION_HINT = re.compile(r"[^\W\d_][4@3015$7]|[4@3!015$7|][^\W\d_]|\b\w[ .\-_*·]\w[ .\-_*·]\w")
 # three or more single letters joined by one and the same separator: s.e.n.h.a, c o n t r a
 _SPELLED = re.compile(r"(?<!\w)\w([ .\-_*·])\w(?:\1\w)+(?!\w)")
 

@@ -200,3 +200,13 @@ def test_cost_does_not_grow_with_untouched_rules(tmp_path: Path):
     s = scanner_for(tmp_path, rules)
     assert s.term_count == 300
     assert fired(s, "nada aqui") == [] and fired(s, "uma palavra7 só") == ["p.r7"]
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("pedido 12345, hola! me passa a s3nh4", ["senha"]),  # numbers and "!" elsewhere do not hide it
+    ("$enha: 4 1 0", ["senha"]),
+    ("minha s.e.n.h.a", ["senha"]),
+    ("pedido 12345 chegou! 10h", []),  # no leet next to a letter, nothing spelled out: no second pass needed
+])
+def test_obfuscated_terms_are_found_next_to_plain_numbers(text, found):
+    assert sorted(h.term for h in index("senha", obfuscated=True).find(text)) == found
