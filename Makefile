@@ -14,7 +14,7 @@ HELM ?= $(HOME)/.cache/chatwatch/bin/helm
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 export HELM_BIN := $(HELM)
 
-.PHONY: venv install kafka-start kafka-stop demo test lint clean helm
+.PHONY: venv install kafka-start kafka-stop demo test lint clean helm image
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "chatwatch needs Python 3.11+")'
@@ -55,6 +55,15 @@ helm: $(HELM)
 test: install $(HELM)
 	scripts/kafka-local start
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; scripts/kafka-local stop; exit $$status
+
+# The container image: built with buildah or docker when one is here; otherwise the Dockerfile's
+# steps are run in a fresh virtualenv (scripts/image-check), which is what a machine without an
+# image registry can check.
+IMAGE ?= chatwatch:dev
+image:
+	@if command -v buildah >/dev/null && buildah info >/dev/null 2>&1; then buildah bud -t $(IMAGE) .; \
+	elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then docker build -t $(IMAGE) .; \
+	else echo "no image builder here: checking the Dockerfile's steps in a fresh virtualenv"; scripts/image-check; fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,13 +13,16 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # What a worker process can run; `chatwatch worker` runs all of them unless told otherwise.
 ROLES = ("normalize", "scan", "archive", "notify")
+
+
+FILE_SECRETS = ("redaction_key", "clickhouse_password", "notify_ack_key")  # also read from `<name>_file`
 
 
 class Settings(BaseSettings):
@@ -70,6 +73,7 @@ class Settings(BaseSettings):
         "replace", description="How alerts carry the message text: PII replaced by [TYPE] (default), masked, "
                                "HMAC-hashed, raw ('keep': only if policy allows), or not at all.")
     redaction_key: SecretStr | None = Field(None, description="HMAC key for alert_snippet=hash.")
+    redaction_key_file: Path | None = Field(None, description="File holding the redaction key (wins).")
 
     clickhouse_enabled: bool = Field(True, description="Archive messages and alerts in ClickHouse (record agent).")
     clickhouse_url: str | None = Field(None, description="ClickHouse server, e.g. https://ch.example:8443; "
@@ -78,6 +82,7 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field("chatwatch", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     clickhouse_user: str = Field("default")
     clickhouse_password: SecretStr | None = Field(None)
+    clickhouse_password_file: Path | None = Field(None, description="File holding the ClickHouse password (wins).")
     clickhouse_cluster: str | None = Field(None, description="Cluster name: Replicated + Distributed tables.")
     retention_days: int = Field(1825, ge=1, description="Rows older than this are deleted (TTL), unless held.")
     archive_text: Literal["redacted", "raw", "none"] = Field(
@@ -87,6 +92,7 @@ class Settings(BaseSettings):
 
     notify_config: Path | None = Field(None, description="Notifications YAML (receivers, routes…); unset: none sent.")
     notify_ack_key: SecretStr | None = Field(None, description="HMAC key of acknowledge links (escalation).")
+    notify_ack_key_file: Path | None = Field(None, description="File holding the acknowledge-link key (wins).")
     notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")
     history_alerts: Literal["report", "notify"] = Field(
         "report", description="Alerts on past messages (history sync, chat imports): 'report' keeps them in the "
@@ -122,6 +128,18 @@ class Settings(BaseSettings):
     verify_token: SecretStr | None = Field(None, description="Token typed into the App Dashboard for GET verification.")
     verify_token_file: Path | None = Field(None, description="File holding the verify token.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        """`<secret>_file` (a Kubernetes Secret mounted as files) fills `<secret>`: keys never sit in the
+        environment, where `ps e` and crash reports can read them."""
+        if isinstance(data, dict):  # a missing file is reported by _files_exist, where secrets print masked
+            for name in FILE_SECRETS:
+                path = data.get(f"{name}_file")
+                if path and Path(path).is_file():
+                    data = {**data, name: Path(path).read_text(encoding="utf-8").strip()}
+        return data
+
     @model_validator(mode="after")
     def _roles_known(self) -> Settings:
         unknown = sorted(set(self.roles_list) - set(ROLES)) or ([] if self.roles_list else ["(none)"])
@@ -132,7 +150,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _files_exist(self) -> Settings:
         for name in ("app_secret_file", "verify_token_file", "kafka_sasl_password_file", "kafka_ssl_cafile",
-                     "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_key_password_file"):
+                     "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_key_password_file",
+                     *(f"{secret}_file" for secret in FILE_SECRETS)):
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"{name}: no such file: {path}")

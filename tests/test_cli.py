@@ -100,3 +100,16 @@ def test_retro_scan_of_an_export_counts_hits_per_rule(tmp_path: Path):
     by_rule = {r["rule"]: r for r in report["retro_scan_by_rule"]}
     assert by_rule["off_channel.personal_contact"]["hits"] == 10
     assert by_rule["off_channel.personal_contact"]["conversations"] == 1
+
+
+def test_secrets_come_from_files_and_a_missing_file_is_named(tmp_path: Path, monkeypatch):
+    from chatwatch.settings import Settings
+
+    (tmp_path / "redaction-key").write_text("k3y-from-a-secret\n")
+    monkeypatch.setenv("CHATWATCH_REDACTION_KEY_FILE", str(tmp_path / "redaction-key"))
+    monkeypatch.setenv("CHATWATCH_ALERT_SNIPPET", "hash")
+    assert Settings().redaction_key.get_secret_value() == "k3y-from-a-secret"
+    monkeypatch.setenv("CHATWATCH_NOTIFY_ACK_KEY_FILE", str(tmp_path / "absent"))
+    result = runner.invoke(cli, ["topics"])
+    assert result.exit_code == 2 and "notify_ack_key_file: no such file" in result.output
+    assert "k3y-from-a-secret" not in result.output
