@@ -1,6 +1,6 @@
 # chatwatch developer entry points. `make demo` and `make test` work on a fresh machine with
 # Python 3.11+, Java 17 and Maven (scripts/kafka-local installs the last two with apt if missing);
-# `make test` also needs Go, to build helm once for the chart tests.
+# `make test` also needs Go, to build helm and promtool once for the chart tests.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,8 +13,13 @@ HELM_VERSION ?= v3.16.4
 HELM ?= $(HOME)/.cache/chatwatch/bin/helm
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 export HELM_BIN := $(HELM)
+# promtool for the alert rules: `go install` refuses it (replace directives), so it is built in a
+# scratch module (../shared/notes/go-tools.md), ~3 min once.
+PROMTOOL_VERSION ?= v0.304.2
+PROMTOOL ?= $(HOME)/.cache/chatwatch/bin/promtool
+export PROMTOOL_BIN := $(PROMTOOL)
 
-.PHONY: venv install kafka-start kafka-stop demo test lint clean helm image
+.PHONY: venv install kafka-start kafka-stop demo test lint clean helm promtool image
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "chatwatch needs Python 3.11+")'
@@ -52,7 +57,16 @@ $(HELM):
 
 helm: $(HELM)
 
-test: install $(HELM)
+$(PROMTOOL):
+	@test -x "$(GO)" || { echo "promtool is built with Go; install Go first"; exit 1; }
+	d=$$(mktemp -d) && cd $$d && $(GO) mod init scratch >/dev/null 2>&1 \
+	  && GOFLAGS=-mod=mod $(GO) get github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION) \
+	  && GOFLAGS=-mod=mod $(GO) build -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool; \
+	  status=$$?; rm -rf $$d; exit $$status
+
+promtool: $(PROMTOOL)
+
+test: install $(HELM) $(PROMTOOL)
 	scripts/kafka-local start
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; scripts/kafka-local stop; exit $$status
 

@@ -1,6 +1,8 @@
-"""The Helm chart, rendered by the real helm (`make helm` builds it): it lints, and rule packs given
-in values reach the worker as a ConfigMap volume that the worker's own loader reads, without a
-checksum annotation that would restart the pods on every rules change."""
+"""The Helm chart, rendered by the real helm (`make helm` builds it): it lints against its values
+schema; one Deployment per role set with probes, a locked-down security context and secrets as
+files; rule packs given in values reach the worker as a ConfigMap volume that the worker's own
+loader reads, without a checksum annotation that would restart the pods on every rules change; the
+PrometheusRule's alerts each have a runbook section (and pass promtool when it is built)."""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def test_the_chart_lints(helm: str):
 def test_rule_packs_reach_the_worker_as_a_configmap_its_loader_reads(helm: str, tmp_path: Path):
     docs = render(helm, tmp_path, {"rulePacks": {"live.yaml": PACK.format(version=7, word="alfa")}})
     config = next(d for d in docs if d["kind"] == "ConfigMap")
-    worker = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "t-worker")
+    worker = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "t-scan")
     pod = worker["spec"]["template"]
     assert not any(k.startswith("checksum/") for k in (pod["metadata"].get("annotations") or {}))
     container = pod["spec"]["containers"][0]
@@ -57,3 +59,93 @@ def test_rule_packs_reach_the_worker_as_a_configmap_its_loader_reads(helm: str, 
     volume_dir.mkdir()
     configmap_swap(volume_dir, config["data"], "2026_11_24_10_00_00.1")
     assert ActiveRules(volume_dir).scanner.ruleset.versions() == {"live": "7"}
+
+
+def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def test_a_mistyped_value_is_refused_by_the_schema(helm: str, tmp_path: Path):
+    (tmp_path / "values.yaml").write_text("webhok: {replicas: 3}\n")
+    out = subprocess.run([helm, "template", "t", str(CHART), "-f", str(tmp_path / "values.yaml")], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode != 0 and "webhok" in out.stderr
+
+
+def test_one_deployment_per_role_set_locked_down_with_probes(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"secrets": {"name": "cw", "optionalKeys": ["redaction-key"]}})
+    deployments = by_kind(docs, "Deployment")
+    assert set(deployments) == {"t-webhook", "t-scan", "t-archive"}
+    args = {name: d["spec"]["template"]["spec"]["containers"][0]["args"] for name, d in deployments.items()}
+    assert args == {"t-webhook": ["webhook"], "t-scan": ["worker", "--roles", "normalize,scan"],
+                    "t-archive": ["worker", "--roles", "archive,notify"]}
+    archive = deployments["t-archive"]["spec"]
+    assert archive["replicas"] == 1 and archive["strategy"]["type"] == "Recreate"  # embedded ClickHouse: one owner
+    for name, d in deployments.items():
+        pod = d["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        (container,) = pod["containers"]
+        sc = container["securityContext"]
+        assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"] and sc["capabilities"]["drop"] == ["ALL"]
+        assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container), name
+        env = container["env"]
+        assert not any("valueFrom" in e for e in env), name  # secrets are files, never env values
+        files = {e["name"]: e["value"] for e in env if e["name"].endswith("_FILE")}
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert all(any(path.startswith(m + "/") for m in mounts) for path in files.values()), (name, files)
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["secrets"]["secret"]["secretName"] == "cw"
+        writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+        assert "/tmp" in writable, name
+    scan_env = {e["name"]: e["value"] for e in deployments["t-scan"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert scan_env["CHATWATCH_REDACTION_KEY_FILE"] == "/var/run/secrets/chatwatch/redaction-key"
+    assert set(by_kind(docs, "HorizontalPodAutoscaler")) == {"t-webhook", "t-scan"}
+    assert by_kind(docs, "HorizontalPodAutoscaler")["t-scan"]["spec"]["maxReplicas"] <= 8  # never above partitions
+    assert set(by_kind(docs, "PodDisruptionBudget")) == {"t-webhook", "t-scan"}  # no PDB on the one archive pod
+    assert set(by_kind(docs, "NetworkPolicy")) == {"t-webhook", "t-workers"}
+
+
+def test_with_a_clickhouse_server_the_archive_scales_and_ingress_and_monitoring_render(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {
+        "clickhouse": {"url": "https://ch.internal:8443"}, "archive": {"replicas": 3},
+        "webhook": {"ingress": {"enabled": True, "host": "wa.example.com", "tlsSecret": "wa-tls"}},
+        "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
+        "notifications": {"config": "receivers: []\n", "secretEnv": {"CW_SMTP_PASSWORD": "smtp-password"}}})
+    archive = by_kind(docs, "Deployment")["t-archive"]
+    assert archive["spec"]["replicas"] == 3 and "PersistentVolumeClaim" not in {d["kind"] for d in docs}
+    assert "t-archive" in by_kind(docs, "PodDisruptionBudget")
+    ingress = by_kind(docs, "Ingress")["t-webhook"]["spec"]
+    assert ingress["rules"][0]["http"]["paths"][0]["path"] == "/webhooks/whatsapp"
+    assert by_kind(docs, "ServiceMonitor")["t"]["metadata"]["labels"]["release"] == "kps"
+    rule = by_kind(docs, "PrometheusRule")["t"]
+    assert rule["metadata"]["labels"]["release"] == "kps" and rule["spec"]["groups"][0]["rules"]
+    env = archive["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "CW_SMTP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "chatwatch", "key": "smtp-password"}}} in env
+
+
+RULES_FILE = CHART / "files" / "prometheus-rules.yaml"
+
+
+def test_every_alert_has_a_runbook_and_uses_metrics_we_export():
+    import re
+
+    operations = (REPO / "docs" / "operations.md").read_text()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-")
+               for h in re.findall(r"^## (.+)$", operations, re.M)}
+    ours = {m for path in REPO.glob("*/**/*.py") if ".venv" not in path.parts
+            for m in re.findall(r'"(chatwatch_[a-z_]+)"', path.read_text())}
+    rules = yaml.safe_load(RULES_FILE.read_text())["groups"][0]["rules"]
+    assert len(rules) >= 10
+    for rule in rules:
+        assert rule["annotations"]["runbook_url"].split("#")[1] in anchors, rule["alert"]
+        for metric in re.findall(r"\b(chatwatch_[a-z_]+)", rule["expr"]):
+            assert metric in ours, (rule["alert"], metric)
+
+
+def test_promtool_accepts_the_rules():
+    promtool = os.environ.get("PROMTOOL_BIN") or shutil.which("promtool")
+    if not promtool or not Path(promtool).exists():
+        pytest.skip("promtool not built: `make promtool`")
+    out = subprocess.run([promtool, "check", "rules", str(RULES_FILE)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
