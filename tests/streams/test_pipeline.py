@@ -9,10 +9,12 @@ import urllib.request
 import uuid
 
 import pytest
+import yaml
 
 from chatwatch.detectors.alerts import alert_id
 from chatwatch.streams.demo import envelopes
 from chatwatch.streams.demo.stack import LocalStack
+from tests.conftest import REPO
 
 RULE = "off_channel.personal_contact"
 MX = {"phone_number_id": "106540352242922", "display": "5215550001111"}
@@ -160,3 +162,19 @@ def test_pii_rule_fires_and_the_alert_carries_only_redacted_text(stack: LocalSta
     assert {"kind": "pii", "term": "payment_card"} in alert["evidence"]
     raw = json.dumps(alert)
     assert "4111" not in raw and "529.982" not in raw
+
+
+def test_dashboards_and_alert_rules_use_metrics_a_live_worker_exposes(stack: LocalStack):
+    """Every chatwatch_* name in the SRE dashboard and the PrometheusRule is served by the running
+    worker or webhook receiver (families are listed even before their first sample)."""
+    served = set()
+    for port in (stack.worker_port, stack.webhook_port):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        served |= set(re.findall(r"^# TYPE (\S+)", text, re.M))
+    dashboard = (REPO / "docs/grafana/chatwatch-sre.json").read_text()
+    rules = yaml.safe_load((REPO / "helm/chatwatch/files/prometheus-rules.yaml").read_text())
+    exprs = [dashboard] + [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    used = {m for e in exprs for m in re.findall(r"\b(chatwatch_[a-z_]+)", e)}
+    family = lambda name: re.sub(r"_(total|bucket|sum|count)$", "", name)
+    missing = sorted(m for m in used if m not in served and family(m) not in served)
+    assert len(used) >= 20 and not missing, missing
