@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     notify_ack_key: SecretStr | None = Field(None, description="HMAC key of acknowledge links (escalation).")
     notify_ack_key_file: Path | None = Field(None, description="File holding the acknowledge-link key (wins).")
     notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")
+    log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line with "
+                                                                    "stable fields (stage, topic, partition, offset, reason).")
     history_alerts: Literal["report", "notify"] = Field(
         "report", description="Alerts on past messages (history sync, chat imports): 'report' keeps them in the "
                               "alerts topic, archive and reports only; 'notify' sends them like live ones.")

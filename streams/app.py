@@ -18,6 +18,7 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from chatwatch import logs
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.settings import Settings
@@ -127,7 +128,8 @@ def run_worker(settings: Settings, rules: ActiveRules | None, loglevel: str) -> 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(wait_for_topics(settings))
-    faust.Worker(create_app(settings, rules), loglevel=loglevel, loop=loop).execute_from_commandline()
+    faust.Worker(create_app(settings, rules), loglevel=loglevel, loop=loop,
+                 logging_config=logs.logging_config(loglevel, settings.log_format)).execute_from_commandline()
 
 
 def _register_archive(app: faust.App, settings: Settings, topics: TopicNames) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import typer
@@ -10,6 +9,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
 
+from chatwatch import logs
 from chatwatch.settings import Settings
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -33,5 +33,5 @@ def load_settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+def setup_logging(level: str, fmt: str = "text") -> None:
+    logs.setup(level, fmt)

@@ -43,9 +43,10 @@ def webhook(ctx: typer.Context, loglevel: str = typer.Option("info")) -> None:
     """Run the WhatsApp Cloud API webhook receiver (verification, signed POSTs -> raw topic)."""
     if ctx.invoked_subcommand is not None:
         return
-    setup_logging(loglevel)
+    settings = load_settings()
+    setup_logging(loglevel, settings.log_format)
     try:
-        run_webhook(load_settings())
+        run_webhook(settings)
     except ValueError as exc:  # configuration the receiver cannot run with (no app secret…)
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None

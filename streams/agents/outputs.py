@@ -30,6 +30,7 @@ from typing import Any
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 from faust.exceptions import ProducerSendError
 
+from chatwatch.logs import fields
 from chatwatch.streams import metrics
 from chatwatch.streams.deadletter import Reason, dead_letter
 
@@ -64,7 +65,8 @@ def dead_letter_output(stage: str, reason: str, error: str, value: bytes, deadle
     metrics.dead_letters.labels(stage, reason).inc()
     where = f" item {item_index}" if item_index else ""
     log.warning("dead letter stage=%s reason=%s at %s[%s]@%s%s: %s", stage, reason, source_topic, partition, offset,
-                where, error)
+                where, error, **fields(stage=stage, reason=reason, topic=source_topic, partition=partition, offset=offset,
+                                       error_class=error_class))
     dl = dead_letter(stage, reason, error, value, source_topic, partition, offset, error_class=error_class,
                      item_index=item_index)
     return Output(deadletter_topic, None, dl.to_bytes(), Source(source_topic, partition, offset), is_dead_letter=True)
@@ -138,7 +140,8 @@ class Delivery:
                         metrics.delivery_backoff_episodes.labels(self._stage).inc()
                         metrics.delivery_backing_off.labels(self._stage).set(1)
                         log.warning("%s: Kafka did not take %d record(s) (%s); retrying with backoff, not consuming "
-                                    "meanwhile", self._stage, len(transient), error_class(transient[0]))
+                                    "meanwhile", self._stage, len(transient), error_class(transient[0]),
+                                    **fields(stage=self._stage, error_class=error_class(transient[0])))
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self._max_backoff_s)
                 pending = retry
@@ -147,7 +150,8 @@ class Delivery:
         finally:
             if backing_off:
                 metrics.delivery_backing_off.labels(self._stage).set(0)
-                log.info("%s: Kafka takes records again after %d attempt(s)", self._stage, attempt)
+                log.info("%s: Kafka takes records again after %d attempt(s)", self._stage, attempt,
+                         **fields(stage=self._stage, attempt=attempt))
 
     async def __call__(self, outputs: list[Output]) -> None:
         await self.settle(outputs, await self.send(outputs))
@@ -160,7 +164,9 @@ class Delivery:
         if output.is_dead_letter:
             metrics.dead_letters_unwritable.labels(self._stage).inc()
             log.error("%s: dead letter for %s[%s]@%s refused by Kafka (%s); dropped, the partition moves on",
-                      self._stage, src.topic, src.partition, src.offset, cls)
+                      self._stage, src.topic, src.partition, src.offset, cls,
+                      **fields(stage=self._stage, topic=src.topic, partition=src.partition, offset=src.offset,
+                               error_class=cls))
             return None
         return dead_letter_output(self._stage, Reason.output_rejected, f"Kafka refused the output for {output.topic}: "
                                   f"{cls}", output.value, self._deadletter_topic, src.topic, src.partition, src.offset,
@@ -295,7 +301,8 @@ def _safe_step(stage: str, step: Callable[[Any], list[Output]], message: Any, de
     try:
         return step(message)
     except Exception as exc:
-        log.exception("%s failed at %s[%s]@%s", stage, message.topic, message.partition, message.offset)
+        log.exception("%s failed at %s[%s]@%s", stage, message.topic, message.partition, message.offset,
+                      **fields(stage=stage, topic=message.topic, partition=message.partition, offset=message.offset))
         return [dead_letter_output(stage, Reason.processing_error, type(exc).__name__, message.value or b"",
                                    deadletter_topic, message.topic, message.partition, message.offset,
                                    error_class=type(exc).__name__)]
