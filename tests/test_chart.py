@@ -149,3 +149,33 @@ def test_promtool_accepts_the_rules():
         pytest.skip("promtool not built: `make promtool`")
     out = subprocess.run([promtool, "check", "rules", str(RULES_FILE)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+KUBERNETES = "1.30.0"  # the oldest minor the chart supports; every object it renders exists there
+TOPOLOGIES = {
+    "all-in-one, embedded ClickHouse": {},
+    "scaled, ClickHouse server, ingress, monitoring": {
+        "clickhouse": {"url": "https://ch.internal:8443", "cluster": "main"}, "archive": {"replicas": 3},
+        "scan": {"autoscaling": {"maxReplicas": 6}}, "kafka": {"securityProtocol": "SASL_SSL", "saslUsername": "cw",
+                                                                "tlsSecret": "kafka-ca"},
+        "webhook": {"ingress": {"enabled": True, "className": "nginx", "host": "wa.example.com", "tlsSecret": "wa"}},
+        "rulePacks": {"extra.yaml": "pack: {id: extra, version: 1, title: Extra}\nrules: []\n"},
+        "notifications": {"config": "receivers: []\n"}, "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True}, "secrets": {"optionalKeys": ["redaction-key", "clickhouse-password"]}},
+}
+
+
+@pytest.mark.parametrize("topology", list(TOPOLOGIES))
+def test_rendered_objects_are_valid_kubernetes_for_each_topology(helm: str, tmp_path: Path, topology: str):
+    """Strict validation against the Kubernetes schemas kubernetes-validate ships (offline); the
+    Prometheus operator's objects (CRDs) have no schema there and are checked by the tests above."""
+    import kubernetes_validate
+
+    docs = render(helm, tmp_path, TOPOLOGIES[topology])
+    checked = []
+    for doc in docs:
+        if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        checked.append(f"{doc['kind']}/{doc['metadata']['name']}")
+    assert len(checked) >= 12, checked

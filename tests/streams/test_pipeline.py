@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
+import subprocess
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -168,9 +172,13 @@ def test_dashboards_and_alert_rules_use_metrics_a_live_worker_exposes(stack: Loc
     """Every chatwatch_* name in the SRE dashboard and the PrometheusRule is served by the running
     worker or webhook receiver (families are listed even before their first sample)."""
     served = set()
+    promtool = os.environ.get("PROMTOOL_BIN") or shutil.which("promtool")
     for port in (stack.worker_port, stack.webhook_port):
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         served |= set(re.findall(r"^# TYPE (\S+)", text, re.M))
+        if promtool and Path(promtool).exists():  # names, help texts and units as Prometheus wants them
+            lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+            assert lint.returncode == 0, lint.stdout + lint.stderr
     dashboard = (REPO / "docs/grafana/chatwatch-sre.json").read_text()
     rules = yaml.safe_load((REPO / "helm/chatwatch/files/prometheus-rules.yaml").read_text())
     exprs = [dashboard] + [r["expr"] for g in rules["groups"] for r in g["rules"]]
