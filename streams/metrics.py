@@ -38,6 +38,9 @@ messages_scanned = Counter("chatwatch_messages_scanned_total", "Messages run thr
 alerts_produced = Counter("chatwatch_alerts_produced_total", "Alerts written to the alerts topic.", ["rule_id", "severity"])
 pii_findings = Counter("chatwatch_pii_findings_total", "PII findings by type and source (pattern or ner); never values.",
                        ["type", "source"])
+end_to_end_seconds = Histogram("chatwatch_end_to_end_seconds", "From the webhook's raw record (Kafka timestamp) to "
+                               "the message's scan, for live messages.",
+                               buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 pii_ner_model_missing = Gauge("chatwatch_pii_ner_model_missing",
                               "1 when the configured NER model of a language is not installed.", ["lang"])
 

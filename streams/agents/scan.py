@@ -118,7 +118,10 @@ def _decode(records: list[Record], topics: TopicNames) -> tuple[list[tuple[Recor
 def _scan(decoded: list[tuple[Record, Message]], findings: list[list[Finding]], scanner: Scanner,
           topics: TopicNames, options: ScanOptions) -> list[Output]:
     outputs: list[Output] = []
+    now = datetime.now(UTC)
     for (rec, message), found in zip(decoded, findings, strict=True):
+        if message.origin.received_at is not None and not message.historical:
+            metrics.end_to_end_seconds.observe(max(0.0, (now - message.origin.received_at).total_seconds()))
         try:
             outputs.extend(_alerts(message, found, scanner, topics, options))
         except Exception as exc:
