@@ -152,17 +152,8 @@ def test_promtool_accepts_the_rules():
 
 
 KUBERNETES = "1.30.0"  # the oldest minor the chart supports; every object it renders exists there
-TOPOLOGIES = {
-    "all-in-one, embedded ClickHouse": {},
-    "scaled, ClickHouse server, ingress, monitoring": {
-        "clickhouse": {"url": "https://ch.internal:8443", "cluster": "main"}, "archive": {"replicas": 3},
-        "scan": {"autoscaling": {"maxReplicas": 6}}, "kafka": {"securityProtocol": "SASL_SSL", "saslUsername": "cw",
-                                                                "tlsSecret": "kafka-ca"},
-        "webhook": {"ingress": {"enabled": True, "className": "nginx", "host": "wa.example.com", "tlsSecret": "wa"}},
-        "rulePacks": {"extra.yaml": "pack: {id: extra, version: 1, title: Extra}\nrules: []\n"},
-        "notifications": {"config": "receivers: []\n"}, "serviceMonitor": {"enabled": True},
-        "prometheusRule": {"enabled": True}, "secrets": {"optionalKeys": ["redaction-key", "clickhouse-password"]}},
-}
+# The default values and one values file per topology (helm/chatwatch/ci/, chart-testing's layout).
+TOPOLOGIES = {"default": {}, **{p.stem: yaml.safe_load(p.read_text()) for p in sorted((CHART / "ci").glob("*.yaml"))}}
 
 
 @pytest.mark.parametrize("topology", list(TOPOLOGIES))
@@ -171,6 +162,9 @@ def test_rendered_objects_are_valid_kubernetes_for_each_topology(helm: str, tmp_
     Prometheus operator's objects (CRDs) have no schema there and are checked by the tests above."""
     import kubernetes_validate
 
+    lint = subprocess.run([helm, "lint", str(CHART), "-f", str(CHART / "ci" / f"{topology}.yaml")]
+                          if topology != "default" else [helm, "lint", str(CHART)], capture_output=True, text=True, timeout=120)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
     docs = render(helm, tmp_path, TOPOLOGIES[topology])
     checked = []
     for doc in docs:
