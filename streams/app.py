@@ -27,9 +27,10 @@ from chatwatch.sinks.clickhouse.ddl import Renderer
 from chatwatch.sinks.clickhouse.guard import ArchiveGuard
 from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.sinks.clickhouse.writer import ArchiveWriter
-from chatwatch.streams import deadletter, metrics
+from chatwatch.streams import deadletter, identities, metrics
 from chatwatch.streams.active_rules import ActiveRules
 from chatwatch.streams.agents import normalize, notify, record, scan
+from chatwatch.streams.identities import IdentityLinks
 from chatwatch.streams.kafka_security import ssl_context
 from chatwatch.streams.topics import TopicNames, wait_for_topics
 from chatwatch.streams.watchdog import PartitionWatchdog
@@ -54,6 +55,7 @@ class WorkerApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.before_stop: list[Callable[[], Awaitable[None]]] = []
+        self.identity_links: IdentityLinks | None = None  # the normalize role's, loaded before the worker starts
 
     async def on_stop(self) -> None:
         for callback in self.before_stop:
@@ -106,7 +108,9 @@ def create_app(settings: Settings, active: ActiveRules | None) -> faust.App:
     )
     log.info("worker roles: %s (consumer group %s)", ", ".join(settings.roles_list), settings.group_id)
     if "normalize" in roles:
-        normalize.register(app, topics, settings.normalize_batch_size, settings.normalize_batch_wait_s)
+        app.identity_links = IdentityLinks()
+        normalize.register(app, topics, settings.normalize_batch_size, settings.normalize_batch_wait_s, settings,
+                           app.identity_links)
     if "scan" in roles:
         assert active is not None, "the scan role needs rule packs"
         scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
@@ -128,7 +132,11 @@ def run_worker(settings: Settings, rules: ActiveRules | None, loglevel: str) -> 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(wait_for_topics(settings))
-    faust.Worker(create_app(settings, rules), loglevel=loglevel, loop=loop,
+    app = create_app(settings, rules)
+    if app.identity_links is not None:
+        loop.run_until_complete(identities.catch_up(app.identity_links, settings, TopicNames.from_settings(settings)
+                                                    .identities))
+    faust.Worker(app, loglevel=loglevel, loop=loop,
                  logging_config=logs.logging_config(loglevel, settings.log_format)).execute_from_commandline()
 
 

@@ -24,6 +24,7 @@ class TopicNames:
     messages: str  # canonical Message JSON, key = conversation_key
     statuses: str  # StatusUpdate JSON, key = conversation_key
     events: str  # CallEvent and WebhookError JSON ("kind": call | error), key = conversation_key or phone id
+    identities: str  # compacted: "<phone id>:<user id>" -> {phone_id, user_id, phone} (streams/identities.py)
     alerts: str  # Alert JSON, key = conversation_key
     scans: str  # ScanRecord JSON (archive + analytics), key = conversation_key
     deadletter: str  # DeadLetter JSON
@@ -38,6 +39,7 @@ class TopicNames:
             messages=f"{p}.messages",
             statuses=f"{p}.statuses",
             events=f"{p}.events",
+            identities=f"{p}.identities",
             alerts=f"{p}.alerts",
             scans=f"{p}.scans",
             deadletter=f"{p}.deadletter",
@@ -46,7 +48,7 @@ class TopicNames:
         )
 
     def all(self) -> list[str]:
-        return [self.raw, self.messages, self.statuses, self.events, self.alerts, self.scans, self.deadletter, self.notify_deadletter]
+        return [self.raw, self.messages, self.statuses, self.events, self.identities, self.alerts, self.scans, self.deadletter, self.notify_deadletter]
 
 
 def topic_configs(name: str, settings: Settings) -> dict[str, str]:
@@ -55,6 +57,8 @@ def topic_configs(name: str, settings: Settings) -> dict[str, str]:
     names = TopicNames.from_settings(settings)
     if name == names.raw:
         return {"max.message.bytes": str(settings.raw_record_max_bytes)}
+    if name == names.identities:
+        return {"cleanup.policy": "compact"}  # the latest link per user id, kept for good
     if name in (names.deadletter, names.notify_deadletter):
         return {"max.message.bytes": str(settings.deadletter_max_payload_bytes * 4 // 3 + 64 * 1024)}
     return {}

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chatwatch.records import Origin
-from chatwatch.streams import metrics
+from chatwatch.settings import Settings
+from chatwatch.streams import identities, metrics
 from chatwatch.streams.agents.outputs import Output, batch_agent, dead_letter_output, per_record
 from chatwatch.streams.deadletter import Reason
+from chatwatch.streams.identities import IdentityLinks
 from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
 from chatwatch.streams.topics import TopicNames
 
@@ -23,8 +25,9 @@ STAGE = "normalize"
 
 
 def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = None, offset: int | None = None,
-                received_at: datetime | None = None) -> list[Output]:
-    """One raw event -> outputs. Never raises: what cannot be parsed becomes a dead letter."""
+                received_at: datetime | None = None, links: IdentityLinks | None = None) -> list[Output]:
+    """One raw event -> outputs. Never raises: what cannot be parsed becomes a dead letter. With `links`,
+    customers known only by user id are found by the number they were seen with, and new links are shared."""
     metrics.messages_received.inc()
     origin = Origin(field="messages", raw_topic=topics.raw, raw_partition=partition, raw_offset=offset,
                     received_at=received_at)
@@ -34,14 +37,14 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
                                   item_index=item_index)
 
     try:
-        result = parse_notification(value, origin)
+        result = parse_notification(value, origin, links.lookup) if links is not None else parse_notification(value, origin)
     except PayloadError as exc:
         return [dead(exc.reason, str(exc))]
     except Exception as exc:
         log.exception("normalize failed at %s[%s]@%s", topics.raw, partition, offset)
         return [dead(Reason.processing_error, type(exc).__name__)]
 
-    outputs = []
+    outputs = [Output(topics.identities, key, link) for key, link in links.learn(result.links)] if links is not None else []
     for msg in result.messages:
         metrics.messages_normalized.labels(msg.type.value, msg.direction.value).inc()
         outputs.append(Output(topics.messages, msg.conversation_key.encode(), msg.to_bytes()))
@@ -73,11 +76,19 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
 _STATUSES = {"sent", "delivered", "read", "played", "failed", "deleted", "warning"}
 
 
-def register(app: Any, topics: TopicNames, max_batch: int, within_s: float) -> Any:
+def register(app: Any, topics: TopicNames, max_batch: int, within_s: float, settings: Settings,
+             links: IdentityLinks) -> Any:
+    """The normalize agent, and the task that keeps `links` up to date with the other workers' (the caller
+    loads them once before the worker starts: `identities.catch_up`)."""
+
+    @app.task
+    async def follow_identities() -> None:
+        await identities.follow(links, settings, topics.identities)
+
     def step(record: Any) -> list[Output]:
         received = datetime.fromtimestamp(record.timestamp, UTC) if record.timestamp else None
         return process_raw(record.value or b"", topics, partition=record.partition, offset=record.offset,
-                           received_at=received)
+                           received_at=received, links=links)
 
     return batch_agent(app, topics.raw, "chatwatch.normalize", STAGE, per_record(step), max_batch, within_s,
                        topics.deadletter)

@@ -97,6 +97,15 @@ class ParseResult:
     errors: list[WebhookError] = field(default_factory=list)  # value-level errors: no message or status
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
     problems: list[Problem] = field(default_factory=list)
+    links: set[tuple[str, str, str]] = field(default_factory=set)  # (business phone id, user id, phone) seen together
+
+
+# Phone number of a customer known by (business phone id, user id), from links seen earlier; None if unknown.
+Identities = Callable[[str, str], str | None]
+
+
+def _no_identities(phone_id: str, user_id: str) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -130,11 +139,15 @@ def _contact(raw: dict[str, Any]) -> Contact:
                    _str(profile.get("username") or raw.get("username")) or None)
 
 
-def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None = None) -> ParseResult:
+def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None = None,
+                       identities: Identities = _no_identities) -> ParseResult:
     """Parse one webhook POST body. Raises PayloadError when nothing in it can be used.
 
     Individual malformed items (entries, changes, messages, statuses) inside an otherwise good
     payload are listed in `problems` with the item, so one bad item never takes its neighbours with it.
+    `identities` gives the phone number behind a user id from links seen before (a customer first seen
+    by number keeps their conversation when later only their user id comes); `links` lists the
+    (phone id, user id, number) pairs this body shows, for the caller to remember.
     """
     doc = _load(body)
     if doc.get("object") != "whatsapp_business_account":
@@ -156,7 +169,7 @@ def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None
             fld = str(change.get("field", ""))
             change_origin = base.model_copy(update={"field": fld, "waba_id": _str(entry.get("id"))})
             try:
-                _parse_change(fld, change["value"], change_origin, where, result)
+                _parse_change(fld, change["value"], change_origin, where, result, identities)
             except Exception as exc:  # a change shaped unlike any Meta sends: it alone is dead-lettered
                 result.problems.append(Problem("invalid_shape", where, _describe(exc), change))
     return result
@@ -174,7 +187,8 @@ def _load(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _parse_change(fld: str, value: dict[str, Any], origin: Origin, where: str, out: ParseResult) -> None:
+def _parse_change(fld: str, value: dict[str, Any], origin: Origin, where: str, out: ParseResult,
+                  identities: Identities = _no_identities) -> None:
     errors = [_error(e) for e in value.get("errors") or [] if isinstance(e, dict)]
     metadata = value.get("metadata") or {}
     phone_id = _str(metadata.get("phone_number_id"))
@@ -197,13 +211,16 @@ def _parse_change(fld: str, value: dict[str, Any], origin: Origin, where: str, o
             out.ignored.append((fld, "no calls in change"))
         return
     contacts = Contacts(value.get("contacts"))
+    out.links.update((phone_id, c.user_id, c.wa_id) for c in contacts.all if c.user_id and c.wa_id)
     key = MESSAGE_FIELDS[fld]
     for m_idx, raw in enumerate(value.get(key) or []):
         _keep(out.messages, out, f"{where}.value.{key}[{m_idx}]", "invalid_message", raw,
-              lambda raw=raw: _message(raw, fld, business, contacts, errors, origin))
+              lambda raw=raw: _message(raw, fld, business, contacts, errors, origin, identities=identities))
     for s_idx, raw in enumerate(value.get("statuses") or []):
         _keep(out.statuses, out, f"{where}.value.statuses[{s_idx}]", "invalid_status", raw,
-              lambda raw=raw: _status(raw, phone_id, contacts, origin))
+              lambda raw=raw: _status(raw, phone_id, contacts, origin, identities))
+    out.links.update((phone_id, m.customer_user_id, m.customer_wa_id) for m in out.messages
+                     if m.customer_user_id and m.customer_wa_id != m.customer_user_id and not m.group_id)
     if errors and not value.get(key) and not value.get("statuses"):
         # an error about the business number itself (rate limit…): kept and counted, never dropped
         out.errors.extend(WebhookError(business_phone_number_id=phone_id, error=e, origin=origin) for e in errors)
@@ -248,7 +265,8 @@ def _history(value: dict[str, Any], business: Business, origin: Origin, where: s
 
 
 def _message(raw: dict[str, Any], fld: str, business: Business, contacts: Contacts,
-             value_errors: list[WhatsAppError], origin: Origin, thread_customer: str | None = None) -> Message:
+             value_errors: list[WhatsAppError], origin: Origin, thread_customer: str | None = None,
+             identities: Identities = _no_identities) -> Message:
     if not isinstance(raw, dict):
         raise TypeError("message is not an object")
     sender, recipient = _str(raw.get("from")) or None, _str(raw.get("to")) or None
@@ -264,6 +282,7 @@ def _message(raw: dict[str, Any], fld: str, business: Business, contacts: Contac
         phone, user_id = sender or thread_customer, sender_id
     contact = contacts.find(phone, user_id)
     user_id = user_id or (contact.user_id if contact else None)
+    phone = phone or (contact.wa_id if contact else None) or (identities(business.phone_id, user_id) if user_id else None)
     customer = phone or user_id
     if not customer:
         raise ValueError("no customer: neither a number ('from'/'to') nor a user id ('from_user_id')")
@@ -454,11 +473,13 @@ def _content(source_type: str, raw: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-def _status(raw: dict[str, Any], phone_id: str, contacts: Contacts, origin: Origin) -> StatusUpdate:
+def _status(raw: dict[str, Any], phone_id: str, contacts: Contacts, origin: Origin,
+            identities: Identities = _no_identities) -> StatusUpdate:
     phone = _str(raw.get("recipient_id")) or None
     user_id = _str(raw.get("recipient_user_id")) or None
     contact = contacts.find(phone, user_id)
     user_id = user_id or (contact.user_id if contact else None)
+    phone = phone or (contact.wa_id if contact else None) or (identities(phone_id, user_id) if user_id else None)
     recipient = phone or user_id or _fail("no recipient: neither recipient_id nor recipient_user_id")
     details = {k: raw[k] for k in ("conversation", "pricing", "biz_opaque_callback_data") if raw.get(k)}
     timestamp, unreadable = _timestamp_or_received(raw.get("timestamp"), origin)

@@ -14,7 +14,7 @@ from chatwatch.streams.agents.scan import process_message
 from chatwatch.streams.demo import envelopes
 from chatwatch.streams.topics import TopicNames
 
-TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.events", "t.alerts", "t.scans", "t.dlq", "t.notify", "t.notify.dlq")
+TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.events", "t.ids", "t.alerts", "t.scans", "t.dlq", "t.notify", "t.notify.dlq")
 BIZ = {"phone_number_id": "1", "display": "5215550001111"}
 WEDNESDAY_11H_BRT = 1_763_560_800  # 2025-11-19 14:00 UTC: business hours for the after-hours pack
 
@@ -109,3 +109,35 @@ def test_alerts_carry_the_last_redacted_lines_of_the_conversation(scanner: Scann
     bounded.add("a", line)
     bounded.add("b", line)
     assert bounded.before("a") == [] and bounded.before("b") == [line]  # oldest conversation forgotten
+
+
+def test_a_customer_seen_with_number_and_user_id_keeps_the_conversation_when_only_the_user_id_comes():
+    from chatwatch.records import Message
+    from chatwatch.streams.identities import IdentityLinks
+
+    def body(wamid: str, sender: dict, contact: dict) -> bytes:
+        doc = envelopes.message(**BIZ, customer="52155", wamid=wamid, timestamp=1, text="hola")
+        value = doc["entry"][0]["changes"][0]["value"]
+        value["messages"][0] = {**{k: v for k, v in value["messages"][0].items() if k != "from"}, **sender}
+        value["contacts"] = [contact]
+        return envelopes.dumps(doc)
+
+    first_worker, second_worker = IdentityLinks(), IdentityLinks()
+    both = process_raw(body("wamid.b1", {"from": "5215512345678", "from_user_id": "MX.77"},
+                            {"wa_id": "5215512345678", "user_id": "MX.77"}), TOPICS, links=first_worker)
+    shared = [o for o in both if o.topic == TOPICS.identities]
+    assert len(shared) == 1
+    for o in shared:  # what the second worker reads from the compacted topic
+        second_worker.load(o.key, o.value)
+    only_id = process_raw(body("wamid.b2", {"from": "", "from_user_id": "MX.77"}, {"wa_id": "", "user_id": "MX.77"}),
+                          TOPICS, links=second_worker)
+    first, later = (Message.model_validate_json(o.value) for o in [*both, *only_id] if o.topic == TOPICS.messages)
+    assert later.conversation_key == first.conversation_key and later.customer_wa_id == "5215512345678"
+    assert later.customer_user_id == "MX.77"
+    again = process_raw(body("wamid.b3", {"from": "5215512345678", "from_user_id": "MX.77"},
+                             {"wa_id": "5215512345678", "user_id": "MX.77"}), TOPICS, links=first_worker)
+    assert not [o for o in again if o.topic == TOPICS.identities]  # a known link is not shared again
+    stranger = process_raw(body("wamid.b4", {"from": "", "from_user_id": "MX.99"}, {"wa_id": "", "user_id": "MX.99"}),
+                           TOPICS, links=second_worker)
+    (msg,) = (Message.model_validate_json(o.value) for o in stranger if o.topic == TOPICS.messages)
+    assert msg.customer_wa_id == "MX.99"  # never seen with a number: known by the user id
