@@ -91,6 +91,8 @@ class _Compiled:
     positive: Group = frozenset()  # term ids whose hits are evidence
     required: tuple[Group, ...] = ()  # each must intersect the hits, or the rule cannot fire
     ungated: bool = False
+    pii_types: frozenset[str] | None = None  # a PII condition's types (empty: any type); None: no PII condition
+    pii_at_least: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -177,6 +179,8 @@ class Scanner:
         elif c.count:
             c.gate = frozenset().union(*(n.ids for n in c.count))
         c.ungated = not c.gate
+        if rule.match.pii is not None:
+            c.pii_types, c.pii_at_least = frozenset(rule.match.pii.types), rule.match.pii.at_least
         return c
 
     def _may_fire(self, r: _Compiled, s: Subject, hit_ids: set[int]) -> bool:
@@ -185,6 +189,9 @@ class Scanner:
             return False
         if r.attachment and not s.attachments:
             return False
+        if r.pii_types is not None and (len(s.pii) < r.pii_at_least or not s.pii or (
+                r.pii_types and r.pii_types.isdisjoint(s.pii))):
+            return False  # most messages hold no PII: PII rules cost one test there
         return all(not g.isdisjoint(hit_ids) for g in r.required)
 
     # --- evaluate ------------------------------------------------------------------------------
