@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from chatwatch.detectors.alerts import alert_id
 from chatwatch.detectors.attachments import AttachmentInfo
@@ -33,6 +34,7 @@ COLUMNS = ("message_id", "conversation_key", "business_phone_number_id", "busine
            "attachment_size", "attachment_sha256", "pii_types", "team", "employee_id")
 SELECTED = tuple("toUnixTimestamp64Milli(timestamp) AS timestamp_ms" if c == "timestamp" else c for c in COLUMNS)
 PAGE = 50_000
+REPORTED = ("conversation_key", "customer_wa_id", "timestamp_ms", "timestamp", "text")  # what a tally reads
 EXAMPLES = 3
 
 
@@ -84,26 +86,31 @@ class RetroReport:
 
 
 def archived(client: Client, since: datetime, until: datetime, team: str | None = None,
-             page: int = PAGE) -> Iterator[list[dict]]:
-    """Pages of archived messages in [since, until), oldest first (keyset paging: no OFFSET scans)."""
+             page: int = PAGE) -> Iterator[Any]:
+    """Pages of archived messages in [since, until), oldest first, as Arrow tables (keyset paging: no
+    OFFSET scans). Rows become Python objects only where they are scanned: in the worker processes."""
     where = [f"timestamp >= '{utc(since)}'", f"timestamp < '{utc(until)}'"]
     if team:
         where.append(f"team = '{quote(team)}'")
     after = ("1970-01-01 00:00:00.000", "")
     while True:
-        columns = client.query_columns(  # times as epoch ms: Arrow -> Python datetimes cost more than the query
+        table = client.query_arrow(  # times as epoch ms: Arrow -> Python datetimes cost more than the query
             f"SELECT {', '.join(SELECTED)}, toString(timestamp) AS at FROM {client.database}.messages FINAL "
             f"WHERE {' AND '.join(where)} AND (timestamp, message_id) > ('{after[0]}', '{quote(after[1])}') "
             f"ORDER BY timestamp, message_id LIMIT {int(page)}")
-        count = len(columns.get("message_id", ()))
-        if not count:
+        if table is None or table.num_rows == 0:
             return
-        names = list(columns)
-        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-        yield rows
-        after = (rows[-1]["at"], rows[-1]["message_id"])
-        if count < page:
+        yield table
+        after = (table.column("at")[-1].as_py(), table.column("message_id")[-1].as_py())
+        if table.num_rows < page:
             return
+
+
+def rows_of(table: Any) -> list[dict]:
+    """An Arrow page as dict rows (column by column: several times faster than Table.to_pylist)."""
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def subject_of_row(row: dict, detector: PiiDetector | None) -> Subject:
@@ -119,41 +126,42 @@ def subject_of_row(row: dict, detector: PiiDetector | None) -> Subject:
                    team=row.get("team") or None, attachments=attachments, pii=pii)
 
 
-def retro_scan(pages: Iterable[list[dict]], ruleset: RuleSet, detector: PiiDetector | None = None,
+def retro_scan(pages: Iterable[Any], ruleset: RuleSet, detector: PiiDetector | None = None,
                keep_hits: bool = False, progress: Callable[[int], None] = lambda n: None,
                jobs: int = 1, packs: tuple[Path, ...] = ()) -> RetroReport:
-    """Every row through the rules. With `jobs` > 1 (and the `packs` folders the ruleset came from), chunks
-    of rows are scanned by that many processes while this one reads the next page: the rules are pure
-    Python, so a retro-scan over months of messages needs every core."""
+    """Every row of every page (Arrow tables) through the rules. With `jobs` > 1 (and the `packs`
+    folders the ruleset came from), slices of pages go to that many processes, which turn them into
+    rows and scan them while this one reads the next page; only the rows that fired come back."""
     report = RetroReport()
     by_id = {rule.id: (pack, rule) for pack, rule in ruleset.rules()}
 
-    def merge(rows: list[dict], found: list[tuple[int, list[str]]]) -> None:
-        for i, rule_ids in found:
-            report.add(rows[i], [RuleHit(*by_id[r], ()) for r in rule_ids], keep_hits)
-        report.scanned += len(rows)
-        progress(len(rows))
+    def merge(chunk: Any, found: list[tuple[int, list[str], dict]]) -> None:
+        """`found`: (row index, rule ids, the row's report fields); whole rows only when alerts are kept."""
+        full = rows_of(chunk.take([i for i, _, _ in found])) if keep_hits and found else [row for _, _, row in found]
+        for row, (_, rule_ids, _) in zip(full, found, strict=True):
+            report.add(row, [RuleHit(*by_id[r], ()) for r in rule_ids], keep_hits)
+        report.scanned += chunk.num_rows
+        progress(chunk.num_rows)
 
     if jobs <= 1 or not packs:
         scanner = Scanner(ruleset)
-        for rows in pages:
-            merge(rows, _scan_rows(rows, scanner, detector))
+        for table in pages:
+            merge(table, _scan_rows(rows_of(table), scanner, detector))
         return report
     context = multiprocessing.get_context("spawn")  # never fork a process that holds an embedded ClickHouse
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                              initargs=(packs, detector is not None)) as pool:
-        waiting: deque = deque()  # (rows, future) in page order, at most 2 per process
-        for rows in pages:
-            for i in range(0, len(rows), CHUNK):
-                chunk = rows[i:i + CHUNK]
-                names = list(chunk[0])
-                waiting.append((chunk, pool.submit(_scan_in_worker, names, [tuple(r.values()) for r in chunk])))
+        waiting: deque = deque()  # (slice, future) in page order, at most 2 per process
+        for table in pages:
+            for i in range(0, table.num_rows, CHUNK):
+                chunk = table.slice(i, CHUNK)
+                waiting.append((chunk, pool.submit(_scan_in_worker, chunk)))
                 while len(waiting) > 2 * jobs:
-                    done_rows, future = waiting.popleft()
-                    merge(done_rows, future.result())
+                    done, future = waiting.popleft()
+                    merge(done, future.result())
         while waiting:
-            done_rows, future = waiting.popleft()
-            merge(done_rows, future.result())
+            done, future = waiting.popleft()
+            merge(done, future.result())
     return report
 
 
@@ -166,22 +174,22 @@ def _start_worker(packs: tuple[Path, ...], pii: bool) -> None:
     _WORKER["detector"] = PiiDetector(PiiConfig(ner=False)) if pii else None
 
 
-def _scan_in_worker(names: list[str], values: list[tuple]) -> list[tuple[int, list[str]]]:
-    """Rows travel as value tuples (a third of the pickling of dicts)."""
-    return _scan_rows([dict(zip(names, v, strict=True)) for v in values], _WORKER["scanner"], _WORKER["detector"])
+def _scan_in_worker(chunk: Any) -> list[tuple[int, list[str], dict]]:
+    """An Arrow slice (it pickles as Arrow IPC: cheap) becomes rows here, in the worker."""
+    return _scan_rows(rows_of(chunk), _WORKER["scanner"], _WORKER["detector"])
 
 
-def _scan_rows(rows: list[dict], scanner: Scanner, detector: PiiDetector | None) -> list[tuple[int, list[str]]]:
-    """(row index, ids of the rules that fire) for the rows where any does."""
+def _scan_rows(rows: list[dict], scanner: Scanner, detector: PiiDetector | None) -> list[tuple[int, list[str], dict]]:
+    """(row index, ids of the rules that fire, what the report needs of the row) where any fires."""
     out = []
     for i, row in enumerate(rows):
         hits = scanner.scan(subject_of_row(row, detector))
         if hits:
-            out.append((i, [h.rule.id for h in hits]))
+            out.append((i, [h.rule.id for h in hits], {k: row.get(k) for k in REPORTED}))
     return out
 
 
-def rows_of_messages(messages: Iterable[Message], detector: PiiDetector | None) -> Iterator[list[dict]]:
+def rows_of_messages(messages: Iterable[Message], detector: PiiDetector | None) -> Iterator[Any]:
     """Canonical messages (e.g. a chat export) as archive-like rows, their text redacted as the archive
     would keep it, so exports and the archive go through one retro-scan."""
     page = []
@@ -200,10 +208,16 @@ def rows_of_messages(messages: Iterable[Message], detector: PiiDetector | None) 
             "attachment_size": [a.size or 0 for a in m.attachments],
             "attachment_sha256": [a.sha256 or "" for a in m.attachments]})
         if len(page) >= PAGE:
-            yield page
+            yield _table(page)
             page = []
     if page:
-        yield page
+        yield _table(page)
+
+
+def _table(rows: list[dict]) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(rows)
 
 
 def alert_rows_of(report: RetroReport, now: datetime) -> list[dict]:
@@ -225,10 +239,10 @@ def alert_rows_of(report: RetroReport, now: datetime) -> list[dict]:
 
 
 def _time(row: dict) -> datetime | None:
-    if "timestamp_ms" in row:
+    if row.get("timestamp_ms") is not None:
         return datetime.fromtimestamp(row["timestamp_ms"] / 1000, UTC)
     try:
-        parsed = datetime.fromisoformat(str(row["timestamp"]).replace(" ", "T"))
+        parsed = datetime.fromisoformat(str(row.get("timestamp")).replace(" ", "T"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
