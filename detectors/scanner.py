@@ -126,6 +126,13 @@ class Scanner:
             for term_id in r.gate:
                 self._by_term.setdefault(term_id, []).append(i)
         self._ungated = [i for i, r in enumerate(self._rules) if r.ungated]
+        # Ungated rules by what a message must have for them to matter (its direction, an attachment, a
+        # PII finding): a message gathers only the ones it can meet, instead of testing all of them.
+        self._ungated_for: dict[tuple[str, bool, bool], frozenset[int]] = {
+            (direction, attached, pii): frozenset(
+                i for i in self._ungated if self._rules[i].direction in (None, direction)
+                and (attached or not self._rules[i].attachment) and (pii or self._rules[i].pii_types is None))
+            for direction in ("inbound", "outbound") for attached in (False, True) for pii in (False, True)}
         self.term_count = len(table.specs)
 
     # --- compile -------------------------------------------------------------------------------
@@ -199,7 +206,8 @@ class Scanner:
     def scan(self, subject: Subject) -> list[RuleHit]:
         hits = self._index.find(subject.text)
         hit_ids = {h.term_id for h in hits.hits}
-        candidates = set(self._ungated)
+        ungated = self._ungated_for.get((subject.direction, bool(subject.attachments), bool(subject.pii)))
+        candidates = set(self._ungated if ungated is None else ungated)
         for term_id in hit_ids:
             candidates.update(self._by_term.get(term_id, ()))
         fired = []

@@ -120,8 +120,10 @@ def subject_of_row(row: dict, detector: PiiDetector | None) -> Subject:
         pii = tuple(row["pii_types"])
     attachments = tuple(AttachmentInfo(f"file.{ext}" if ext else None, mime or None, int(size) or None, sha or None)
                         for mime, ext, size, sha in zip(row["attachment_mime"], row["attachment_ext"],
-                                                        row["attachment_size"], row["attachment_sha256"], strict=False))
-    numbers = tuple(n for n in (row["business_phone_number_id"], row["business_display_number"]) if n)
+                                                        row["attachment_size"], row["attachment_sha256"], strict=False)
+                        ) if row["attachment_mime"] else ()
+    numbers = (row["business_phone_number_id"], row["business_display_number"]) if row["business_display_number"] \
+        else (row["business_phone_number_id"],)
     return Subject(text=row["text"], direction=row["direction"], timestamp=_time(row), numbers=numbers,
                    team=row.get("team") or None, attachments=attachments, pii=pii)
 
