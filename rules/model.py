@@ -66,6 +66,9 @@ class Weekday(StrEnum):
     sun = "sun"
 
 
+_WEEKDAYS = tuple(Weekday)  # by datetime.weekday(): Monday first
+
+
 def _size(value: object) -> object:
     """'10MB', '512 KiB', 2048 -> bytes."""
     if isinstance(value, str):
@@ -211,9 +214,8 @@ class Hours(StrictModel):
         return self
 
     def contains(self, moment: datetime) -> bool:
-        local = moment.astimezone(ZoneInfo(self.timezone))
-        day = list(Weekday)[local.weekday()]
-        return day in self.days and self.start <= local.time() < self.end
+        local = moment.astimezone(ZoneInfo(self.timezone))  # ZoneInfo caches its zones
+        return _WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
 
 
 class Scope(StrictModel):

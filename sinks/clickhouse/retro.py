@@ -34,7 +34,8 @@ COLUMNS = ("message_id", "conversation_key", "business_phone_number_id", "busine
            "attachment_size", "attachment_sha256", "pii_types", "team", "employee_id")
 SELECTED = tuple("toUnixTimestamp64Milli(timestamp) AS timestamp_ms" if c == "timestamp" else c for c in COLUMNS)
 PAGE = 50_000
-REPORTED = ("conversation_key", "customer_wa_id", "timestamp_ms", "timestamp", "text")  # what a tally reads
+NOT_SCANNED = frozenset({"message_id", "employee_id", "at"})  # columns the rules and the tallies never read
+REPORTED = ("conversation_key", "customer_wa_id", "timestamp_ms", "timestamp", "text")  # what an example shows
 EXAMPLES = 3
 
 
@@ -65,7 +66,7 @@ class RetroReport:
                 tally = self.rules[rule.id] = RuleTally(rule.id, rule.title, hit.pack.pack.id, rule.severity.value)
             tally.hits += 1
             tally.conversations.add(row["conversation_key"])
-            if len(tally.examples) < EXAMPLES:
+            if len(tally.examples) < EXAMPLES and "text" in row:
                 when = _time(row)
                 tally.examples.append((when.isoformat(" ", "seconds") if when else "", mask_phone(row["customer_wa_id"]),
                                        row["text"][:200]))
@@ -106,9 +107,9 @@ def archived(client: Client, since: datetime, until: datetime, team: str | None 
             return
 
 
-def rows_of(table: Any) -> list[dict]:
+def rows_of(table: Any, skip: frozenset[str] = frozenset()) -> list[dict]:
     """An Arrow page as dict rows (column by column: several times faster than Table.to_pylist)."""
-    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    columns = {name: table.column(name).to_pylist() for name in table.column_names if name not in skip}
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
@@ -178,16 +179,22 @@ def _start_worker(packs: tuple[Path, ...], pii: bool) -> None:
 
 def _scan_in_worker(chunk: Any) -> list[tuple[int, list[str], dict]]:
     """An Arrow slice (it pickles as Arrow IPC: cheap) becomes rows here, in the worker."""
-    return _scan_rows(rows_of(chunk), _WORKER["scanner"], _WORKER["detector"])
+    return _scan_rows(rows_of(chunk, NOT_SCANNED), _WORKER["scanner"], _WORKER["detector"])
 
 
 def _scan_rows(rows: list[dict], scanner: Scanner, detector: PiiDetector | None) -> list[tuple[int, list[str], dict]]:
     """(row index, ids of the rules that fire, what the report needs of the row) where any fires."""
     out = []
+    shown: dict[str, int] = {}  # examples per rule in this chunk: the report keeps EXAMPLES per rule in all
     for i, row in enumerate(rows):
         hits = scanner.scan(subject_of_row(row, detector))
         if hits:
-            out.append((i, [h.rule.id for h in hits], {k: row.get(k) for k in REPORTED}))
+            ids = [h.rule.id for h in hits]
+            wanted = any(shown.get(r, 0) < EXAMPLES for r in ids)
+            for r in ids:
+                shown[r] = shown.get(r, 0) + 1
+            out.append((i, ids, {k: row.get(k) for k in REPORTED} if wanted
+                        else {"conversation_key": row["conversation_key"]}))
     return out
 
 
