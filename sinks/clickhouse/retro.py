@@ -34,7 +34,6 @@ COLUMNS = ("message_id", "conversation_key", "business_phone_number_id", "busine
            "attachment_size", "attachment_sha256", "pii_types", "team", "employee_id")
 SELECTED = tuple("toUnixTimestamp64Milli(timestamp) AS timestamp_ms" if c == "timestamp" else c for c in COLUMNS)
 PAGE = 50_000
-NOT_SCANNED = frozenset({"message_id", "employee_id", "at"})  # columns the rules and the tallies never read
 REPORTED = ("conversation_key", "customer_wa_id", "timestamp_ms", "timestamp", "text")  # what an example shows
 EXAMPLES = 3
 
@@ -51,6 +50,16 @@ class RuleTally:
 
 
 @dataclass
+class ChunkTally:
+    """One chunk's hits, tallied where it was scanned (a worker): what travels back is per rule, not per hit."""
+
+    hits: dict[str, int] = field(default_factory=dict)
+    conversations: dict[str, set[str]] = field(default_factory=dict)
+    examples: dict[str, list[dict]] = field(default_factory=dict)  # up to EXAMPLES rows' report fields per rule
+    fired: list[tuple[int, list[str]]] = field(default_factory=list)  # (row, rule ids), only when alerts are kept
+
+
+@dataclass
 class RetroReport:
     scanned: int = 0
     since: datetime | None = None
@@ -58,20 +67,18 @@ class RetroReport:
     rules: dict[str, RuleTally] = field(default_factory=dict)
     hits: list[tuple[dict, RuleHit]] = field(default_factory=list)  # kept only when alerts are to be written
 
-    def add(self, row: dict, hits: list[RuleHit], keep: bool) -> None:
-        for hit in hits:
-            rule = hit.rule
-            tally = self.rules.get(rule.id)
+    def merge(self, chunk: ChunkTally, by_id: dict[str, tuple[Any, Any]]) -> None:
+        for rule_id, n in chunk.hits.items():
+            tally = self.rules.get(rule_id)
             if tally is None:
-                tally = self.rules[rule.id] = RuleTally(rule.id, rule.title, hit.pack.pack.id, rule.severity.value)
-            tally.hits += 1
-            tally.conversations.add(row["conversation_key"])
-            if len(tally.examples) < EXAMPLES and "text" in row:
+                pack, rule = by_id[rule_id]
+                tally = self.rules[rule_id] = RuleTally(rule_id, rule.title, pack.pack.id, rule.severity.value)
+            tally.hits += n
+            tally.conversations |= chunk.conversations[rule_id]
+            for row in chunk.examples.get(rule_id, ())[:EXAMPLES - len(tally.examples)]:
                 when = _time(row)
-                tally.examples.append((when.isoformat(" ", "seconds") if when else "", mask_phone(row["customer_wa_id"]),
-                                       row["text"][:200]))
-            if keep:
-                self.hits.append((row, hit))
+                tally.examples.append((when.isoformat(" ", "seconds") if when else "",
+                                       mask_phone(row["customer_wa_id"]), row["text"][:200]))
 
     def table(self) -> list[dict]:
         rows = sorted(self.rules.values(), key=lambda t: (-t.hits, t.rule_id))
@@ -114,19 +121,33 @@ def rows_of(table: Any, skip: frozenset[str] = frozenset()) -> list[dict]:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def subject_of_row(row: dict, detector: PiiDetector | None) -> Subject:
-    if row["text_mode"] == "raw" and detector is not None and row["text"]:
-        pii = tuple(f.type for f in detector.patterns(row["text"]))
-    else:
-        pii = tuple(row["pii_types"])
-    attachments = tuple(AttachmentInfo(f"file.{ext}" if ext else None, mime or None, int(size) or None, sha or None)
-                        for mime, ext, size, sha in zip(row["attachment_mime"], row["attachment_ext"],
-                                                        row["attachment_size"], row["attachment_sha256"], strict=False)
-                        ) if row["attachment_mime"] else ()
-    numbers = (row["business_phone_number_id"], row["business_display_number"]) if row["business_display_number"] \
-        else (row["business_phone_number_id"],)
-    return Subject(text=row["text"], direction=row["direction"], timestamp=_time(row), numbers=numbers,
-                   team=row.get("team") or None, attachments=attachments, pii=pii)
+def subjects(table: Any, detector: PiiDetector | None) -> Iterator[Subject]:
+    """What the rules see of each row of an Arrow page, read column by column (no row dicts)."""
+    col = {name: table.column(name).to_pylist() for name in SUBJECT_COLUMNS if name in table.column_names}
+    n = table.num_rows
+    times = col.get("timestamp_ms") or [None] * n
+    stamps = col.get("timestamp") or [None] * n
+    teams = col.get("team") or [""] * n
+    for i, (text, direction, mode, pii_types, phone_id, display, mimes) in enumerate(zip(
+            col["text"], col["direction"], col["text_mode"], col["pii_types"], col["business_phone_number_id"],
+            col["business_display_number"], col["attachment_mime"], strict=True)):
+        if mode == "raw" and detector is not None and text:
+            pii = tuple(f.type for f in detector.patterns(text))
+        else:
+            pii = tuple(pii_types)
+        attachments = tuple(
+            AttachmentInfo(f"file.{ext}" if ext else None, mime or None, int(size) or None, sha or None)
+            for mime, ext, size, sha in zip(mimes, col["attachment_ext"][i], col["attachment_size"][i],
+                                            col["attachment_sha256"][i], strict=False)) if mimes else ()
+        when = _time({"timestamp_ms": times[i], "timestamp": stamps[i]})
+        yield Subject(text=text, direction=direction, timestamp=when,
+                      numbers=(phone_id, display) if display else (phone_id,), team=teams[i] or None,
+                      attachments=attachments, pii=pii)
+
+
+SUBJECT_COLUMNS = ("text", "direction", "text_mode", "pii_types", "business_phone_number_id",
+                   "business_display_number", "attachment_mime", "attachment_ext", "attachment_size",
+                   "attachment_sha256", "timestamp_ms", "timestamp", "team")
 
 
 def retro_scan(pages: Iterable[Any], ruleset: RuleSet, detector: PiiDetector | None = None,
@@ -138,18 +159,19 @@ def retro_scan(pages: Iterable[Any], ruleset: RuleSet, detector: PiiDetector | N
     report = RetroReport()
     by_id = {rule.id: (pack, rule) for pack, rule in ruleset.rules()}
 
-    def merge(chunk: Any, found: list[tuple[int, list[str], dict]]) -> None:
-        """`found`: (row index, rule ids, the row's report fields); whole rows only when alerts are kept."""
-        full = rows_of(chunk.take([i for i, _, _ in found])) if keep_hits and found else [row for _, _, row in found]
-        for row, (_, rule_ids, _) in zip(full, found, strict=True):
-            report.add(row, [RuleHit(*by_id[r], ()) for r in rule_ids], keep_hits)
+    def merge(chunk: Any, tally: ChunkTally) -> None:
+        report.merge(tally, by_id)
+        if keep_hits and tally.fired:
+            rows = rows_of(chunk.take([i for i, _ in tally.fired]))
+            report.hits.extend((row, RuleHit(*by_id[r], ())) for row, (_, ids) in zip(rows, tally.fired, strict=True)
+                               for r in ids)
         report.scanned += chunk.num_rows
         progress(chunk.num_rows)
 
     if jobs <= 1 or not packs:
         scanner = Scanner(ruleset)
         for table in pages:
-            merge(table, _scan_rows(rows_of(table), scanner, detector))
+            merge(table, _scan_table(table, scanner, detector, keep_hits))
         return report
     context = multiprocessing.get_context("spawn")  # never fork a process that holds an embedded ClickHouse
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
@@ -158,7 +180,7 @@ def retro_scan(pages: Iterable[Any], ruleset: RuleSet, detector: PiiDetector | N
         for table in pages:
             for i in range(0, table.num_rows, CHUNK):
                 chunk = table.slice(i, CHUNK)
-                waiting.append((chunk, pool.submit(_scan_in_worker, chunk)))
+                waiting.append((chunk, pool.submit(_scan_in_worker, chunk, keep_hits)))
                 while len(waiting) > 2 * jobs:
                     done, future = waiting.popleft()
                     merge(done, future.result())
@@ -177,25 +199,32 @@ def _start_worker(packs: tuple[Path, ...], pii: bool) -> None:
     _WORKER["detector"] = PiiDetector(PiiConfig(ner=False)) if pii else None
 
 
-def _scan_in_worker(chunk: Any) -> list[tuple[int, list[str], dict]]:
-    """An Arrow slice (it pickles as Arrow IPC: cheap) becomes rows here, in the worker."""
-    return _scan_rows(rows_of(chunk, NOT_SCANNED), _WORKER["scanner"], _WORKER["detector"])
+def _scan_in_worker(chunk: Any, keep_hits: bool) -> ChunkTally:
+    """An Arrow slice (it pickles as Arrow IPC: cheap) is read, scanned and tallied here, in the worker."""
+    return _scan_table(chunk, _WORKER["scanner"], _WORKER["detector"], keep_hits)
 
 
-def _scan_rows(rows: list[dict], scanner: Scanner, detector: PiiDetector | None) -> list[tuple[int, list[str], dict]]:
-    """(row index, ids of the rules that fire, what the report needs of the row) where any fires."""
-    out = []
-    shown: dict[str, int] = {}  # examples per rule in this chunk: the report keeps EXAMPLES per rule in all
-    for i, row in enumerate(rows):
-        hits = scanner.scan(subject_of_row(row, detector))
-        if hits:
-            ids = [h.rule.id for h in hits]
-            wanted = any(shown.get(r, 0) < EXAMPLES for r in ids)
-            for r in ids:
-                shown[r] = shown.get(r, 0) + 1
-            out.append((i, ids, {k: row.get(k) for k in REPORTED} if wanted
-                        else {"conversation_key": row["conversation_key"]}))
+def _scan_table(table: Any, scanner: Scanner, detector: PiiDetector | None, keep_hits: bool = False) -> ChunkTally:
+    out = ChunkTally()
+    keys = table.column("conversation_key").to_pylist()
+    for i, subject in enumerate(subjects(table, detector)):
+        hits = scanner.scan(subject)
+        if not hits:
+            continue
+        ids = [h.rule.id for h in hits]
+        for r in ids:
+            out.hits[r] = out.hits.get(r, 0) + 1
+            out.conversations.setdefault(r, set()).add(keys[i])
+            examples = out.examples.setdefault(r, [])
+            if len(examples) < EXAMPLES:
+                examples.append(rows_of(table.slice(i, 1).select(_reported_columns(table)))[0])
+        if keep_hits:
+            out.fired.append((i, ids))
     return out
+
+
+def _reported_columns(table: Any) -> list[str]:
+    return [c for c in REPORTED if c in table.column_names]
 
 
 def rows_of_messages(messages: Iterable[Message], detector: PiiDetector | None) -> Iterator[Any]:
