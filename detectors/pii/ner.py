@@ -167,6 +167,8 @@ def _kind(message: str, start: int, end: int, name: str, labelled: str | None) -
         return "person"  # "this is Christine" (labelled ORG), "Gracias, Vanesa" (LOC), "Salomón aquí"
     if labelled is None or (" " not in name.strip() and _at_sentence_start(before)):
         return None  # MISC; or one word at a sentence start with no cue ("Grato", "¿Hacen")
+    if " " not in name.strip() and name.islower():
+        return None  # one lowercase word with no cue is a word ("fala" labelled LOC, "pix")
     return labelled
 
 

@@ -151,6 +151,7 @@ def with_ner() -> PiiDetector:
     ("Gregory here, any update?", "en", [("person", "Gregory")]),
     ("Por favor que me atienda Gabriel", "es", [("person", "Gabriel")]),  # the model sees none; the cue does
     ("Tem entrega para da Mota amanhã?", "pt", [("location", "Mota")]),
+    ("meu CPF é 529.982.247-25, fala com a Ana Souza", "pt", [("person", "Ana Souza")]),  # "fala" is a verb
 ])
 def test_names_without_the_noise(with_ner, text, lang, expected):
     found = [(f.type, text[f.start:f.end]) for f in with_ner.detect(text, lang=lang) if f.source == "ner"]
