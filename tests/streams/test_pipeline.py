@@ -174,7 +174,8 @@ def test_dashboards_and_alert_rules_use_metrics_a_live_worker_exposes(stack: Loc
     served = set()
     promtool = os.environ.get("PROMTOOL_BIN") or shutil.which("promtool")
     for port in (stack.worker_port, stack.webhook_port):
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
         served |= set(re.findall(r"^# TYPE (\S+)", text, re.M))
         if promtool and Path(promtool).exists():  # names, help texts and units as Prometheus wants them
             lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
