@@ -113,3 +113,11 @@ def test_secrets_come_from_files_and_a_missing_file_is_named(tmp_path: Path, mon
     result = runner.invoke(cli, ["topics"])
     assert result.exit_code == 2 and "notify_ack_key_file: no such file" in result.output
     assert "k3y-from-a-secret" not in result.output
+
+
+def test_import_refuses_an_employee_who_writes_nothing_in_the_export(tmp_path: Path):
+    (tmp_path / "chat.txt").write_text("25/11/2026, 14:05 - Ana: oi\n25/11/2026, 14:06 - Loja Centro: olá\n",
+                                       encoding="utf-8")
+    result = runner.invoke(cli, ["import", str(tmp_path / "chat.txt"), "--employee", "Loja", "--number", "5511940001111",
+                                 "--dry-run"])
+    assert result.exit_code == 2 and "writes nothing here" in result.output and "loja centro" in result.output

@@ -17,6 +17,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from chatwatch.cli.capture import load_exports
 from chatwatch.cli.root import cli, console, err, load_settings
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.rules import SHIPPED_PACKS, RulePackError
@@ -28,7 +29,7 @@ from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.sinks.clickhouse.privacy import erase_customer, set_hold
 from chatwatch.sinks.clickhouse.retro import alert_rows_of, archived, retro_scan, rows_of_messages
 from chatwatch.sinks.clickhouse.rows import utc
-from chatwatch.streams.ingest.chat_export import ImportOptions, read_export, to_messages
+from chatwatch.streams.ingest.chat_export import ImportOptions
 
 db_cli = typer.Typer(no_args_is_help=True, help="ClickHouse archive: migrations and ad-hoc queries.")
 cli.add_typer(db_cli, name="db")
@@ -203,7 +204,7 @@ def retro_scan_cmd(
             err.print("[red]--export needs --employee and --number[/]")
             raise typer.Exit(2)
         options = ImportOptions(employee=employee, number=number, tz=tz)
-        messages = [m for path in exports for m in to_messages(read_export(path), options)]
+        messages = [m for _, batch in load_exports(exports, options) for m in batch]
         pages, total = rows_of_messages(messages, detector), len(messages)
     else:
         client = _client()

@@ -13,10 +13,32 @@ from rich.progress import Progress
 
 from chatwatch.cli.root import cli, console, err, load_settings
 from chatwatch.cli.run import webhook_cli
-from chatwatch.streams.ingest.chat_export import ImportOptions, read_export, to_messages
+from chatwatch.streams.ingest.chat_export import ImportOptions, authors, employee_key, read_export, to_messages
 from chatwatch.streams.ingest.publish import publish_messages
 from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
 from chatwatch.streams.topics import TopicNames, ensure_topics
+
+
+def load_exports(paths: list[Path], options: ImportOptions) -> list[tuple[Path, list]]:
+    """Each export's canonical messages; exits 2 naming the file when one is unreadable, holds no
+    WhatsApp messages, or the employee writes nothing in it (every message would be the customer's)."""
+    batches = []
+    for path in paths:
+        try:
+            export = read_export(path)
+            messages = to_messages(export, options)
+        except (OSError, ValueError, UnicodeError) as exc:
+            err.print(f"[red]{path}: {exc}[/]")
+            raise typer.Exit(2) from None
+        if not messages:
+            err.print(f"[red]{path}: no WhatsApp messages found (is it a chat export?)[/]")
+            raise typer.Exit(2)
+        if employee_key(options) not in (who := authors(export, options)):
+            err.print(f"[red]{path}: --employee {options.employee!r} writes nothing here; "
+                      f"authors: {', '.join(sorted(who))}[/]")
+            raise typer.Exit(2)
+        batches.append((path, messages))
+    return batches
 
 
 @cli.command("import")
@@ -34,17 +56,7 @@ def import_exports(
     """Send WhatsApp chat exports through the scan path as past messages (source chat_export).
     Importing a file twice adds nothing: message ids come from the chat, time, author and text."""
     options = ImportOptions(employee=employee, number=number, tz=tz, day_first=day_first)
-    batches = []
-    for path in paths:
-        try:
-            messages = to_messages(read_export(path), options)
-        except (OSError, ValueError, UnicodeError) as exc:
-            err.print(f"[red]{path}: {exc}[/]")
-            raise typer.Exit(2) from None
-        if not messages:
-            err.print(f"[red]{path}: no WhatsApp messages found (is it a chat export?)[/]")
-            raise typer.Exit(2)
-        batches.append((path, messages))
+    batches = load_exports(paths, options)
     if dry_run:
         for _, messages in batches:
             for msg in messages:

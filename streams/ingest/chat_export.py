@@ -197,6 +197,15 @@ class ImportOptions:
     day_first: bool | None = None  # when the file cannot tell (every day ≤ 12 and both orders plausible)
 
 
+def authors(export: ExportFile, options: ImportOptions) -> set[str]:
+    """Who writes in the export, as `--employee` is compared (names casefolded, numbers by digits)."""
+    return {_person(x.author) for x in parse_export(export.text, options.day_first) if x.author}
+
+
+def employee_key(options: ImportOptions) -> str:
+    return _person(options.employee)
+
+
 def to_messages(export: ExportFile, options: ImportOptions) -> list[Message]:
     """The export's messages as canonical messages: the employee's are outbound, everybody else's inbound;
     a chat with more than one other person is a group (its key is the chat's name). Ids are deterministic
@@ -212,8 +221,10 @@ def to_messages(export: ExportFile, options: ImportOptions) -> list[Message]:
     for line in lines:
         author = _person(line.author) if line.author else None
         outbound = author == employee
-        customer = customer_default if (outbound or author is None) and not group else author
-        customer = customer or (group and f"group:{group}") or "unknown"
+        if group:  # a participant's own messages name them; the employee's and system lines name the group
+            customer = author if author and not outbound else f"group:{group}"
+        else:
+            customer = customer_default or author or "unknown"
         identity = (options.number, group or customer, line.when.isoformat(), line.author or "", line.text)
         seen[identity] += 1
         digest = hashlib.sha256("\x1f".join([*identity, str(seen[identity])]).encode()).hexdigest()[:32]

@@ -93,7 +93,7 @@ def test_a_chat_with_several_customers_is_a_group():
     text = ("01/12/2026 10:00 - Loja: Oi grupo\n01/12/2026 10:01 - Ana: oi\n01/12/2026 10:02 - Bia: olá\n")
     msgs = to_messages(export(text, "Clientes VIP"), ImportOptions(employee="Loja", number="5511940001111"))
     assert {m.group_id for m in msgs} == {"export:Clientes VIP"} and len({m.conversation_key for m in msgs}) == 1
-    assert [m.customer_wa_id for m in msgs[1:]] == ["ana", "bia"]
+    assert [m.customer_wa_id for m in msgs] == ["group:Clientes VIP", "ana", "bia"]  # the employee's: the group
 
 
 def test_a_zip_export_with_its_media(tmp_path: Path):
