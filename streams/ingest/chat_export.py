@@ -40,18 +40,23 @@ HEADER = re.compile(
 INVISIBLE = "\u200e\u200f\ufeff"
 
 # What the app writes instead of a message or a file, per language (es, pt, en, de, fr).
-OMITTED = re.compile(r"^<?(?:media omitted|mídia oculta|midia oculta|mídia omitida|multimedia omitido|medien "
-                     r"ausgeschlossen|medien weggelassen|ficheiro não revelado|arquivo de mídia oculto|"
-                     r"(?:image|video|audio|sticker|gif|document|imagen|vídeo|video|sticker|imagem|figurinha|bild|"
-                     r"audio|documento) (?:omitted|omitid[oa]|oculto|oculta|weggelassen))>?$", re.I)
+OMITTED = re.compile(r"^<?(?:media omitted|mídia oculta|midia oculta|mídia omitida|multimedia omitido|archivo omitido|"
+                     r"arquivo omitido|multimédia omitida|medien ausgeschlossen|medien weggelassen|"
+                     r"ficheiro não revelado|arquivo de mídia oculto|"
+                     r"(?P<kind>image|imagen|imagem|bild|video|vídeo|audio|áudio|sticker|figurinha|gif|document|"
+                     r"documento|contact card|tarjeta de contacto|cartão de contato)"
+                     r" (?:omitted|omitid[oa]|ocultad?[oa]|weggelassen))>?$", re.I)
+OMITTED_KINDS = {"image": "image", "imagen": "image", "imagem": "image", "bild": "image", "video": "video",
+                 "vídeo": "video", "audio": "audio", "áudio": "audio", "sticker": "sticker", "figurinha": "sticker",
+                 "gif": "video"}
 ATTACHED = re.compile(r"^<\s*(?:attached|adjunto|anexado|anexo|anhang|pièce jointe)\s*:\s*(?P<name>[^>]+?)\s*>$"
                       r"|^(?P<name2>\S.*?\.\w{2,5})\s+\((?:file attached|archivo adjunto|arquivo anexado|datei "
                       r"angehängt|fichier joint)\)$"
                       r"|^(?P<name3>\S+\.\w{2,5})\s*<[\u200e]*(?:attached|adjunto|anexado)>$", re.I)
 DELETED = re.compile(r"^(?:this message was deleted|you deleted this message|message deleted|se eliminó este mensaje|"
                      r"eliminaste este mensaje|este mensaje fue eliminado|mensagem apagada|esta mensagem foi apagada|"
-                     r"você apagou esta mensagem|apagaste esta mensagem|diese nachricht wurde gelöscht\.?|"
-                     r"du hast diese nachricht gelöscht\.?)$", re.I)
+                     r"você apagou esta mensagem|apagaste esta mensagem|diese nachricht wurde gelöscht|"
+                     r"du hast diese nachricht gelöscht)\.?$", re.I)
 EDITED = re.compile(r"\s*<(?:this message was edited|se editó este mensaje\.?|mensagem editada|"
                     r"nachricht wurde bearbeitet|este mensaje fue editado)>\s*$", re.I)
 KINDS = {"jpg": "image", "jpeg": "image", "png": "image", "heic": "image", "gif": "image", "webp": "sticker",
@@ -252,9 +257,10 @@ def _message(line: ExportLine, message_id: str, customer: str, group: str | None
         pass
     elif DELETED.match(text.strip()):
         kind, text = MessageType.deleted, None
-    elif OMITTED.match(first.strip(" " + INVISIBLE)):
-        kind, text, details["media_omitted"] = MessageType.document, caption.strip() or None, True
-        attachments = [Attachment(kind="document")]
+    elif omitted := OMITTED.match(first.strip(" " + INVISIBLE)):
+        media_kind = OMITTED_KINDS.get((omitted.group("kind") or "").lower(), "document")
+        kind, text, details["media_omitted"] = MessageType(media_kind), caption.strip() or None, True
+        attachments = [Attachment(kind=media_kind)]
     elif line.raw_text.startswith("\u200e") and not _attached(text):
         kind = MessageType.system  # iOS writes group events under the group's name, after a mark: "‎Añadiste a…"
     elif found := _attached(text):

@@ -217,3 +217,19 @@ def test_chatmap_and_german_vectors():
             assert (msg.text or None) == ((want.get("continued_text") or "").strip() or None)
         else:
             assert msg.text == (want["text"] + want.get("continued_text", "")).strip()
+
+
+@pytest.mark.parametrize(("body", "kind", "deleted"), [
+    ("Se eliminó este mensaje.", MessageType.deleted, True),
+    ("Eliminaste este mensaje.", MessageType.deleted, True),
+    ("Você apagou esta mensagem", MessageType.deleted, True),
+    ("imagen omitida", MessageType.image, False),
+    ("<Mídia oculta>", MessageType.document, False),
+    ("áudio omitido", MessageType.audio, False),
+    ("figurinha omitida", MessageType.sticker, False),
+])
+def test_placeholders_of_es_and_pt_exports(body, kind, deleted):
+    (msg,) = to_messages(export(f"25/11/2026 10:00 - Ana: {body}\n25/11/2026 10:01 - Loja: ok\n"),
+                         ImportOptions(employee="Loja", number="1"))[:1]
+    assert msg.type is kind and (msg.text is None)
+    assert bool(msg.details.get("media_omitted")) is not deleted
