@@ -8,6 +8,7 @@ passes a validation step before it becomes a finding.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import warnings
@@ -61,8 +62,10 @@ COMMON_WORDS = frozenset(
     "vi fiz hice estoy estou sigo sigue segue aguardo espero gostaria quisiera podrían poderiam".split())
 
 
-def _stop_words() -> frozenset[str]:
-    """spaCy's own es/pt/en stop-word lists (plain Python sets: no model loads)."""
+@functools.cache
+def stop_words() -> frozenset[str]:
+    """spaCy's own es/pt/en stop-word lists (plain Python sets: no model loads). Read on first use:
+    importing spaCy costs half a second, which processes that never run NER should not pay."""
     try:
         from spacy.lang.en.stop_words import STOP_WORDS as en
         from spacy.lang.es.stop_words import STOP_WORDS as es
@@ -71,8 +74,6 @@ def _stop_words() -> frozenset[str]:
         return frozenset()
     return frozenset(es | pt | en)
 
-
-STOP_WORDS = _stop_words()
 # A name right after one of these, in a message about delivery or an address, is a place.
 PLACE_BEFORE = re.compile(r"\b(?:para|pra|a|al|en|em|no|na|to|hasta|até|ate|desde|from)\s+(?:[\w'-]+\s+){0,3}$",
                           re.IGNORECASE)
@@ -153,7 +154,7 @@ def may_have_names(text: str) -> bool:
 def _common(name: str) -> bool:
     """One word that is a function word, an everyday verb or our own order/case vocabulary."""
     word = name.strip().casefold()
-    return " " not in word and (word in STOP_WORDS or word in COMMON_WORDS or word in NOT_NAMES or fold(word) in NEGATIVE)
+    return " " not in word and (word in stop_words() or word in COMMON_WORDS or word in NOT_NAMES or fold(word) in NEGATIVE)
 
 
 def _kind(message: str, start: int, end: int, name: str, labelled: str | None) -> str | None:
