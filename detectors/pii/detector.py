@@ -119,8 +119,7 @@ class PiiDetector:
         recognizers = _CANDIDATES[min(digits, len(_CANDIDATES) - 1)] if total >= 2 else ()
         if digits < 7 and not (at or ips or url or secret_word):
             # no card, phone, e-mail, address, URL or secret can be here: only identifiers short enough
-            found = [f for f in self._identifiers(text, recognizers, region)[0] if f.score >= self.config.min_score]
-            return resolve_overlaps(found) if len(found) > 1 else found
+            return self._kept(self._identifiers(text, recognizers, region)[0])
         found, unworded = self._identifiers(text, recognizers, region)
         others = [*(contact.cards(text) if digits >= 12 else ()), *(contact.emails(text) if at else ()),
                   *(contact.ip_addresses(text) if ips else ()), *(contact.urls_with_credentials(text) if url else ()),
@@ -148,7 +147,11 @@ class PiiDetector:
                 finding = Finding(finding.type, finding.start, finding.end, min(1.0, finding.score + BOOST),
                                   finding.validator, finding.source, finding.detail)
             found.append(finding)
-        return [f for f in resolve_overlaps(found) if f.score >= self.config.min_score]
+        return self._kept(found)
+
+    def _kept(self, found: list[Finding]) -> list[Finding]:
+        """Overlaps resolved, then what scores under the threshold dropped."""
+        return [f for f in resolve_overlaps(found) if f.score >= self.config.min_score] if found else []
 
     @staticmethod
     def _identifiers(text: str, recognizers: Sequence, region: str | None) -> tuple[list[Finding], set[tuple[int, int]]]:

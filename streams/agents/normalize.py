@@ -37,14 +37,15 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
                                   item_index=item_index)
 
     try:
-        result = parse_notification(value, origin, links.lookup) if links is not None else parse_notification(value, origin)
+        result = parse_notification(value, origin, links.lookup if links is not None else None)
     except PayloadError as exc:
         return [dead(exc.reason, str(exc))]
     except Exception as exc:
         log.exception("normalize failed at %s[%s]@%s", topics.raw, partition, offset)
         return [dead(Reason.processing_error, type(exc).__name__)]
 
-    outputs = [Output(topics.identities, key, link) for key, link in links.learn(result.links)] if links is not None else []
+    shared = links.learn(result.links) if links is not None else []
+    outputs = [Output(topics.identities, key, link) for key, link in shared]
     for msg in result.messages:
         metrics.messages_normalized.labels(msg.type.value, msg.direction.value).inc()
         outputs.append(Output(topics.messages, msg.conversation_key.encode(), msg.to_bytes()))

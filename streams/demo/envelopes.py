@@ -21,8 +21,10 @@ def envelope(phone_number_id: str, display: str, field: str, value: dict[str, An
 
 def message(*, phone_number_id: str, display: str, customer: str, wamid: str, timestamp: int,
             type: str = "text", body: dict[str, Any] | None = None, text: str | None = None,
-            customer_name: str = "Cliente", outbound: bool = False, context: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One message in its envelope. `text` is a shortcut for a text message body."""
+            customer_name: str = "Cliente", outbound: bool = False, context: dict[str, Any] | None = None,
+            user_id: str | None = None) -> dict[str, Any]:
+    """One message in its envelope. `text` is a shortcut for a text message body. `user_id`: the customer's
+    business-scoped id, next to their number or, with `customer=""`, instead of it (WhatsApp usernames)."""
     if text is not None:
         type, body = "text", {"body": text}
     msg: dict[str, Any] = {"id": wamid, "timestamp": str(timestamp), "type": type}
@@ -31,6 +33,9 @@ def message(*, phone_number_id: str, display: str, customer: str, wamid: str, ti
     if context:
         msg["context"] = context
     contacts = [{"profile": {"name": customer_name}, "wa_id": customer}]
+    if user_id is not None:
+        contacts[0]["user_id"] = user_id
+        msg["to_user_id" if outbound else "from_user_id"] = user_id
     if outbound:
         msg.update({"from": display, "to": customer})
         return envelope(phone_number_id, display, "smb_message_echoes", {"contacts": contacts, "message_echoes": [msg]})

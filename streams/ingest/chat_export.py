@@ -121,12 +121,8 @@ def parse_export(text: str, day_first: bool | None = None) -> list[ExportLine]:
     current: ExportLine | None = None
     for i, line in enumerate(lines):
         m = header_at.get(i)
-        if m is None:
-            if current is not None:
-                current.text += "\n" + line
-            continue
-        when = _when_or_none(m, order)
-        if when is None:  # "31/02/24 10:00 …" is no date: the line belongs to the message before it
+        when = _when_or_none(m, order) if m else None  # "31/02/24 10:00 …" is no date: a body line
+        if when is None:
             if current is not None:
                 current.text += "\n" + line
             continue

@@ -140,7 +140,7 @@ def _contact(raw: dict[str, Any]) -> Contact:
 
 
 def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None = None,
-                       identities: Identities = _no_identities) -> ParseResult:
+                       identities: Identities | None = None) -> ParseResult:
     """Parse one webhook POST body. Raises PayloadError when nothing in it can be used.
 
     Individual malformed items (entries, changes, messages, statuses) inside an otherwise good
@@ -156,6 +156,7 @@ def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None
     if not isinstance(entries, list):
         raise PayloadError("invalid_shape", "entry is missing or not a list")
     result = ParseResult()
+    identities = identities or _no_identities
     base = origin or Origin(field="messages")
     for e_idx, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):

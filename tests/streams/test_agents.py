@@ -115,29 +115,23 @@ def test_a_customer_seen_with_number_and_user_id_keeps_the_conversation_when_onl
     from chatwatch.records import Message
     from chatwatch.streams.identities import IdentityLinks
 
-    def body(wamid: str, sender: dict, contact: dict) -> bytes:
-        doc = envelopes.message(**BIZ, customer="52155", wamid=wamid, timestamp=1, text="hola")
-        value = doc["entry"][0]["changes"][0]["value"]
-        value["messages"][0] = {**{k: v for k, v in value["messages"][0].items() if k != "from"}, **sender}
-        value["contacts"] = [contact]
-        return envelopes.dumps(doc)
+    def body(wamid: str, number: str) -> bytes:
+        return envelopes.dumps(envelopes.message(**BIZ, customer=number, wamid=wamid, timestamp=1, text="hola",
+                                                 user_id="MX.77"))
 
     first_worker, second_worker = IdentityLinks(), IdentityLinks()
-    both = process_raw(body("wamid.b1", {"from": "5215512345678", "from_user_id": "MX.77"},
-                            {"wa_id": "5215512345678", "user_id": "MX.77"}), TOPICS, links=first_worker)
+    both = process_raw(body("wamid.b1", "5215512345678"), TOPICS, links=first_worker)
     shared = [o for o in both if o.topic == TOPICS.identities]
     assert len(shared) == 1
     for o in shared:  # what the second worker reads from the compacted topic
         second_worker.load(o.key, o.value)
-    only_id = process_raw(body("wamid.b2", {"from": "", "from_user_id": "MX.77"}, {"wa_id": "", "user_id": "MX.77"}),
-                          TOPICS, links=second_worker)
+    only_id = process_raw(body("wamid.b2", ""), TOPICS, links=second_worker)
     first, later = (Message.model_validate_json(o.value) for o in [*both, *only_id] if o.topic == TOPICS.messages)
     assert later.conversation_key == first.conversation_key and later.customer_wa_id == "5215512345678"
     assert later.customer_user_id == "MX.77"
-    again = process_raw(body("wamid.b3", {"from": "5215512345678", "from_user_id": "MX.77"},
-                             {"wa_id": "5215512345678", "user_id": "MX.77"}), TOPICS, links=first_worker)
+    again = process_raw(body("wamid.b3", "5215512345678"), TOPICS, links=first_worker)
     assert not [o for o in again if o.topic == TOPICS.identities]  # a known link is not shared again
-    stranger = process_raw(body("wamid.b4", {"from": "", "from_user_id": "MX.99"}, {"wa_id": "", "user_id": "MX.99"}),
-                           TOPICS, links=second_worker)
+    stranger = process_raw(envelopes.dumps(envelopes.message(**BIZ, customer="", wamid="wamid.b4", timestamp=1,
+                                                             text="hola", user_id="MX.99")), TOPICS, links=second_worker)
     (msg,) = (Message.model_validate_json(o.value) for o in stranger if o.topic == TOPICS.messages)
     assert msg.customer_wa_id == "MX.99"  # never seen with a number: known by the user id
