@@ -31,7 +31,7 @@ from chatwatch.sinks.clickhouse.rows import utc
 
 COLUMNS = ("message_id", "conversation_key", "business_phone_number_id", "business_display_number",
            "customer_wa_id", "direction", "timestamp", "text", "text_mode", "attachment_mime", "attachment_ext",
-           "attachment_size", "attachment_sha256", "pii_types", "team", "employee_id")
+           "attachment_size", "attachment_sha256", "pii_types", "team", "employee_id", "type")
 SELECTED = tuple("toUnixTimestamp64Milli(timestamp) AS timestamp_ms" if c == "timestamp" else c for c in COLUMNS)
 PAGE = 50_000
 REPORTED = ("conversation_key", "customer_wa_id", "timestamp_ms", "timestamp", "text")  # what an example shows
@@ -237,7 +237,8 @@ def rows_of_messages(messages: Iterable[Message], detector: PiiDetector | None) 
             "message_id": m.message_id, "conversation_key": m.conversation_key,
             "business_phone_number_id": m.business_phone_number_id,
             "business_display_number": m.business_display_number or "", "customer_wa_id": m.customer_wa_id,
-            "direction": m.direction.value, "timestamp": m.timestamp.isoformat(), "text_mode": "redacted",
+            "direction": m.direction.value, "type": m.type.value, "timestamp": m.timestamp.isoformat(),
+            "text_mode": "redacted",
             "text": redact(m.text or "", found), "pii_types": [f.type for f in found], "team": "",
             "employee_id": m.employee_id or "",
             "attachment_mime": [a.mime_type or "" for a in m.attachments],
@@ -270,7 +271,7 @@ def alert_rows_of(report: RetroReport, now: datetime) -> list[dict]:
             "category": rule.category, "tags": [*rule.tags, "retro"], "message_id": row["message_id"],
             "conversation_key": row["conversation_key"], "business_phone_number_id": row["business_phone_number_id"],
             "customer_masked": mask_phone(row["customer_wa_id"]), "employee_id": row.get("employee_id") or "",
-            "team": row.get("team") or "", "direction": row["direction"], "message_type": "text",
+            "team": row.get("team") or "", "direction": row["direction"], "message_type": row.get("type") or "text",
             "message_timestamp": utc(_time(row) or now), "created_at": utc(now),
             "snippet": row["text"][:280], "pii_types": sorted(set(row["pii_types"])), "held": 0, "historical": 1})
     return out
