@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -178,6 +181,25 @@ def run_stages(n: int) -> dict[str, float]:
 
 # --- the worker ---------------------------------------------------------------------------------
 
+@functools.cache
+def importable(tree: Path) -> Path:
+    """A folder where `tree`'s packages import as installed: its package-dir mapping (chatwatch.streams ->
+    streams/ …) laid out with symlinks. On PYTHONPATH alone, this venv's editable install would serve the
+    subpackages of the current checkout instead."""
+    mapping = tomllib.loads((tree / "pyproject.toml").read_text()).get("tool", {}).get("setuptools", {}).get(
+        "package-dir", {})
+    if not mapping:
+        return tree
+    site = Path(tempfile.mkdtemp(prefix="before-site-"))
+    for package, folder in sorted(mapping.items(), key=lambda kv: kv[0].count(".")):
+        target = site.joinpath(*package.split("."))
+        if package.count(".") == 0:
+            shutil.copytree(tree / folder, target, symlinks=True)
+        else:
+            target.symlink_to(tree / folder, target_is_directory=True)
+    return site
+
+
 def spawn_worker(tree: Path | None, bootstrap: str, prefix: str, env: dict[str, str], log: Path,
                  roles: str | None = None) -> subprocess.Popen:
     """`chatwatch worker [--roles R]` of this checkout, or of `tree` (an older one: its own CLI module, only
@@ -186,13 +208,14 @@ def spawn_worker(tree: Path | None, bootstrap: str, prefix: str, env: dict[str, 
     full = {**{k: v for k, v in os.environ.items() if not k.startswith("CHATWATCH_")}, **env,
             "CHATWATCH_KAFKA_BOOTSTRAP": bootstrap, "CHATWATCH_TOPIC_PREFIX": prefix,
             "CHATWATCH_WORKER_PORT": str(free_port()), "CHATWATCH_CLICKHOUSE_PATH": str(log.parent / "clickhouse")}
-    module = "chatwatch.cli"
+    module, cwd = "chatwatch.cli", Path.cwd()
     if tree is not None:
-        full["PYTHONPATH"] = str(tree)
+        cwd = importable(tree)  # `python -m` puts the working folder first on the path
+        full["PYTHONPATH"] = str(cwd)
         module = "chatwatch.cli" if (tree / "chatwatch" / "cli").is_dir() else "streams.cli"
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", module, "worker", *(["--roles", roles] if roles else [])],
-                                env=full, cwd=tree or Path.cwd(),
+                                env=full, cwd=cwd,
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
