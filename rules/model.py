@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from chatwatch.records import Severity, StrictModel
+from chatwatch.rules.conversation import ConversationRule
 
 ID = r"^[a-z0-9][a-z0-9_.-]*$"
 LIST_NAME = r"^[A-Za-z0-9_]+$"
@@ -302,6 +303,8 @@ class Pack(StrictModel):
     includes: list[str] = Field(default_factory=list, description="Pack ids whose lists this pack may use.")
     lists: dict[str, list[TermItem] | TermList] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+    conversation: list[ConversationRule] = Field(default_factory=list, description="Rules over a whole "
+                                                 "conversation: absence, accumulation, sequence, rate.")
 
     @field_validator("lists")
     @classmethod

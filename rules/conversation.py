@@ -1,0 +1,136 @@
+"""Conversation rules: what no single message shows (the `conversation:` section of a pack).
+
+Four kinds, each a pydantic model so the loader reports errors with file:line:column like the
+message rules:
+
+- `absence`: something expected did not happen in time — "no employee reply within 15 business
+  minutes of a customer message", "privacy notice not sent within the first 3 employee messages or
+  10 minutes of a new conversation";
+- `accumulation`: findings pile up in one conversation — "≥ 3 distinct identifier types within 24 h",
+  "a card from the customer and a code request from the employee";
+- `sequence`: "A then B within N messages or T minutes" (A and B are message-level rule ids);
+- `rate`: "more than N messages matching X per employee per week".
+
+What a message *is* for these rules comes from the message level: a message-level rule id that
+fired on it, a PII type found in it, or just who sent it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from chatwatch.records import Severity, StrictModel
+
+ID = r"^[a-z0-9][a-z0-9_.-]*$"
+Sender = Literal["employee", "customer"]
+
+
+class Event(StrictModel):
+    """A kind of message: sent by `from`, on which rule `rule` fired, or holding PII `pii` (all given must hold)."""
+
+    sender: Sender | None = Field(None, alias="from", description="Who sent it.")
+    rule: str | None = Field(None, description="A message-level rule id that fired on it.")
+    pii: list[str] = Field(default_factory=list, description="PII types; any of them counts.")
+
+    model_config = StrictModel.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _something(self) -> Event:
+        if self.sender is None and self.rule is None and not self.pii:
+            raise ValueError("an event needs from, rule or pii")
+        return self
+
+
+class Window(StrictModel):
+    minutes: float | None = Field(None, gt=0)
+    hours: float | None = Field(None, gt=0)
+    days: float | None = Field(None, gt=0)
+    messages: int | None = Field(None, ge=1, description="Counted messages (absence: those of the expected "
+                                                           "sender, or all when it names none).")
+
+    @model_validator(mode="after")
+    def _something(self) -> Window:
+        if self.duration is None and self.messages is None:
+            raise ValueError("a window needs minutes, hours, days or messages")
+        return self
+
+    @property
+    def duration(self) -> timedelta | None:
+        total = (self.minutes or 0) * 60 + (self.hours or 0) * 3600 + (self.days or 0) * 86400
+        return timedelta(seconds=total) if total else None
+
+
+class Absence(StrictModel):
+    after: Literal["conversation_start"] | Event = Field(description="What starts the clock.")
+    expect: Event = Field(description="What must follow.")
+    within: Window
+
+
+class Accumulation(StrictModel):
+    events: list[Event] = Field(min_length=1, description="Each must occur (e.g. a card from the customer, a "
+                                                          "code request from the employee).")
+    distinct_pii_at_least: int | None = Field(None, ge=2, description="Or: this many distinct PII types.")
+    pii: list[str] = Field(default_factory=list, description="The PII types distinct_pii_at_least counts (empty: any).")
+    within: Window
+
+
+class Sequence(StrictModel):
+    first: Event
+    then: Event
+    within: Window
+
+
+class Rate(StrictModel):
+    event: Event
+    more_than: int = Field(ge=1)
+    per: Literal["day", "week"]
+    by: Literal["employee", "conversation"] = "employee"
+
+
+class ConversationExample(StrictModel):
+    """One line of a scripted conversation: `{at: "09:00", from: customer, text: ..., rules: [...], pii: [...]}`."""
+
+    at: str = Field(description="HH:MM on the example's day, or +N days HH:MM.")
+    sender: Sender = Field(alias="from")
+    text: str = ""
+    rules: list[str] = Field(default_factory=list, description="Message-level rules that fire on it.")
+    pii: list[str] = Field(default_factory=list)
+    employee: str | None = None
+
+    model_config = StrictModel.model_config | {"populate_by_name": True}
+
+
+class ConversationExamples(StrictModel):
+    fires: list[list[ConversationExample]] = Field(default_factory=list)
+    silent: list[list[ConversationExample]] = Field(default_factory=list)
+    until: str | None = Field(None, description="Play the clock on to this time (absences fire on silence).")
+
+
+class ConversationRule(StrictModel):
+    id: str = Field(pattern=ID)
+    title: str = Field(min_length=1)
+    description: str = ""
+    severity: Severity
+    category: str = Field(pattern=ID)
+    tags: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    absence: Absence | None = None
+    accumulation: Accumulation | None = None
+    sequence: Sequence | None = None
+    rate: Rate | None = None
+    examples: ConversationExamples = Field(default_factory=ConversationExamples)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ConversationRule:
+        kinds = [k for k in ("absence", "accumulation", "sequence", "rate") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a conversation rule is exactly one of absence, accumulation, sequence, rate"
+                             + (f" (this one: {', '.join(kinds)})" if kinds else ""))
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("absence", "accumulation", "sequence", "rate") if getattr(self, k) is not None)
