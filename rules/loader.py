@@ -244,11 +244,21 @@ def _cross_pack_problems(loaded: list[_Loaded]) -> list[Problem]:
         if pid in pack_ids:
             problems.append(Problem(SourceLocation(lp.file, 1, 1), f"pack id {pid!r} also used by {pack_ids[pid]}"))
         pack_ids.setdefault(pid, lp.file)
-        for rule in lp.pack.rules:
+        for rule in [*lp.pack.rules, *lp.pack.conversation]:
             if rule.id in owners and owners[rule.id] != pid:
                 problems.append(Problem(SourceLocation(lp.file, 1, 1),
                                         f"rule id also defined in pack {owners[rule.id]!r}", rule.id))
             owners.setdefault(rule.id, pid)
+    message_rules = {r.id for lp in loaded for r in lp.pack.rules}
+    for lp in loaded:
+        for rule in lp.pack.conversation:
+            spec = getattr(rule, rule.kind)
+            events = [getattr(spec, name) for name in ("after", "expect", "first", "then", "event")
+                      if hasattr(spec, name)] + list(getattr(spec, "events", []))
+            for event in events:
+                if getattr(event, "rule", None) and event.rule not in message_rules:
+                    problems.append(Problem(SourceLocation(lp.file, 1, 1), f"conversation rule refers to message "
+                                            f"rule {event.rule!r}, which no loaded pack defines", rule.id))
     return problems
 
 

@@ -156,3 +156,39 @@ def test_json_schema_is_current_and_accepts_the_shipped_packs():
     schema = json.loads(render())
     for path in sorted(SHIPPED_PACKS.glob("*.yaml")):
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+CONVERSATION = """
+pack: {id: sla, version: 1, title: SLA}
+conversation:
+  - id: sla.unanswered
+    title: Customer left unanswered
+    severity: medium
+    category: service
+    absence: {after: {from: customer}, expect: {from: employee}, within: {minutes: 15}}
+  - id: sla.off_channel_after_complaint
+    title: Off-channel after a complaint
+    severity: high
+    category: off_channel
+    sequence: {first: {rule: WHAT}, then: {rule: off_channel.personal_contact}, within: {messages: 6}}
+"""
+
+
+def test_conversation_rules_load_and_their_message_rules_must_exist(tmp_path: Path):
+    import shutil
+
+    folder = tmp_path / "packs"
+    shutil.copytree(SHIPPED_PACKS, folder)
+    write(folder, CONVERSATION.replace("WHAT", "off_channel.personal_contact"), "sla.yaml")
+    ruleset = load_rules_dir(folder)
+    sla = next(p for p in ruleset.packs if p.pack.id == "sla")
+    assert [r.kind for r in sla.conversation] == ["absence", "sequence"]
+    write(folder, CONVERSATION.replace("WHAT", "complaints.nonexistent"), "sla.yaml")
+    with pytest.raises(RulePackError) as info:
+        load_rules_dir(folder)
+    assert "complaints.nonexistent" in str(info.value) and "sla.yaml" in str(info.value)
+    write(folder, CONVERSATION.replace("    absence:", "    rate: {event: {from: employee}, more_than: 5, per: day}\n"
+                                       "    absence:"), "sla.yaml")
+    with pytest.raises(RulePackError) as info:
+        load_rules_dir(folder)
+    assert "exactly one of absence, accumulation, sequence, rate" in str(info.value)
