@@ -10,11 +10,11 @@ sequence/accumulation event, and the ids of what already fired.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from chatwatch.rules.conversation import ConversationRule, Event
+from chatwatch.rules.conversation import ConversationExample, ConversationRule, Event
 
 RECENT = 12  # messages kept per conversation (evidence, message-count windows)
 NAMESPACE = uuid.UUID("2f6a3c8e-0f4f-4a43-9d5e-6b1c7a9e2d10")
@@ -187,3 +187,33 @@ def next_deadline(engine: ConversationEngine, state: State) -> datetime | None:
     times = [datetime.fromisoformat(c["since"]) + r.absence.within.duration for r in engine.rules
              if r.absence is not None and r.absence.within.duration and (c := state.clocks.get(r.id))]
     return min(times) if times else None
+
+
+# --- examples: scripted conversations played with a fake clock -----------------------------------
+
+EXAMPLE_DAY = datetime(2026, 11, 18, tzinfo=UTC)  # a Wednesday
+
+
+def example_time(at: str) -> datetime:
+    """'09:00' on the example day, '+1 09:00' a day later (UTC)."""
+    days, _, clock = at.strip().rpartition(" ")
+    hours, minutes = (int(x) for x in clock.split(":"))
+    return EXAMPLE_DAY + timedelta(days=int(days.lstrip("+") or 0), hours=hours, minutes=minutes)
+
+
+def play_example(engine: ConversationEngine, lines: list[ConversationExample],
+                 message_level: Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str]]],
+                 until: str | None = None) -> list[Fired]:
+    """Each line through the message level (`message_level` gives the rules that fire on it and its PII types,
+    as the scan agent would) and then the conversation rules; the clock runs on to `until`, or an hour
+    past the last line, so absences fire on silence."""
+    state, fired, last = State(), [], EXAMPLE_DAY
+    for n, line in enumerate(lines):
+        at = example_time(line.at)
+        rules, pii = message_level(line, at)
+        seen = Seen(f"example-{n}", at, line.sender, rules | frozenset(line.rules), pii | frozenset(line.pii),
+                    line.employee)
+        fired += engine.on_message("example", state, seen)
+        last = at
+    fired += engine.on_time("example", state, example_time(until) if until else last + timedelta(hours=1))
+    return fired

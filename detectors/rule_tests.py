@@ -56,3 +56,31 @@ def run_examples(ruleset: RuleSet, scanner: Scanner | None = None) -> list[Examp
             verdict = next(v for v in verdicts if v.rule.id == rule.id)
             results.append(ExampleResult(rule.id, expected, verdict.fired, ex, verdict.reason))
     return results
+
+
+def run_conversation_examples(ruleset: RuleSet, scanner: Scanner | None = None) -> list[ExampleResult]:
+    """Each conversation rule's scripted conversations: the lines go through the message-level rules
+    (scanner + PII patterns) as in the worker, then through the conversation state machine."""
+    from chatwatch.detectors.conversation import ConversationEngine, play_example
+
+    scanner = scanner or Scanner(ruleset)
+    pii = PiiDetector(PiiConfig(ner=False))
+
+    def message_level(line, at):
+        direction = "outbound" if line.sender == "employee" else "inbound"
+        found = tuple(f.type for f in pii.patterns(line.text)) if line.text else ()
+        hits = scanner.scan(Subject(text=line.text, direction=direction, timestamp=at, pii=found))
+        return frozenset(h.rule.id for h in hits), frozenset(found)
+
+    results = []
+    for pack in ruleset.packs:
+        for rule in pack.conversation:
+            if not rule.enabled:
+                continue
+            engine = ConversationEngine([rule])
+            for expected, script in [(True, s) for s in rule.examples.fires] + [(False, s) for s in rule.examples.silent]:
+                fired = play_example(engine, script, message_level, rule.examples.until)
+                first = Example(text=" | ".join(f"{x.at} {x.sender}: {x.text}" for x in script)[:200])
+                results.append(ExampleResult(rule.id, expected, bool(fired), first,
+                                             "fired" if fired else "did not fire"))
+    return results

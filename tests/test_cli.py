@@ -121,3 +121,26 @@ def test_import_refuses_an_employee_who_writes_nothing_in_the_export(tmp_path: P
     result = runner.invoke(cli, ["import", str(tmp_path / "chat.txt"), "--employee", "Loja", "--number", "5511940001111",
                                  "--dry-run"])
     assert result.exit_code == 2 and "writes nothing here" in result.output and "loja centro" in result.output
+
+
+def test_rules_test_plays_conversation_examples(tmp_path: Path):
+    import shutil
+
+    shutil.copytree(SHIPPED_PACKS, tmp_path / "packs")
+    pack = """pack: {id: sla, version: 1, title: SLA}
+conversation:
+  - id: sla.unanswered
+    title: Customer left unanswered
+    severity: medium
+    category: service
+    absence: {after: {from: customer}, expect: {from: employee}, within: {minutes: 15}}
+    examples:
+      fires: [[{at: "09:00", from: customer, text: "alguém aí?"}]]
+      silent: [[{at: "09:00", from: customer, text: "oi"}, {at: "WHEN", from: employee, text: "oi!"}]]
+"""
+    (tmp_path / "packs" / "sla.yaml").write_text(pack.replace("WHEN", "09:10"))
+    ok = runner.invoke(cli, ["rules", "test", str(tmp_path / "packs")])
+    assert ok.exit_code == 0 and "sla.unanswered: 2/2" in ok.output
+    (tmp_path / "packs" / "sla.yaml").write_text(pack.replace("WHEN", "09:20"))  # the reply comes too late
+    late = runner.invoke(cli, ["rules", "test", str(tmp_path / "packs")])
+    assert late.exit_code == 1 and "sla.unanswered: 1/2" in late.output

@@ -13,7 +13,7 @@ from chatwatch.cli.root import cli, console, err
 from chatwatch.detectors.attachments import AttachmentInfo
 from chatwatch.detectors.normalize import fold
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
-from chatwatch.detectors.rule_tests import DEFAULT_TIME, run_examples
+from chatwatch.detectors.rule_tests import DEFAULT_TIME, run_conversation_examples, run_examples
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.rules import RulePackError, RuleSet, load_rules_dir
 
@@ -44,8 +44,10 @@ def validate(paths: list[Path] = PATHS) -> None:
 
 @rules_cli.command("test")
 def test(paths: list[Path] = PATHS, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Run every rule's examples (match / no_match); report failures per rule; exit 1 on any."""
-    results = run_examples(_load(paths))
+    """Run every rule's examples (match / no_match; conversation rules: fires / silent scripts); report
+    failures per rule; exit 1 on any."""
+    ruleset = _load(paths)
+    results = run_examples(ruleset) + run_conversation_examples(ruleset)
     by_rule: dict[str, list] = {}
     for r in results:
         by_rule.setdefault(r.rule_id, []).append(r)
