@@ -2,22 +2,30 @@
 when they fire. Pure (no Kafka, no clock of its own): `on_message` takes each message as the
 message-level scan saw it, `on_time` is called by a timer, so an absence fires on silence.
 
-State is a small JSON-able dict per conversation (what a Faust table holds), bounded: the last
-`RECENT` messages in short form, one pending clock per absence rule, the last sighting of each
-sequence/accumulation event, and the ids of what already fired.
+State is a compact JSON document per conversation (what the worker's table holds), bounded to
+`MAX_STATE_BYTES`: times as epoch seconds, message ids of the recent past as short hashes, one
+clock per absence rule, the last sighting per sequence/accumulation event, and the ids of what
+already fired. Replaying a message (after a crash) changes nothing: its short id is remembered.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from chatwatch.rules.conversation import ConversationExample, ConversationRule, Event
 
-RECENT = 12  # messages kept per conversation (evidence, message-count windows)
 NAMESPACE = uuid.UUID("2f6a3c8e-0f4f-4a43-9d5e-6b1c7a9e2d10")
+MAX_STATE_BYTES = 1024
+RECENT_IDS = 8  # short ids of the last messages: a replayed message is recognised
+FLAGGED_IDS = 8  # short ids of recent messages an alerting rule fired on: deleting one is an event
+FIRED_IDS = 16
+SNIPPET_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -27,9 +35,22 @@ class Seen:
     message_id: str
     at: datetime
     sender: str  # employee | customer
-    rules: frozenset[str] = frozenset()  # message-level rules that fired on it
+    rules: frozenset[str] = frozenset()  # message-level rules that fired on it (alerting or marking)
     pii: frozenset[str] = frozenset()
     employee: str | None = None
+    kind: str = "message"  # message | edited | deleted
+    target: str | None = None  # the message an edit or delete refers to
+    flagged: bool = False  # an alerting message-level rule fired on it
+    snippet: str | None = None  # the text, redacted
+    numbers: tuple[str, ...] = ()  # the business number's ids (business-hours calendars)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    message_id: str
+    at: datetime
+    sender: str
+    snippet: str | None
 
 
 @dataclass(frozen=True)
@@ -37,34 +58,88 @@ class Fired:
     rule: ConversationRule
     alert_id: str  # deterministic: conversation + rule + window
     at: datetime
-    evidence: tuple[str, ...]  # message ids that made it
+    evidence: tuple[Evidence, ...]  # the messages that made it, oldest first
+    why: str
+
+
+def short(message_id: str) -> str:
+    return hashlib.blake2b(message_id.encode(), digest_size=6).hexdigest()
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _time(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 @dataclass
 class State:
-    started: datetime | None = None
-    recent: list[dict] = field(default_factory=list)  # {id, at, from}
-    clocks: dict[str, dict] = field(default_factory=dict)  # absence rule -> {since, trigger, counted}
-    sightings: dict[str, dict] = field(default_factory=dict)  # "rule#event" -> {at, id, n}
-    fired: list[str] = field(default_factory=list)  # alert ids
-    counts: dict[str, list] = field(default_factory=dict)  # rate rule -> [period, count]
-    messages: int = 0
+    """One conversation. Field names are one letter in JSON (the table holds a million of these)."""
 
-    def to_json(self) -> dict:
-        return {"started": self.started.isoformat() if self.started else None, "recent": self.recent,
-                "clocks": self.clocks, "sightings": self.sightings, "fired": self.fired[-32:], "counts": self.counts,
-                "messages": self.messages}
+    started: int | None = None
+    last: int | None = None
+    messages: int = 0
+    recent: list[str] = field(default_factory=list)  # short ids
+    flagged: list[str] = field(default_factory=list)  # short ids
+    clocks: dict[str, list] = field(default_factory=dict)  # absence rule -> [since, due, id, counted, met, snippet, sender]
+    sightings: dict[str, list] = field(default_factory=dict)  # "rule#event" -> [at, id, n, sender, snippet]
+    pii_seen: dict[str, dict[str, list]] = field(default_factory=dict)  # accumulation rule -> {type: [at, id, sender]}
+    counts: dict[str, list] = field(default_factory=dict)  # per-conversation rate rule -> [period, n]
+    fired: list[str] = field(default_factory=list)  # alert ids (prefixes)
+    header: dict[str, str] = field(default_factory=dict)  # the worker's: business number, masked customer…
+
+    def encode(self) -> bytes:
+        doc = {"s": self.started, "l": self.last, "n": self.messages, "r": self.recent, "f": self.flagged,
+               "c": self.clocks, "g": self.sightings, "p": self.pii_seen, "q": self.counts, "x": self.fired,
+               "h": self.header}
+        raw = _dumps(doc)
+        for shrink in (_drop_snippets, _drop_old_sightings):
+            if len(raw) <= MAX_STATE_BYTES:
+                break
+            shrink(doc)
+            raw = _dumps(doc)
+        return raw
 
     @classmethod
-    def from_json(cls, doc: dict | None) -> State:
-        if not doc:
+    def decode(cls, raw: bytes | None) -> State:
+        if not raw:
             return cls()
-        return cls(datetime.fromisoformat(doc["started"]) if doc.get("started") else None, doc.get("recent", []),
-                   doc.get("clocks", {}), doc.get("sightings", {}), doc.get("fired", []), doc.get("counts", {}),
-                   doc.get("messages", 0))
+        d = json.loads(raw)
+        return cls(d["s"], d["l"], d["n"], d["r"], d["f"], d["c"], d["g"], d["p"], d["q"], d["x"], d["h"])
+
+    def pending(self) -> bool:
+        return any(c[4] is None for c in self.clocks.values())
 
 
-def matches(event: Event, seen: Seen) -> bool:
+def _dumps(doc: dict) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _drop_snippets(doc: dict) -> None:
+    for clock in doc["c"].values():
+        clock[5] = None
+    for sighting in doc["g"].values():
+        sighting[4] = None
+
+
+def _drop_old_sightings(doc: dict) -> None:
+    """Keep the newest half of the sightings and PII times: bounded beats complete."""
+    newest = sorted(doc["g"].items(), key=lambda kv: kv[1][0], reverse=True)
+    doc["g"] = dict(newest[: max(1, len(newest) // 2)])
+    for rule, types in doc["p"].items():
+        doc["p"][rule] = dict(sorted(types.items(), key=lambda kv: kv[1][0], reverse=True)[:4])
+    doc["f"] = doc["f"][-2:]
+    doc["r"] = doc["r"][-4:]
+
+
+def matches(event: Event, seen: Seen, state: State | None = None) -> bool:
+    if event.deletes_flagged and not (seen.kind == "deleted" and state is not None and seen.target is not None
+                                      and short(seen.target) in state.flagged):
+        return False
+    if not event.deletes_flagged and seen.kind == "deleted":
+        return False  # a delete is not the message it deletes
     if event.sender is not None and seen.sender != event.sender:
         return False
     if event.rule is not None and event.rule not in seen.rules:
@@ -72,19 +147,31 @@ def matches(event: Event, seen: Seen) -> bool:
     return not event.pii or bool(seen.pii & set(event.pii))
 
 
+def _snippet(seen: Seen) -> str | None:
+    return seen.snippet[:SNIPPET_CHARS] if seen.snippet else None
+
+
 class ConversationEngine:
     def __init__(self, rules: Iterable[ConversationRule]):
         self.rules = [r for r in rules if r.enabled]
+        self.employee_rates = [r for r in self.rules if r.rate is not None and r.rate.by == "employee"]
 
     def on_message(self, key: str, state: State, seen: Seen) -> list[Fired]:
         """Update `state` with a message; what fires now. A message later than a clock's deadline first
         lets that clock fire (the timer may not have run yet)."""
+        if short(seen.message_id) in state.recent:
+            return []  # replayed after a restart: already counted
         out = self.on_time(key, state, seen.at)
-        if state.started is None:
-            state.started = seen.at
-        state.messages += 1
-        state.recent = [*state.recent, {"id": seen.message_id, "at": seen.at.isoformat(), "from": seen.sender}][-RECENT:]
+        state.recent = [*state.recent, short(seen.message_id)][-RECENT_IDS:]
+        state.last = max(state.last or 0, _epoch(seen.at))
+        if seen.kind == "message":
+            state.started = state.started or _epoch(seen.at)
+            state.messages += 1
+            if seen.flagged:
+                state.flagged = [*state.flagged, short(seen.message_id)][-FLAGGED_IDS:]
         for rule in self.rules:
+            if rule.rate is not None and rule.rate.by == "employee":
+                continue  # counted per employee, across conversations (`RateCounter`)
             out.extend(getattr(self, f"_{rule.kind}")(key, state, rule, seen))
         return out
 
@@ -93,100 +180,163 @@ class ConversationEngine:
         out = []
         for rule in self.rules:
             clock = state.clocks.get(rule.id)
-            if rule.absence is None or clock is None:
+            if rule.absence is None or clock is None or clock[4] is not None or clock[1] is None:
                 continue
-            deadline = rule.absence.within.duration
-            if deadline is not None and now >= datetime.fromisoformat(clock["since"]) + deadline:
-                out.extend(self._fire(key, state, rule, clock["trigger"], now, (clock["trigger_id"],)))
+            if _epoch(now) >= clock[1]:
                 del state.clocks[rule.id]
+                evidence = (Evidence(clock[2], _time(clock[0]), clock[6], clock[5]),)
+                out.extend(self._fire(key, state, rule, clock[2], _time(clock[1]), evidence,
+                                      f"nothing expected by {_time(clock[1]).isoformat()}"))
         return out
+
+    def rate_events(self, seen: Seen) -> list[ConversationRule]:
+        """The per-employee rate rules this message counts for (the worker sends them on, keyed by employee)."""
+        if seen.kind != "message" or not seen.employee:
+            return []
+        return [r for r in self.employee_rates if matches(r.rate.event, seen)]
 
     # --- kinds ---------------------------------------------------------------------------------
 
     def _absence(self, key: str, state: State, rule: ConversationRule, seen: Seen) -> list[Fired]:
         spec = rule.absence
         clock = state.clocks.get(rule.id)
-        if clock is not None and matches(spec.expect, seen):
-            del state.clocks[rule.id]  # what was expected came in time
+        if seen.kind != "message":
+            if clock is not None and clock[4] is not None and seen.target is not None and clock[4] == short(seen.target) \
+                    and (seen.kind == "deleted" or not matches(spec.expect, seen)):
+                clock[4] = None  # what was expected was deleted or edited away: the clock runs again
+                return self.on_time(key, state, seen.at)
+            return []
+        if clock is not None and clock[4] is None and matches(spec.expect, seen):
+            clock[4] = short(seen.message_id)  # came in time; kept, met, in case it is deleted
             return []
         counts = spec.within.messages and spec.expect.sender in (None, seen.sender)  # the sender's, or all
-        if clock is not None and counts:
-            clock["counted"] += 1
-            if clock["counted"] >= spec.within.messages:  # the first N such messages went by without it
+        if clock is not None and clock[4] is None and counts:
+            clock[3] += 1
+            if clock[3] >= spec.within.messages:  # the first N such messages went by without it
                 del state.clocks[rule.id]
-                return self._fire(key, state, rule, clock["trigger"], seen.at, (clock["trigger_id"], seen.message_id))
-        starts = (spec.after == "conversation_start" and state.messages == 1) or (
-            spec.after != "conversation_start" and matches(spec.after, seen))
-        if clock is None and starts and not (spec.after == "conversation_start" and matches(spec.expect, seen)):
-            counted = 1 if counts else 0
-            state.clocks[rule.id] = {"since": seen.at.isoformat(), "trigger": seen.message_id,
-                                     "trigger_id": seen.message_id, "counted": counted}
+                evidence = (Evidence(clock[2], _time(clock[0]), clock[6], clock[5]),
+                            Evidence(seen.message_id, seen.at, seen.sender, _snippet(seen)))
+                return self._fire(key, state, rule, clock[2], seen.at, evidence,
+                                  f"{spec.within.messages} messages went by without it")
+        at_start = spec.after == "conversation_start"
+        starts = (at_start and state.messages == 1) or (not at_start and matches(spec.after, seen))
+        if starts and (clock is None or clock[4] is not None) and not (at_start and matches(spec.expect, seen)):
+            state.clocks[rule.id] = [_epoch(seen.at), self._due(spec, seen), seen.message_id, 1 if counts else 0,
+                                     None, _snippet(seen), seen.sender]
         return []
+
+    @staticmethod
+    def _due(spec, seen: Seen) -> int | None:
+        span = spec.within.duration
+        if span is None:
+            return None
+        hours = spec.hours_for(seen.numbers)
+        return _epoch(hours.add(seen.at, span) if hours else seen.at + span)
 
     def _sequence(self, key: str, state: State, rule: ConversationRule, seen: Seen) -> list[Fired]:
         spec = rule.sequence
         slot = f"{rule.id}#first"
         out = []
         first = state.sightings.get(slot)
-        if first is not None and matches(spec.then, seen) and first["id"] != seen.message_id:
-            in_time = spec.within.duration is None or seen.at - datetime.fromisoformat(first["at"]) <= spec.within.duration
-            in_count = spec.within.messages is None or state.messages - first["n"] <= spec.within.messages
+        if first is not None and matches(spec.then, seen, state) and first[1] != seen.message_id:
+            in_time = spec.within.duration is None or seen.at - _time(first[0]) <= spec.within.duration
+            in_count = spec.within.messages is None or state.messages - first[2] <= spec.within.messages
             if in_time and in_count:
-                out = self._fire(key, state, rule, first["id"], seen.at, (first["id"], seen.message_id))
-        if matches(spec.first, seen):
-            state.sightings[slot] = {"at": seen.at.isoformat(), "id": seen.message_id, "n": state.messages}
+                evidence = (Evidence(first[1], _time(first[0]), first[3], first[4]),
+                            Evidence(seen.message_id, seen.at, seen.sender, _snippet(seen)))
+                out = self._fire(key, state, rule, first[1], seen.at, evidence, "the second event followed the first")
+        if matches(spec.first, seen, state):
+            state.sightings[slot] = [_epoch(seen.at), seen.message_id, state.messages, seen.sender, _snippet(seen)]
         return out
 
     def _accumulation(self, key: str, state: State, rule: ConversationRule, seen: Seen) -> list[Fired]:
         spec = rule.accumulation
         for i, event in enumerate(spec.events):
-            if matches(event, seen):
-                state.sightings[f"{rule.id}#{i}"] = {"at": seen.at.isoformat(), "id": seen.message_id}
-        for pii in seen.pii:
-            if not spec.pii or pii in spec.pii:
-                state.sightings[f"{rule.id}#pii:{pii}"] = {"at": seen.at.isoformat(), "id": seen.message_id}
-        horizon = seen.at - spec.within.duration if spec.within.duration else None
+            if matches(event, seen, state):
+                state.sightings[f"{rule.id}#{i}"] = [_epoch(seen.at), seen.message_id, state.messages, seen.sender,
+                                                     _snippet(seen)]
+        if spec.distinct_pii_at_least and seen.kind == "message":
+            types = state.pii_seen.setdefault(rule.id, {})
+            for pii in seen.pii:
+                if not spec.pii or pii in spec.pii:
+                    types[pii] = [_epoch(seen.at), seen.message_id, seen.sender]
+        horizon = _epoch(seen.at - spec.within.duration) if spec.within.duration else None
 
-        def live(slot: str) -> dict | None:
-            found = state.sightings.get(slot)
-            return found if found and (horizon is None or datetime.fromisoformat(found["at"]) >= horizon) else None
+        def live(at: int) -> bool:
+            return horizon is None or at >= horizon
 
-        events = [live(f"{rule.id}#{i}") for i in range(len(spec.events))]
-        pii = [s for s in (live(k) for k in list(state.sightings) if k.startswith(f"{rule.id}#pii:")) if s]
-        if all(events) and (spec.distinct_pii_at_least is None or len(pii) >= spec.distinct_pii_at_least):
-            evidence = tuple(dict.fromkeys(e["id"] for e in [*events, *pii]))
-            window = int(seen.at.timestamp() // spec.within.duration.total_seconds()) if spec.within.duration else 0
-            return self._fire(key, state, rule, f"w{window}", seen.at, evidence)
-        return []
+        events = [state.sightings.get(f"{rule.id}#{i}") for i in range(len(spec.events))]
+        if not all(e and live(e[0]) for e in events):
+            return []
+        types = {t: seen_at for t, seen_at in state.pii_seen.get(rule.id, {}).items() if live(seen_at[0])}
+        if spec.distinct_pii_at_least and len(types) < spec.distinct_pii_at_least:
+            return []
+        found = {e[1]: Evidence(e[1], _time(e[0]), e[3], e[4]) for e in events}
+        for at, message_id, sender in types.values():
+            found.setdefault(message_id, Evidence(message_id, _time(at), sender, None))
+        evidence = tuple(sorted(found.values(), key=lambda e: e.at))
+        window = int(seen.at.timestamp() // spec.within.duration.total_seconds()) if spec.within.duration else 0
+        why = f"{len(types)} identifier types: {', '.join(sorted(types))}" if types else "every event occurred"
+        return self._fire(key, state, rule, f"w{window}", seen.at, evidence, why)
 
     def _rate(self, key: str, state: State, rule: ConversationRule, seen: Seen) -> list[Fired]:
-        spec = rule.rate
-        if not matches(spec.event, seen):
+        if seen.kind != "message" or not matches(rule.rate.event, seen, state):
             return []
-        iso = seen.at.isocalendar()
-        period = f"{iso.year}-W{iso.week:02d}" if spec.per == "week" else seen.at.date().isoformat()
-        count_key = f"{rule.id}@{seen.employee or ''}" if spec.by == "employee" else rule.id
-        current = state.counts.get(count_key)
-        count = current[1] + 1 if current and current[0] == period else 1
-        state.counts[count_key] = [period, count]
-        if count == spec.more_than + 1:
-            return self._fire(key, state, rule, f"{seen.employee or ''}:{period}", seen.at, (seen.message_id,))
-        return []
+        period, crossed = count_in_period(state.counts, rule, seen.at)
+        if not crossed:
+            return []
+        return self._fire(key, state, rule, period, seen.at, (Evidence(seen.message_id, seen.at, seen.sender,
+                                                                       _snippet(seen)),),
+                          f"more than {rule.rate.more_than} in {period}")
 
     def _fire(self, key: str, state: State, rule: ConversationRule, window: str, at: datetime,
-              evidence: tuple[str, ...]) -> list[Fired]:
-        alert_id = str(uuid.uuid5(NAMESPACE, f"{key}\x1f{rule.id}\x1f{window}"))
-        if alert_id in state.fired:
+              evidence: tuple[Evidence, ...], why: str) -> list[Fired]:
+        alert_id = conversation_alert_id(key, rule.id, window)
+        if alert_id[:13] in state.fired:
             return []
-        state.fired.append(alert_id)
-        return [Fired(rule, alert_id, at, evidence)]
+        state.fired = [*state.fired, alert_id[:13]][-FIRED_IDS:]
+        return [Fired(rule, alert_id, at, evidence, why)]
 
 
-def next_deadline(engine: ConversationEngine, state: State) -> datetime | None:
-    """When `on_time` could next fire for this conversation (for the timer's index)."""
-    times = [datetime.fromisoformat(c["since"]) + r.absence.within.duration for r in engine.rules
-             if r.absence is not None and r.absence.within.duration and (c := state.clocks.get(r.id))]
-    return min(times) if times else None
+def conversation_alert_id(key: str, rule_id: str, window: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{key}\x1f{rule_id}\x1f{window}"))
+
+
+def count_in_period(counts: dict[str, list], rule: ConversationRule, at: datetime) -> tuple[str, bool]:
+    """Count one more in the rule's current day/week (local to its time zone); True when this one is the
+    first beyond the limit."""
+    local = at.astimezone(ZoneInfo(rule.rate.timezone))
+    iso = local.isocalendar()
+    period = f"{iso.year}-W{iso.week:02d}" if rule.rate.per == "week" else local.date().isoformat()
+    current = counts.get(rule.id)
+    count = current[1] + 1 if current and current[0] == period else 1
+    counts[rule.id] = [period, count]
+    return period, count == rule.rate.more_than + 1
+
+
+class RateCounter:
+    """Per-employee rates across conversations. The worker keys this state by employee (a topic of its
+    own re-partitions the counted messages), so one owner counts each employee."""
+
+    @staticmethod
+    def on_event(employee: str, counts: dict[str, list], fired: list[str], rule: ConversationRule,
+                 seen: Seen) -> Fired | None:
+        period, crossed = count_in_period(counts, rule, seen.at)
+        if not crossed:
+            return None
+        alert_id = conversation_alert_id(f"employee:{employee}", rule.id, period)
+        if alert_id[:13] in fired:
+            return None
+        fired.append(alert_id[:13])
+        del fired[:-FIRED_IDS]
+        return Fired(rule, alert_id, seen.at, (Evidence(seen.message_id, seen.at, seen.sender, _snippet(seen)),),
+                     f"{employee}: more than {rule.rate.more_than} in {period}")
+
+
+def next_deadline(state: State) -> int | None:
+    """When `on_time` could next fire for this conversation (epoch seconds; for the timer's index)."""
+    dues = [c[1] for c in state.clocks.values() if c[4] is None and c[1] is not None]
+    return min(dues) if dues else None
 
 
 # --- examples: scripted conversations played with a fake clock -----------------------------------
@@ -202,18 +352,55 @@ def example_time(at: str) -> datetime:
 
 
 def play_example(engine: ConversationEngine, lines: list[ConversationExample],
-                 message_level: Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str]]],
-                 until: str | None = None) -> list[Fired]:
-    """Each line through the message level (`message_level` gives the rules that fire on it and its PII types,
-    as the scan agent would) and then the conversation rules; the clock runs on to `until`, or an hour
-    past the last line, so absences fire on silence."""
+                 message_level: Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str], bool]],
+                 until: str | None = None) -> tuple[list[Fired], State]:
+    """Each line through the message level (`message_level` gives the rules that fire on it, its PII types
+    and whether an alerting rule fired, as the scan agent would) and then the conversation rules; the
+    clock runs on to `until`, or an hour past the last line, so absences fire on silence. Per-employee
+    rates are counted as the worker counts them (one employee's lines together)."""
     state, fired, last = State(), [], EXAMPLE_DAY
+    rates: dict[str, tuple[dict, list]] = {}
     for n, line in enumerate(lines):
         at = example_time(line.at)
-        rules, pii = message_level(line, at)
-        seen = Seen(f"example-{n}", at, line.sender, rules | frozenset(line.rules), pii | frozenset(line.pii),
-                    line.employee)
+        rules, pii, flagged = message_level(line, at)
+        target = line.deletes or line.edits
+        seen = Seen(f"example-{n + 1}", at, line.sender, rules | frozenset(line.rules), pii | frozenset(line.pii),
+                    line.employee or ("employee" if line.sender == "employee" else None),
+                    "deleted" if line.deletes else "edited" if line.edits else "message",
+                    f"example-{target}" if target else None, flagged, line.text or None)
         fired += engine.on_message("example", state, seen)
+        for rule in engine.rate_events(seen):
+            counts, ids = rates.setdefault(seen.employee, ({}, []))
+            fired += [f for f in [RateCounter.on_event(seen.employee, counts, ids, rule, seen)] if f]
         last = at
     fired += engine.on_time("example", state, example_time(until) if until else last + timedelta(hours=1))
-    return fired
+    return fired, state
+
+
+def status(rule: ConversationRule, state: State, now: datetime) -> str:
+    """Where a conversation stands for one rule, in words (`chatwatch rules explain --conversation`)."""
+    if rule.absence is not None:
+        clock = state.clocks.get(rule.id)
+        if clock is None:
+            return "no clock running: nothing started it, or it fired"
+        if clock[4] is not None:
+            return f"met: the expected message came (started by {clock[2]})"
+        due = f"due {_time(clock[1]).isoformat()}" if clock[1] else "no time limit"
+        left = f", {rule.absence.within.messages - clock[3]} counted message(s) left" if rule.absence.within.messages \
+            else ""
+        return f"waiting since {_time(clock[0]).isoformat()} ({clock[2]}): {due}{left}"
+    if rule.sequence is not None:
+        first = state.sightings.get(f"{rule.id}#first")
+        return f"first event seen at {_time(first[0]).isoformat()} ({first[1]})" if first else "first event not seen"
+    if rule.accumulation is not None:
+        spec = rule.accumulation
+        seen = [i for i in range(len(spec.events)) if f"{rule.id}#{i}" in state.sightings]
+        parts = [f"events seen: {len(seen)} of {len(spec.events)}"]
+        if spec.distinct_pii_at_least:
+            types = sorted(state.pii_seen.get(rule.id, {}))
+            parts.append(f"identifier types: {len(types)} of {spec.distinct_pii_at_least} ({', '.join(types) or '-'})")
+        return "; ".join(parts)
+    current = state.counts.get(rule.id)
+    if rule.rate.by == "employee":
+        return "counted per employee across conversations (see the fired alerts)"
+    return f"{current[1]} in {current[0]} (limit {rule.rate.more_than})" if current else "none counted"

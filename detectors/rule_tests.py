@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chatwatch.detectors.attachments import AttachmentInfo
+from chatwatch.detectors.conversation import ConversationEngine, Fired, State, example_time, play_example, status
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.rules import Rule, RuleSet
+from chatwatch.rules.conversation import ConversationExample
 from chatwatch.rules.model import Direction, Example
 
 # A Wednesday, 11:00 UTC: inside ordinary business hours in Latin America and Spain.
@@ -58,29 +61,65 @@ def run_examples(ruleset: RuleSet, scanner: Scanner | None = None) -> list[Examp
     return results
 
 
-def run_conversation_examples(ruleset: RuleSet, scanner: Scanner | None = None) -> list[ExampleResult]:
-    """Each conversation rule's scripted conversations: the lines go through the message-level rules
-    (scanner + PII patterns) as in the worker, then through the conversation state machine."""
-    from chatwatch.detectors.conversation import ConversationEngine, play_example
+MessageLevel = Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str], bool]]
 
+
+def message_level(ruleset: RuleSet, scanner: Scanner | None = None) -> MessageLevel:
+    """What the scan agent makes of a script line: the message rules that fire on it (alerting or
+    marking), its PII types (patterns), and whether an alerting rule fired."""
     scanner = scanner or Scanner(ruleset)
     pii = PiiDetector(PiiConfig(ner=False))
+    alerting = {r.id for _, r in ruleset.rules() if r.alert}
 
-    def message_level(line, at):
+    def level(line: ConversationExample, at: datetime) -> tuple[frozenset[str], frozenset[str], bool]:
         direction = "outbound" if line.sender == "employee" else "inbound"
         found = tuple(f.type for f in pii.patterns(line.text)) if line.text else ()
         hits = scanner.scan(Subject(text=line.text, direction=direction, timestamp=at, pii=found))
-        return frozenset(h.rule.id for h in hits), frozenset(found)
+        rules = frozenset(h.rule.id for h in hits)
+        return rules, frozenset(found), bool(rules & alerting)
 
+    return level
+
+
+def run_conversation_examples(ruleset: RuleSet, scanner: Scanner | None = None) -> list[ExampleResult]:
+    """Each conversation rule's scripted conversations: the lines go through the message-level rules
+    (scanner + PII patterns) as in the worker, then through the conversation state machine."""
+    level = message_level(ruleset, scanner)
     results = []
-    for pack in ruleset.packs:
-        for rule in pack.conversation:
-            if not rule.enabled:
-                continue
-            engine = ConversationEngine([rule])
-            for expected, script in [(True, s) for s in rule.examples.fires] + [(False, s) for s in rule.examples.silent]:
-                fired = play_example(engine, script, message_level, rule.examples.until)
-                first = Example(text=" | ".join(f"{x.at} {x.sender}: {x.text}" for x in script)[:200])
-                results.append(ExampleResult(rule.id, expected, bool(fired), first,
-                                             "fired" if fired else "did not fire"))
+    for _, rule in ruleset.conversation_rules():
+        engine = ConversationEngine([rule])
+        for expected, script in [(True, s) for s in rule.examples.fires] + [(False, s) for s in rule.examples.silent]:
+            fired, state = play_example(engine, script, level, rule.examples.until)
+            shown = Example(text=" | ".join(f"{x.at} {x.sender}: {x.text}" for x in script)[:200])
+            end = example_time(rule.examples.until or script[-1].at)
+            results.append(ExampleResult(rule.id, expected, bool(fired), shown,
+                                         "; ".join(f.why for f in fired) or status(rule, state, end)))
     return results
+
+
+@dataclass(frozen=True)
+class ScriptStep:
+    line: ConversationExample | None  # None: the clock ran on to the end
+    at: datetime
+    rules: frozenset[str]
+    pii: frozenset[str]
+    fired: list[Fired]
+
+
+def explain_conversation(ruleset: RuleSet, script: list[ConversationExample],
+                         until: str | None = None) -> tuple[list[ScriptStep], dict[str, str]]:
+    """A script played line by line through every conversation rule: what each line was at the message
+    level and what fired on it; then where each rule stands at the end."""
+    level = message_level(ruleset)
+    engine = ConversationEngine(r for _, r in ruleset.conversation_rules())
+    steps, state = [], State()
+    for n, line in enumerate(script):
+        fired, state = play_example(engine, script[: n + 1], level, until=line.at)
+        before = sum(len(s.fired) for s in steps)
+        at = example_time(line.at)
+        rules, pii, _ = level(line, at)
+        steps.append(ScriptStep(line, at, rules | frozenset(line.rules), pii | frozenset(line.pii), fired[before:]))
+    fired, state = play_example(engine, script, level, until)
+    end = example_time(until) if until else example_time(script[-1].at) + timedelta(hours=1)
+    steps.append(ScriptStep(None, end, frozenset(), frozenset(), fired[sum(len(s.fired) for s in steps):]))
+    return steps, {r.id: status(r, state, end) for r in engine.rules}

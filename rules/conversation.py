@@ -20,27 +20,30 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from chatwatch.records import Severity, StrictModel
+from chatwatch.rules.hours import Hours
 
 ID = r"^[a-z0-9][a-z0-9_.-]*$"
 Sender = Literal["employee", "customer"]
 
 
 class Event(StrictModel):
-    """A kind of message: sent by `from`, on which rule `rule` fired, or holding PII `pii` (all given must hold)."""
+    """A kind of message: sent by `from`, on which rule `rule` fired, holding PII `pii`, or deleting a
+    message that had raised an alert (all given must hold)."""
 
     sender: Sender | None = Field(None, alias="from", description="Who sent it.")
     rule: str | None = Field(None, description="A message-level rule id that fired on it.")
     pii: list[str] = Field(default_factory=list, description="PII types; any of them counts.")
+    deletes_flagged: bool = Field(False, description="A delete of a message on which an alerting rule had fired.")
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
 
     @model_validator(mode="after")
     def _something(self) -> Event:
-        if self.sender is None and self.rule is None and not self.pii:
-            raise ValueError("an event needs from, rule or pii")
+        if self.sender is None and self.rule is None and not self.pii and not self.deletes_flagged:
+            raise ValueError("an event needs from, rule, pii or deletes_flagged")
         return self
 
 
@@ -63,10 +66,30 @@ class Window(StrictModel):
         return timedelta(seconds=total) if total else None
 
 
+class Calendar(StrictModel):
+    """Business hours for some business numbers (phone number ids or display numbers)."""
+
+    numbers: list[str] = Field(min_length=1)
+    hours: Hours
+
+
 class Absence(StrictModel):
     after: Literal["conversation_start"] | Event = Field(description="What starts the clock.")
     expect: Event = Field(description="What must follow.")
     within: Window
+    business_hours: Hours | None = Field(None, description="Count the deadline in these hours only (time zone, "
+                                                           "weekdays, opening times, holidays).")
+    calendars: list[Calendar] = Field(default_factory=list, description="Other hours for some business numbers "
+                                                                        "(the first that names the number wins).")
+
+    def hours_for(self, numbers: tuple[str, ...]) -> Hours | None:
+        return next((c.hours for c in self.calendars if set(c.numbers) & set(numbers)), self.business_hours)
+
+    @model_validator(mode="after")
+    def _hours_need_a_duration(self) -> Absence:
+        if (self.business_hours or self.calendars) and self.within.duration is None:
+            raise ValueError("business hours count a duration: give within.minutes, hours or days")
+        return self
 
 
 class Accumulation(StrictModel):
@@ -88,6 +111,12 @@ class Rate(StrictModel):
     more_than: int = Field(ge=1)
     per: Literal["day", "week"]
     by: Literal["employee", "conversation"] = "employee"
+    timezone: str = Field("UTC", description="Where days and weeks begin.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return Hours(timezone=v).timezone  # the same check and message as business hours
 
 
 class ConversationExample(StrictModel):
@@ -99,6 +128,8 @@ class ConversationExample(StrictModel):
     rules: list[str] = Field(default_factory=list, description="Message-level rules that fire on it.")
     pii: list[str] = Field(default_factory=list)
     employee: str | None = None
+    deletes: int | None = Field(None, ge=1, description="This line deletes script line N (1 = the first).")
+    edits: int | None = Field(None, ge=1, description="This line edits script line N; its text is the new text.")
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
 
@@ -106,7 +137,8 @@ class ConversationExample(StrictModel):
 class ConversationExamples(StrictModel):
     fires: list[list[ConversationExample]] = Field(default_factory=list)
     silent: list[list[ConversationExample]] = Field(default_factory=list)
-    until: str | None = Field(None, description="Play the clock on to this time (absences fire on silence).")
+    until: str | None = Field(None, description="Play the clock on to this time (absences fire on silence); "
+                                                 "default: an hour after the last line.")
 
 
 class ConversationRule(StrictModel):

@@ -18,6 +18,7 @@ import re2
 import yaml
 from pydantic import ValidationError
 
+from chatwatch.rules.conversation import ConversationRule
 from chatwatch.rules.errors import Problem, RulePackError, SourceLocation
 from chatwatch.rules.model import REF, Pack, Rule, TermList
 
@@ -35,6 +36,9 @@ class RuleSet:
 
     def rules(self) -> list[tuple[Pack, Rule]]:
         return [(p, r) for p in self.packs for r in p.rules if r.enabled]
+
+    def conversation_rules(self) -> list[tuple[Pack, ConversationRule]]:
+        return [(p, r) for p in self.packs for r in p.conversation if r.enabled]
 
     def versions(self) -> dict[str, str]:
         return {p.pack.id: p.pack.version for p in self.packs}

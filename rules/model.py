@@ -18,10 +18,9 @@ Each rule carries examples that must / must not match: its tests.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BeforeValidator,
@@ -33,6 +32,7 @@ from pydantic import (
 
 from chatwatch.records import Severity, StrictModel
 from chatwatch.rules.conversation import ConversationRule
+from chatwatch.rules.hours import Hours
 
 ID = r"^[a-z0-9][a-z0-9_.-]*$"
 LIST_NAME = r"^[A-Za-z0-9_]+$"
@@ -56,18 +56,6 @@ class Sender(StrEnum):
     customer = "customer"  # inbound
     any = "any"
 
-
-class Weekday(StrEnum):
-    mon = "mon"
-    tue = "tue"
-    wed = "wed"
-    thu = "thu"
-    fri = "fri"
-    sat = "sat"
-    sun = "sun"
-
-
-_WEEKDAYS = tuple(Weekday)  # by datetime.weekday(): Monday first
 
 
 def _size(value: object) -> object:
@@ -192,33 +180,6 @@ class Match(StrictModel):
 
 # --- scope -----------------------------------------------------------------------------------
 
-class Hours(StrictModel):
-    timezone: str
-    days: list[Weekday] = Field(default_factory=lambda: [Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu,
-                                                          Weekday.fri])
-    start: time = time(9, 0)
-    end: time = time(18, 0)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {v!r} (use an IANA name like America/Sao_Paulo)") from None
-        return v
-
-    @model_validator(mode="after")
-    def _order(self) -> Hours:
-        if self.start >= self.end:
-            raise ValueError("start must be before end")
-        return self
-
-    def contains(self, moment: datetime) -> bool:
-        local = moment.astimezone(ZoneInfo(self.timezone))  # ZoneInfo caches its zones
-        return _WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
-
-
 class Scope(StrictModel):
     direction: Direction = Direction.both
     sender: Sender = Sender.any
@@ -283,6 +244,8 @@ class Rule(StrictModel):
     category: str = Field(pattern=ID)
     tags: list[str] = Field(default_factory=list)
     enabled: bool = True
+    alert: bool = Field(True, description="False: the rule only marks the messages it matches for conversation "
+                                          "rules (e.g. 'the privacy notice was sent'); it raises no alert.")
     scope: Scope = Field(default_factory=Scope)
     match: Match
     exceptions: Exceptions = Field(default_factory=Exceptions)

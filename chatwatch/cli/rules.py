@@ -6,6 +6,8 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+import yaml
+from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
 
@@ -13,9 +15,10 @@ from chatwatch.cli.root import cli, console, err
 from chatwatch.detectors.attachments import AttachmentInfo
 from chatwatch.detectors.normalize import fold
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
-from chatwatch.detectors.rule_tests import DEFAULT_TIME, run_conversation_examples, run_examples
+from chatwatch.detectors.rule_tests import DEFAULT_TIME, explain_conversation, run_conversation_examples, run_examples
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.rules import RulePackError, RuleSet, load_rules_dir
+from chatwatch.rules.conversation import ConversationExample
 
 rules_cli = typer.Typer(no_args_is_help=True, help="Validate, test and explain rule packs.")
 cli.add_typer(rules_cli, name="rules")
@@ -75,8 +78,16 @@ def explain(
     number: str = typer.Option("", help="Business phone number id or display number."),
     team: str = typer.Option("", help="Sender's team."),
     only_fired: bool = typer.Option(False, "--fired", help="Show only the rules that fired."),
+    conversation: Path | None = typer.Option(None, "--conversation", "-c", help="A scripted conversation (YAML: "
+                                             "a list of {at, from, text} lines, or {lines: [...], until: HH:MM}) "
+                                             "to play through the conversation rules instead of one message."),
 ) -> None:
-    """Show the normalized text, every hit with offsets, and for each rule why it fired or did not."""
+    """Show the normalized text, every hit with offsets, and for each rule why it fired or did not.
+    With --conversation: each line's message rules and PII, what conversation rules fired when, and
+    where each conversation rule stands at the end."""
+    if conversation is not None:
+        _explain_conversation(_load(paths), conversation)
+        raise typer.Exit(0)
     scanner = Scanner(_load(paths))
     pii = PiiDetector(PiiConfig(ner=False)).patterns(text)
     subject = Subject(text=text, direction="outbound" if sender == "employee" else "inbound", timestamp=at,
@@ -106,6 +117,37 @@ def explain(
         verdict_table.add_row(v.rule.id, v.rule.severity.value, "[green]yes[/]" if v.fired else "no", v.reason)
     console.print(verdict_table)
     raise typer.Exit(0)
+
+
+def _explain_conversation(ruleset: RuleSet, path: Path) -> None:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = doc if isinstance(doc, dict) else {"lines": doc}
+        script = [ConversationExample.model_validate(line) for line in doc.get("lines") or []]
+    except (OSError, yaml.YAMLError, ValidationError, TypeError) as exc:
+        err.print(f"{path}: not a conversation script: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    if not script:
+        err.print(f"{path}: the script has no lines")
+        raise typer.Exit(1)
+    steps, standing = explain_conversation(ruleset, script, doc.get("until"))
+    table = Table(title="conversation, line by line")
+    for col in ("at", "from", "text", "message rules", "pii", "conversation alerts"):
+        table.add_column(col)
+    for step in steps:
+        line = step.line
+        fired = "\n".join(f"{f.rule.id}: {f.why}" for f in step.fired)
+        table.add_row(step.at.strftime("%a %H:%M"), line.sender if line else "", line.text if line else "(clock runs on)",
+                      ", ".join(sorted(step.rules)), ", ".join(sorted(step.pii)), fired)
+    console.print(table)
+    rules_table = Table(title="conversation rules at the end")
+    for col in ("rule", "severity", "fired", "state"):
+        rules_table.add_column(col)
+    fired_ids = {f.rule.id for s in steps for f in s.fired}
+    for _, rule in ruleset.conversation_rules():
+        rules_table.add_row(rule.id, rule.severity.value, "[green]yes[/]" if rule.id in fired_ids else "no",
+                            standing[rule.id])
+    console.print(rules_table)
 
 
 def _attachment(spec: str) -> AttachmentInfo:
