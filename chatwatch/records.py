@@ -232,6 +232,8 @@ class ScanRecord(_Wire):
     text_mode: Literal["redacted", "raw", "none"]
     pii: dict[str, int] = Field(default_factory=dict)
     alert_ids: list[str] = Field(default_factory=list)
+    rule_ids: list[str] = Field(default_factory=list, description="Message rules that fired, marker rules (alert: "
+                                                                   "false) included: what conversation rules read")
     scanned_at: datetime
 
 

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     notify_config: Path | None = Field(None, description="Notifications YAML (receivers, routes…); unset: none sent.")
     notify_ack_key: SecretStr | None = Field(None, description="HMAC key of acknowledge links (escalation).")
     notify_ack_key_file: Path | None = Field(None, description="File holding the acknowledge-link key (wins).")
+    conversation_tick_s: float = Field(1.0, gt=0, description="How often conversation deadlines (absences: "
+                                       "'no reply within 15 minutes') are checked.")
+    conversation_idle_days: float = Field(8.0, gt=0, description="A conversation's rule state is dropped after this "
+                                          "long without a message (keep it longer than the longest rule window).")
     notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")
     log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line with "
                                                                     "stable fields (stage, topic, partition, offset, reason).")

@@ -155,6 +155,7 @@ class ConversationEngine:
     def __init__(self, rules: Iterable[ConversationRule]):
         self.rules = [r for r in rules if r.enabled]
         self.employee_rates = [r for r in self.rules if r.rate is not None and r.rate.by == "employee"]
+        self.absences = {r.id for r in self.rules if r.absence is not None}
 
     def on_message(self, key: str, state: State, seen: Seen) -> list[Fired]:
         """Update `state` with a message; what fires now. A message later than a clock's deadline first
@@ -177,12 +178,14 @@ class ConversationEngine:
 
     def on_time(self, key: str, state: State, now: datetime) -> list[Fired]:
         """Absences whose deadline passed with nothing expected arriving."""
+        for gone in [r for r in state.clocks if r not in self.absences]:
+            del state.clocks[gone]  # its rule was removed by a reload
         out = []
         for rule in self.rules:
             clock = state.clocks.get(rule.id)
             if rule.absence is None or clock is None or clock[4] is not None or clock[1] is None:
                 continue
-            if _epoch(now) >= clock[1]:
+            if _epoch(now) > clock[1]:  # a reply at the deadline itself is in time
                 del state.clocks[rule.id]
                 evidence = (Evidence(clock[2], _time(clock[0]), clock[6], clock[5]),)
                 out.extend(self._fire(key, state, rule, clock[2], _time(clock[1]), evidence,
@@ -395,7 +398,7 @@ def status(rule: ConversationRule, state: State, now: datetime) -> str:
     if rule.accumulation is not None:
         spec = rule.accumulation
         seen = [i for i in range(len(spec.events)) if f"{rule.id}#{i}" in state.sightings]
-        parts = [f"events seen: {len(seen)} of {len(spec.events)}"]
+        parts = [f"events seen: {len(seen)} of {len(spec.events)}"] if spec.events else []
         if spec.distinct_pii_at_least:
             types = sorted(state.pii_seen.get(rule.id, {}))
             parts.append(f"identifier types: {len(types)} of {spec.distinct_pii_at_least} ({', '.join(types) or '-'})")

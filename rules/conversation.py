@@ -93,11 +93,17 @@ class Absence(StrictModel):
 
 
 class Accumulation(StrictModel):
-    events: list[Event] = Field(min_length=1, description="Each must occur (e.g. a card from the customer, a "
-                                                          "code request from the employee).")
+    events: list[Event] = Field(default_factory=list, description="Each must occur (e.g. a card from the customer, "
+                                                                 "a code request from the employee).")
     distinct_pii_at_least: int | None = Field(None, ge=2, description="Or: this many distinct PII types.")
     pii: list[str] = Field(default_factory=list, description="The PII types distinct_pii_at_least counts (empty: any).")
     within: Window
+
+    @model_validator(mode="after")
+    def _something(self) -> Accumulation:
+        if not self.events and not self.distinct_pii_at_least:
+            raise ValueError("an accumulation needs events or distinct_pii_at_least")
+        return self
 
 
 class Sequence(StrictModel):

@@ -18,9 +18,9 @@ import re2
 import yaml
 from pydantic import ValidationError
 
-from chatwatch.rules.conversation import ConversationRule
+from chatwatch.rules.conversation import ConversationRule, Event
 from chatwatch.rules.errors import Problem, RulePackError, SourceLocation
-from chatwatch.rules.model import REF, Pack, Rule, TermList
+from chatwatch.rules.model import PII_TYPES, REF, Pack, Rule, TermList
 
 Path_ = tuple[str | int, ...]
 PACK_SUFFIXES = (".yaml", ".yml")
@@ -58,6 +58,7 @@ class _Loaded:
     pack: Pack
     file: Path
     refs: list[tuple[str, SourceLocation, str | None]] = field(default_factory=list)
+    at: Any = None  # path in the document -> SourceLocation
 
 
 def pack_files(folder: Path) -> list[Path]:
@@ -154,7 +155,7 @@ def _load(file: Path) -> _Loaded:
             problems.append(Problem(at(loc, key=unknown), f"{'.'.join(map(str, loc)) or 'pack'}: {msg}", rule_id(loc)))
         raise RulePackError(_dedupe(problems)) from None
 
-    loaded = _Loaded(pack, file)
+    loaded = _Loaded(pack, file, at=at)
     seen: dict[str, int] = {}
     for i, rule in enumerate(pack.rules):
         if rule.id in seen:
@@ -255,13 +256,18 @@ def _cross_pack_problems(loaded: list[_Loaded]) -> list[Problem]:
             owners.setdefault(rule.id, pid)
     message_rules = {r.id for lp in loaded for r in lp.pack.rules}
     for lp in loaded:
-        for rule in lp.pack.conversation:
+        for i, rule in enumerate(lp.pack.conversation):
+            where = lp.at(("conversation", i)) if lp.at else SourceLocation(lp.file, 1, 1)
             spec = getattr(rule, rule.kind)
-            events = [getattr(spec, name) for name in ("after", "expect", "first", "then", "event")
-                      if hasattr(spec, name)] + list(getattr(spec, "events", []))
+            events = [e for e in [getattr(spec, name, None) for name in ("after", "expect", "first", "then", "event")]
+                      + list(getattr(spec, "events", [])) if isinstance(e, Event)]
+            unknown = sorted(({t for e in events for t in e.pii} | set(getattr(spec, "pii", []))) - set(PII_TYPES))
+            if unknown:
+                problems.append(Problem(where, f"unknown PII type(s) {', '.join(unknown)}; "
+                                        f"known: {', '.join(PII_TYPES)}", rule.id))
             for event in events:
                 if getattr(event, "rule", None) and event.rule not in message_rules:
-                    problems.append(Problem(SourceLocation(lp.file, 1, 1), f"conversation rule refers to message "
+                    problems.append(Problem(where, f"conversation rule refers to message "
                                             f"rule {event.rule!r}, which no loaded pack defines", rule.id))
     return problems
 

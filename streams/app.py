@@ -29,7 +29,7 @@ from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 from chatwatch.streams import deadletter, identities, metrics
 from chatwatch.streams.active_rules import ActiveRules
-from chatwatch.streams.agents import normalize, notify, record, scan
+from chatwatch.streams.agents import conversation, normalize, notify, record, scan
 from chatwatch.streams.identities import IdentityLinks
 from chatwatch.streams.kafka_security import ssl_context
 from chatwatch.streams.topics import TopicNames, wait_for_topics
@@ -115,6 +115,7 @@ def create_app(settings: Settings, active: ActiveRules | None) -> faust.App:
         assert active is not None, "the scan role needs rule packs"
         scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
                       settings.scan_batch_wait_s)
+        conversation.register(app, topics, lambda: active.scanner.ruleset, settings)
         _register_rule_reload(app, active, settings.rules_reload_interval_s)
     if "archive" in roles and settings.clickhouse_enabled:
         _register_archive(app, settings, topics)

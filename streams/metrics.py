@@ -81,6 +81,16 @@ def call_event_label(event: str) -> str:
 def field_label(field: str) -> str:
     """Bounded label for a webhook change field."""
     return field if field in KNOWN_FIELDS else "other"
+# conversation rules (streams/agents/conversation.py)
+conversation_states = Gauge("chatwatch_conversation_states", "Conversations with rule state in this worker's active "
+                            "partitions (the table's size).")
+conversation_state_bytes = Histogram("chatwatch_conversation_state_bytes", "Size of a conversation's rule state "
+                                     "when written (bounded to 1 KiB).",
+                                     buckets=(64, 128, 256, 384, 512, 768, 1024))
+conversation_deadlines = Gauge("chatwatch_conversation_deadlines", "Absence deadlines waiting in this worker.")
+conversation_expired = Counter("chatwatch_conversation_states_expired_total", "Conversation states dropped after "
+                               "the idle time.")
+
 partition_stuck = Gauge("chatwatch_partition_stuck", "1 while an assigned partition has waiting records and its "
                         "committed offset has not moved for the watchdog's time (no known backoff).",
                         ["topic", "partition"])

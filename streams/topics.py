@@ -27,6 +27,7 @@ class TopicNames:
     identities: str  # compacted: "<phone id>:<user id>" -> {phone_id, user_id, phone} (streams/identities.py)
     alerts: str  # Alert JSON, key = conversation_key
     scans: str  # ScanRecord JSON (archive + analytics), key = conversation_key
+    rates: str  # messages counted by per-employee rate rules, key = employee id (re-partitioned by employee)
     deadletter: str  # DeadLetter JSON
     notify: str  # alerts again, ONE partition: the notification state has a single owner
     notify_deadletter: str  # notifications given up after retries (DeadLetter JSON)
@@ -42,13 +43,15 @@ class TopicNames:
             identities=f"{p}.identities",
             alerts=f"{p}.alerts",
             scans=f"{p}.scans",
+            rates=f"{p}.rates",
             deadletter=f"{p}.deadletter",
             notify=f"{p}.notify",
             notify_deadletter=f"{p}.notify.deadletter",
         )
 
     def all(self) -> list[str]:
-        return [self.raw, self.messages, self.statuses, self.events, self.identities, self.alerts, self.scans, self.deadletter, self.notify_deadletter]
+        return [self.raw, self.messages, self.statuses, self.events, self.identities, self.alerts, self.scans, self.rates,
+                self.deadletter, self.notify_deadletter]
 
 
 def topic_configs(name: str, settings: Settings) -> dict[str, str]:

@@ -41,8 +41,10 @@ def validate(paths: list[Path] = PATHS) -> None:
     ruleset = _load(paths)
     scanner = Scanner(ruleset)
     for pack in ruleset.packs:
-        console.print(f"ok  {pack.pack.id}@{pack.pack.version}  {len(pack.rules)} rule(s)")
-    console.print(f"{len(ruleset.rules())} enabled rule(s), {scanner.term_count} distinct term(s)")
+        extra = f" + {len(pack.conversation)} conversation rule(s)" if pack.conversation else ""
+        console.print(f"ok  {pack.pack.id}@{pack.pack.version}  {len(pack.rules)} rule(s){extra}")
+    console.print(f"{len(ruleset.rules())} enabled rule(s), {len(ruleset.conversation_rules())} conversation rule(s), "
+                  f"{scanner.term_count} distinct term(s)")
 
 
 @rules_cli.command("test")

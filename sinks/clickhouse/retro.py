@@ -218,8 +218,9 @@ def _scan_table(table: Any, scanner: Scanner, detector: PiiDetector | None, keep
             examples = out.examples.setdefault(r, [])
             if len(examples) < EXAMPLES:
                 examples.append(rows_of(table.slice(i, 1).select(_reported_columns(table)))[0])
-        if keep_hits:
-            out.fired.append((i, ids))
+        alerting = [h.rule.id for h in hits if h.rule.alert]  # marker rules (alert: false) are tallied only
+        if keep_hits and alerting:
+            out.fired.append((i, alerting))
     return out
 
 

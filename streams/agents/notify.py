@@ -23,6 +23,7 @@ from chatwatch.sinks.notifications.directory import load_directory
 from chatwatch.sinks.notifications.notifier import Notifier
 from chatwatch.sinks.notifications.render import to_json
 from chatwatch.streams.agents.outputs import Delivery, Output, batch_agent, bytes_topic, dead_letter_output, per_record
+from chatwatch.streams.agents.state_table import StateTable
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -93,18 +94,6 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
         return self.text("acknowledged\n" if ok else "invalid link\n", status=200 if ok else 403)
 
     return notifier
-
-
-class StateTable(faust.Table):
-    """The notification table, whose changelog keeps the plain worker group's name whatever roles this
-    process runs: moving notify into its own process (its own consumer group) keeps the state and outbox."""
-
-    def __init__(self, *args: Any, changelog_name: str, **kwargs: Any):
-        self._changelog_name = changelog_name
-        super().__init__(*args, **kwargs)
-
-    def _changelog_topic_name(self) -> str:
-        return self._changelog_name
 
 
 def owns_notifications(app: Any, topics: TopicNames) -> bool:

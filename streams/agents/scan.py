@@ -167,9 +167,10 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
     snippet = None
     if options.snippet_mode != "none" and message.text:
         snippet = redact(message.text, found, options.snippet_mode, options.redaction_key)
-    if hits:
+    alerting = [hit for hit in hits if hit.rule.alert]  # marker rules only label the message
+    if alerting:
         context = options.recent.before(message.conversation_key) if options.recent else []
-        for hit in hits:
+        for hit in alerting:
             alert = to_alert(message, hit, snippet=snippet, pii=counts, context=context)
             metrics.alerts_produced.labels(alert.rule_id, alert.severity.value).inc()
             outputs.append(Output(topics.alerts, key, alert.to_bytes()))
@@ -178,7 +179,7 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
         options.recent.add(message.conversation_key,
                            ContextLine(direction=message.direction, timestamp=message.timestamp, text=snippet[:200]))
     record = ScanRecord(message=_archived(message, found, options.archive_text), text_mode=options.archive_text,
-                        pii=counts, alert_ids=alert_ids,
+                        pii=counts, alert_ids=alert_ids, rule_ids=[hit.rule.id for hit in hits],
                         scanned_at=datetime.now(UTC))
     outputs.append(Output(topics.scans, key, record.to_bytes()))
     return outputs

@@ -14,7 +14,8 @@ from chatwatch.streams.agents.scan import process_message
 from chatwatch.streams.demo import envelopes
 from chatwatch.streams.topics import TopicNames
 
-TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.events", "t.ids", "t.alerts", "t.scans", "t.dlq", "t.notify", "t.notify.dlq")
+TOPICS = TopicNames("t.raw", "t.messages", "t.statuses", "t.events", "t.ids", "t.alerts", "t.scans", "t.rates", "t.dlq", "t.notify",
+                    "t.notify.dlq")
 BIZ = {"phone_number_id": "1", "display": "5215550001111"}
 WEDNESDAY_11H_BRT = 1_763_560_800  # 2025-11-19 14:00 UTC: business hours for the after-hours pack
 

@@ -1,0 +1,288 @@
+"""conversation: scan records -> conversation rules (absence, accumulation, sequence, rate) -> alerts.
+
+A conversation's rule state lives in a Faust table keyed by conversation key, with a changelog, so
+a restart or a rebalance restores it; the scans topic is keyed the same way, so the worker that owns
+a conversation's messages owns its state. Per batch the states are read, the rules run, the alerts
+are sent and acknowledged, and only then are the new states written: a crash in between replays the
+batch, which raises the same alert ids again (deduplicated downstream) instead of losing one.
+
+A timer fires absences when no further message comes; its index of deadlines is rebuilt by a sweep
+of the table whenever this worker's partitions change (and hourly), which also drops states idle for
+longer than `conversation_idle_days`. Per-employee rates are counted across conversations: the
+counted messages are re-keyed by employee onto the rates topic, whose own agent and table count them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2
+
+from chatwatch.detectors.alerts import conversation_alert
+from chatwatch.detectors.conversation import ConversationEngine, RateCounter, Seen, State, next_deadline
+from chatwatch.detectors.redaction import mask_phone
+from chatwatch.rules import Pack, RuleSet
+from chatwatch.settings import Settings
+from chatwatch.streams import metrics
+from chatwatch.streams.agents.outputs import Delivery, Output, bytes_topic, dead_letter_output
+from chatwatch.streams.agents.state_table import StateTable
+from chatwatch.streams.deadletter import Reason
+from chatwatch.streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+STAGE = "conversation"
+SWEEP_EVERY_S = 3600.0
+
+
+class Rules:
+    """The running rule set's conversation rules, rebuilt when the set is swapped by a reload."""
+
+    def __init__(self, current: Callable[[], RuleSet]):
+        self._current, self._for = current, None
+
+    def get(self) -> tuple[ConversationEngine, dict[str, Pack]]:
+        ruleset = self._current()
+        if ruleset is not self._for:
+            self._for = ruleset
+            pairs = ruleset.conversation_rules()
+            self._engine = ConversationEngine(r for _, r in pairs)
+            self._packs = {r.id: p for p, r in pairs}
+        return self._engine, self._packs
+
+
+def seen_of(record: dict) -> tuple[str, Seen, dict]:
+    """A ScanRecord (as JSON) -> the conversation key, the message as the rules see it, and the header
+    the state keeps for alerts raised later by the timer."""
+    m = record["message"]
+    kind = m["type"] if m["type"] in ("edited", "deleted") else "message"
+    text = m.get("text") if record.get("text_mode") == "redacted" else None  # never raw text into alerts
+    seen = Seen(m["message_id"], datetime.fromisoformat(m["timestamp"]),
+                "customer" if m["direction"] == "inbound" else "employee", frozenset(record.get("rule_ids") or ()),
+                frozenset(record.get("pii") or ()), m.get("employee_id"), kind, m.get("target_message_id"),
+                bool(record.get("alert_ids")), text,
+                tuple(n for n in (m.get("business_phone_number_id"), m.get("business_display_number")) if n))
+    header = {"b": m.get("business_phone_number_id") or "", "c": mask_phone(m.get("customer_wa_id") or ""),
+              "y": m["type"] if kind == "message" else "text"}
+    if m.get("employee_id"):
+        header["e"] = m["employee_id"]
+    if m.get("historical"):
+        header["h"] = 1
+    return m["conversation_key"], seen, header
+
+
+def _alerts(fired: list, key: str, packs: dict[str, Pack], header: dict, topics: TopicNames) -> list[Output]:
+    outputs = []
+    for f in fired:
+        alert = conversation_alert(f, key, packs[f.rule.id], header)
+        metrics.alerts_produced.labels(alert.rule_id, alert.severity.value).inc()
+        outputs.append(Output(topics.alerts, key.encode(), alert.to_bytes()))
+    return outputs
+
+
+def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State],
+               topics: TopicNames) -> tuple[list[Output], dict[bytes, State]]:
+    """A batch of scan records -> alerts, rate events and the new states (not yet written). Never raises:
+    a record that cannot be read or processed becomes a dead letter."""
+    engine, packs = rules.get()
+    outputs: list[Output] = []
+    states: dict[bytes, State] = {}
+    for msg in messages:
+        try:
+            key, seen, header = seen_of(json.loads(msg.value))
+            k = key.encode()
+            state = states.get(k) or read(k)
+            state.header = {**state.header, **header}
+            outputs += _alerts(engine.on_message(key, state, seen), key, packs, state.header, topics)
+            for rule in engine.rate_events(seen):
+                event = {"rule": rule.id, "key": key, "header": state.header, "seen": _evidence_json(seen)}
+                outputs.append(Output(topics.rates, seen.employee.encode(), json.dumps(event).encode()))
+            states[k] = state
+        except (ValueError, KeyError, TypeError) as exc:
+            reason = Reason.invalid_record if isinstance(exc, ValueError | KeyError) else Reason.processing_error
+            outputs.append(dead_letter_output(STAGE, reason, type(exc).__name__, msg.value or b"", topics.deadletter,
+                                              msg.topic, msg.partition, msg.offset, error_class=type(exc).__name__))
+    return outputs, states
+
+
+def on_time(keys: list[bytes], rules: Rules, read: Callable[[bytes], State], now: datetime,
+            topics: TopicNames) -> tuple[list[Output], dict[bytes, State]]:
+    """Deadlines that came due: absences fire on silence."""
+    engine, packs = rules.get()
+    outputs, states = [], {}
+    for k in keys:
+        state = read(k)
+        fired = engine.on_time(k.decode(), state, now)
+        if fired:
+            outputs += _alerts(fired, k.decode(), packs, state.header, topics)
+            states[k] = state
+    return outputs, states
+
+
+def on_rates(messages: list[Any], rules: Rules, read: Callable[[bytes], dict],
+             topics: TopicNames) -> tuple[list[Output], dict[bytes, dict]]:
+    """Counted messages keyed by employee -> per-employee rate alerts, once per employee, rule and period."""
+    engine, packs = rules.get()
+    by_id = {r.id: r for r in engine.employee_rates}
+    outputs, docs = [], {}
+    for msg in messages:
+        try:
+            event = json.loads(msg.value)
+            rule = by_id.get(event["rule"])
+            if rule is None:
+                continue  # the rule was removed by a reload since the message was counted
+            doc = docs.get(msg.key) or read(msg.key)
+            employee = msg.key.decode()
+            fired = RateCounter.on_event(employee, doc.setdefault("q", {}), doc.setdefault("x", []), rule,
+                                         _seen_json(event["seen"]))
+            if fired:
+                outputs += _alerts([fired], event["key"], packs, event["header"], topics)
+            docs[msg.key] = doc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            outputs.append(dead_letter_output(STAGE, Reason.invalid_record, type(exc).__name__, msg.value or b"",
+                                              topics.deadletter, msg.topic, msg.partition, msg.offset,
+                                              error_class=type(exc).__name__))
+    return outputs, docs
+
+
+def _evidence_json(seen: Seen) -> dict:
+    return {"id": seen.message_id, "at": seen.at.isoformat(), "from": seen.sender, "employee": seen.employee,
+            "text": seen.snippet[:80] if seen.snippet else None}
+
+
+def _seen_json(doc: dict) -> Seen:
+    return Seen(doc["id"], datetime.fromisoformat(doc["at"]), doc["from"], employee=doc["employee"],
+                snippet=doc.get("text"))
+
+
+class Deadlines:
+    """When each conversation's next absence is due, for the conversations this worker owns. Entries
+    may be stale (the state moved on): the timer re-reads the state before firing anything."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, bytes]] = []
+
+    def add(self, key: bytes, due: int | None) -> None:
+        if due is not None:
+            heapq.heappush(self._heap, (due, key))
+
+    def pop_due(self, now: datetime) -> list[bytes]:
+        limit, keys = int(now.timestamp()), set()
+        while self._heap and self._heap[0][0] <= limit:
+            keys.add(heapq.heappop(self._heap)[1])
+        metrics.conversation_deadlines.set(len(self._heap))
+        return sorted(keys)
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives `key` (the producer's, Java's): where the scans
+    topic and the table's changelog put this conversation."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet], settings: Settings) -> Any:
+    rules = Rules(current_ruleset)
+    deliver = Delivery(app, STAGE, topics.deadletter)
+    schema = faust.Schema(key_serializer="raw", value_serializer="raw")
+    table = app.tables.add(StateTable(app, name="conversations", default=None, use_partitioner=True,
+                                      beacon=app.tables.beacon, schema=schema,
+                                      changelog_name=f"{settings.base_group_id}-conversations-changelog"))
+    rate_table = app.tables.add(StateTable(app, name="conversation-rates", default=None, use_partitioner=True,
+                                           beacon=app.tables.beacon, schema=schema,
+                                           changelog_name=f"{settings.base_group_id}-conversation-rates-changelog"))
+    deadlines = Deadlines()
+    lock = asyncio.Lock()  # the agent and the timer never interleave on one state
+    idle_s = settings.conversation_idle_days * 86400
+    owned: dict[str, Any] = {"partitions": None, "swept": 0.0}
+
+    def read(key: bytes) -> State:
+        return State.decode(table.get(key))
+
+    def write(states: dict[bytes, State]) -> None:
+        for key, state in states.items():
+            raw = state.encode()
+            if table.get(key) is None:
+                metrics.conversation_states.inc()
+            table[key] = raw
+            metrics.conversation_state_bytes.observe(len(raw))
+            deadlines.add(key, next_deadline(state))
+
+    @app.agent(bytes_topic(app, topics.scans), name="chatwatch.conversation")
+    async def conversation(stream: Any) -> None:
+        async for events in stream.take_events(settings.scan_batch_size, within=settings.scan_batch_wait_s):
+            started = time.perf_counter()
+            async with lock:
+                outputs, states = on_records([e.message for e in events], rules, read, topics)
+                await deliver(outputs)  # acknowledged before the states say "fired"
+                write(states)
+            metrics.batch_size.labels(STAGE).observe(len(events))
+            metrics.batch_seconds.labels(STAGE).observe(time.perf_counter() - started)
+
+    @app.agent(bytes_topic(app, topics.rates), name="chatwatch.conversation-rates")
+    async def rates(stream: Any) -> None:
+        async for events in stream.take_events(500, within=settings.scan_batch_wait_s):
+            outputs, docs = on_rates([e.message for e in events], rules,
+                                     lambda k: json.loads(rate_table.get(k) or b"{}"), topics)
+            await deliver(outputs)
+            for key, doc in docs.items():
+                rate_table[key] = json.dumps(doc, separators=(",", ":")).encode()
+
+    async def sweep(active: set[int]) -> None:
+        """Index the deadlines of the partitions this worker owns now; drop idle states."""
+        deadlines.clear()
+        now, live, idle = time.time(), 0, []
+        partitions = app.conf.topic_partitions
+        for n, (key, raw) in enumerate(list(table.items())):
+            if n % 5000 == 4999:
+                await asyncio.sleep(0)  # a million states: let the agents run meanwhile
+            if raw is None or partition_of(key, partitions) not in active:
+                continue
+            state = State.decode(raw)
+            if now - (state.last or 0) > idle_s and not state.pending():
+                idle.append(key)
+                continue
+            live += 1
+            deadlines.add(key, next_deadline(state))
+        async with lock:
+            for key in idle:
+                if (state := table.get(key)) is not None and now - (State.decode(state).last or 0) > idle_s:
+                    del table[key]
+                    metrics.conversation_expired.inc()
+        metrics.conversation_states.set(live)
+        log.info("conversation states: %d in partitions %s, %d deadline(s), %d expired", live, sorted(active),
+                 len(deadlines), len(idle))
+
+    @app.timer(settings.conversation_tick_s)
+    async def deadlines_due() -> None:
+        if app.rebalancing:
+            return
+        active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.scans}
+        if active != owned["partitions"] or time.monotonic() - owned["swept"] > SWEEP_EVERY_S:
+            owned["partitions"], owned["swept"] = active, time.monotonic()
+            await sweep(active)
+        keys = deadlines.pop_due(datetime.now(UTC))
+        if not keys:
+            return
+        async with lock:
+            outputs, states = on_time(keys, rules, read, datetime.now(UTC), topics)
+            await deliver(outputs)
+            write(states)
+            for key in keys:
+                if key not in states:
+                    deadlines.add(key, next_deadline(read(key)))  # a clock still running (its due moved)
+
+    return conversation
+
