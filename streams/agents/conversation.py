@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import faust
 from aiokafka.partitioner import murmur2
 
 from chatwatch.detectors.alerts import conversation_alert
@@ -196,12 +195,12 @@ def partition_of(key: bytes, partitions: int) -> int:
 def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet], settings: Settings) -> Any:
     rules = Rules(current_ruleset)
     deliver = Delivery(app, STAGE, topics.deadletter)
-    schema = faust.Schema(key_serializer="raw", value_serializer="raw")
+    types = {"key_type": bytes, "value_type": bytes}  # the changelog's serializers follow these types
     table = app.tables.add(StateTable(app, name="conversations", default=None, use_partitioner=True,
-                                      beacon=app.tables.beacon, schema=schema,
+                                      beacon=app.tables.beacon, **types,
                                       changelog_name=f"{settings.base_group_id}-conversations-changelog"))
     rate_table = app.tables.add(StateTable(app, name="conversation-rates", default=None, use_partitioner=True,
-                                           beacon=app.tables.beacon, schema=schema,
+                                           beacon=app.tables.beacon, **types,
                                            changelog_name=f"{settings.base_group_id}-conversation-rates-changelog"))
     deadlines = Deadlines()
     lock = asyncio.Lock()  # the agent and the timer never interleave on one state

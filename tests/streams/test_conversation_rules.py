@@ -1,0 +1,103 @@
+"""Conversation rules end to end on the real broker: an absence fires on silence, once, from the
+worker's timer, and a worker killed with -9 before the deadline still raises it exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from chatwatch.rules import SHIPPED_PACKS
+from chatwatch.streams.demo import envelopes
+from chatwatch.streams.demo.stack import LocalStack, read_topic
+
+BR = {"phone_number_id": "277321005464405", "display": "551140040000"}
+RULE = "e2e.notice_missing"
+PACK = """
+pack: {id: e2e, version: 1, title: Privacy notice (short deadline for tests)}
+lists:
+  notice: [aviso de privacidade, aviso de privacidad]
+rules:
+  - id: e2e.notice_sent
+    title: Notice sent
+    severity: info
+    category: privacy
+    alert: false
+    scope: {sender: employee}
+    match: {any: [$notice]}
+conversation:
+  - id: e2e.notice_missing
+    title: Privacy notice not sent
+    severity: medium
+    category: privacy
+    absence:
+      after: conversation_start
+      expect: {from: employee, rule: e2e.notice_sent}
+      within: {minutes: %s}
+"""
+
+
+def stack_with_deadline(folder: Path, kafka_bootstrap: str, seconds: float) -> LocalStack:
+    rules = folder / "rules"
+    shutil.copytree(SHIPPED_PACKS, rules)
+    (rules / "e2e.yaml").write_text(PACK % (seconds / 60))
+    return LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=folder / "logs", rules_dir=rules,
+                      extra_env={"CHATWATCH_PII_NER": "false", "CHATWATCH_CONVERSATION_TICK_S": "0.5",
+                                 "CHATWATCH_CLICKHOUSE_ENABLED": "false"})
+
+
+def say(stack: LocalStack, customer: str, wamid: str, text: str, outbound: bool = False) -> None:
+    body = envelopes.dumps(envelopes.message(**BR, customer=customer, wamid=wamid, timestamp=int(time.time()),
+                                             text=text, outbound=outbound))
+    assert stack.post(body)[0] == 200
+
+
+def notice_alerts(stack: LocalStack, run: str, settle_s: float, timeout_s: float = 90) -> list[dict]:
+    return stack.read("alerts", 1, timeout_s, settle_s=settle_s,
+                      where=lambda a: a["rule_id"] == RULE and a["message_id"].startswith(f"wamid.{run}"))
+
+
+def test_the_notice_never_sent_raises_one_alert_after_the_deadline_with_no_further_message(
+        kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
+    with stack_with_deadline(tmp_path_factory.mktemp("conv"), kafka_bootstrap, 6) as stack:
+        run, customer = uuid.uuid4().hex[:8], "55119" + str(uuid.uuid4().int)[:8]
+        say(stack, customer, f"wamid.{run}.1", "Oi, quero abrir uma conta")
+        say(stack, customer, f"wamid.{run}.2", "Claro! Qual o seu nome completo?", outbound=True)
+        other = "55119" + str(uuid.uuid4().int)[:8]  # a conversation that does get the notice in time
+        say(stack, other, f"wamid.{run}.ok1", "Oi")
+        say(stack, other, f"wamid.{run}.ok2", "Oi! Nosso aviso de privacidade: https://exemplo.com.br/lgpd",
+            outbound=True)
+        started = time.monotonic()
+        (alert,) = notice_alerts(stack, run, settle_s=8)
+        assert time.monotonic() - started >= 4  # raised by the deadline, not by a message
+        assert alert["message_id"] == f"wamid.{run}.1" and "conversation" in alert["tags"]
+        assert [e["term"] for e in alert["evidence"] if e["kind"] == "message"] == [f"wamid.{run}.1"]
+        assert alert["context"][0]["text"] == "Oi, quero abrir uma conta"  # the redacted line (nothing to redact)
+        assert customer not in json.dumps(alert)  # the customer's number is masked
+
+
+def test_a_worker_killed_before_the_deadline_still_raises_it_exactly_once(
+        kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
+    with stack_with_deadline(tmp_path_factory.mktemp("conv-kill"), kafka_bootstrap, 25) as stack:
+        run, customer = uuid.uuid4().hex[:8], "55119" + str(uuid.uuid4().int)[:8]
+        say(stack, customer, f"wamid.{run}.1", "Hola, quiero un préstamo")
+        say(stack, customer, f"wamid.{run}.2", "¿Me das tu CPF?", outbound=True)
+        changelog = f"{stack.topic_prefix}-worker-conversations-changelog"
+        assert asyncio.run(read_topic(stack.kafka_bootstrap, changelog, 1, 60, where=lambda s: s["n"] == 2))  # stored
+        stack.signal("worker", signal.SIGKILL)
+        stack.processes["worker"].wait(10)
+        stack.spawn("worker")
+        stack.wait_until(f"{stack.worker_url}/ready", 150)
+        (alert,) = notice_alerts(stack, run, settle_s=10)
+        assert alert["message_id"] == f"wamid.{run}.1"
+        stack.signal("worker", signal.SIGKILL)  # and once more after it fired: the state says it did
+        stack.processes["worker"].wait(10)
+        stack.spawn("worker")
+        stack.wait_until(f"{stack.worker_url}/ready", 150)
+        assert len(notice_alerts(stack, run, settle_s=10)) == 1
