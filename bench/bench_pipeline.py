@@ -40,7 +40,8 @@ import time
 import tomllib
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from harness import Broker, TopicCounter
 
 from chatwatch.settings import Settings
@@ -94,6 +95,31 @@ async def preload(bootstrap: str, topic: str, items: list[tuple[str, bytes]]) ->
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+async def committed_everywhere(bootstrap: str, topic: str) -> bool:
+    """Has every consumer group reading `topic` committed its end (all readers done, conversation
+    rules and archive included)?"""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        ends = await consumer.end_offsets(parts)
+        groups = [g[0] if isinstance(g, tuple) else g.group_id for g in await admin.list_consumer_groups()]
+        readers = 0
+        for group in groups:
+            offsets = await admin.list_consumer_group_offsets(group)
+            mine = {tp: o.offset for tp, o in offsets.items() if tp.topic == topic}
+            if mine:
+                readers += 1
+                if any(mine.get(tp, -1) < ends[tp] for tp in parts):
+                    return False
+        return readers > 0
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 def rate_between(stamps: list[int], n: int) -> float:
@@ -235,8 +261,12 @@ def run_workers(bootstrap: str, work: Path, n: int, workers: list[str | None], n
         deadline = time.monotonic() + 600
         while len(scans.items) < n and time.monotonic() < deadline and all(p.poll() is None for p in processes):
             time.sleep(0.3)
-        return {"msg_s": rate_between(scans.stamps, len(scans.items)) if scans.stamps else 0.0,
-                "done": len(scans.items)}
+        # until every reader of the scans (archive, conversation rules) committed the last one
+        while time.monotonic() < deadline and not asyncio.run(committed_everywhere(bootstrap, f"{run}.scans")):
+            time.sleep(0.3)
+        settled_ms = time.time() * 1000
+        first = min(scans.stamps) if scans.stamps else settled_ms
+        return {"msg_s": len(scans.items) / max(1e-3, (settled_ms - first) / 1000), "done": len(scans.items)}
     finally:
         scans.stop()
         for p in processes:
@@ -312,7 +342,8 @@ def main() -> None:
     rows = args.rows.split(",")
     k = args.scan_workers
     one: list[str | None] = [None]
-    configs = {"ner-off-archive": (one, False, True), "ner-on-archive": (one, True, True), "ner-on": (one, True, False),
+    no_conversation: list[str | None] = ["normalize,scan,archive,notify"]
+    configs = {"ner-off-archive": (one, False, True), "ner-off-archive-no-conversation": (no_conversation, False, True), "ner-on-archive": (one, True, True), "ner-on": (one, True, False),
                "ner-off": (one, False, False),
                "scan-workers": (["normalize,archive,notify", *["scan"] * k], True, True)}
     with tempfile.TemporaryDirectory(prefix="chatwatch-bench-") as tmp:
@@ -328,7 +359,8 @@ def main() -> None:
                     continue
                 workers, ner, archive = configs[name]
                 label = (f"1 worker, NER {'on' if ner else 'off'}, archive {'on (chdb)' if archive else 'off'}"
-                         if workers == one else f"{len(workers) - 1} scan workers + 1 normalize/archive/notify, "
+                         + (", conversation rules off" if workers == no_conversation else "")
+                         if workers in (one, no_conversation) else f"{len(workers) - 1} scan workers + 1 normalize/archive/notify, "
                                                  f"NER {'on' if ner else 'off'}, archive on (chdb)")
                 before = [("before", args.before.resolve())] if args.before and workers == one else []
                 for tag, tree in [*before, ("now", None)]:

@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # What a worker process can run; `chatwatch worker` runs all of them unless told otherwise.
-ROLES = ("normalize", "scan", "archive", "notify")
+ROLES = ("normalize", "scan", "conversation", "archive", "notify")
 
 
 FILE_SECRETS = ("redaction_key", "clickhouse_password", "notify_ack_key")  # also read from `<name>_file`
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
                                            "committed offset has not moved this long fails /healthz; 0: off.")
 
     worker_roles: str = Field(",".join(ROLES), description="What `chatwatch worker` runs: a comma list of "
-                              "normalize, scan, archive, notify. Processes with the same set form one consumer group; "
+                              "normalize, scan, conversation, archive, notify. Processes with the same set form one consumer group; "
                               "give each role to one set only.")
     shutdown_grace_s: float = Field(15.0, ge=0, description="On SIGTERM, the longest wait for due notifications to "
                                     "be sent before the worker stops (what is left is sent by the next owner).")

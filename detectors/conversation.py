@@ -156,6 +156,8 @@ class ConversationEngine:
         self.rules = [r for r in rules if r.enabled]
         self.employee_rates = [r for r in self.rules if r.rate is not None and r.rate.by == "employee"]
         self.absences = {r.id for r in self.rules if r.absence is not None}
+        self._steps = [(r, getattr(self, f"_{r.kind}")) for r in self.rules if not (r.rate and r.rate.by == "employee")]
+        self._spans = {r.id: getattr(r, r.kind).within.duration for r in self.rules if r.rate is None}
 
     def on_message(self, key: str, state: State, seen: Seen) -> list[Fired]:
         """Update `state` with a message; what fires now. A message later than a clock's deadline first
@@ -170,14 +172,14 @@ class ConversationEngine:
             state.messages += 1
             if seen.flagged:
                 state.flagged = [*state.flagged, short(seen.message_id)][-FLAGGED_IDS:]
-        for rule in self.rules:
-            if rule.rate is not None and rule.rate.by == "employee":
-                continue  # counted per employee, across conversations (`RateCounter`)
-            out.extend(getattr(self, f"_{rule.kind}")(key, state, rule, seen))
+        for rule, step in self._steps:  # per-employee rates are counted across conversations (`RateCounter`)
+            out.extend(step(key, state, rule, seen))
         return out
 
     def on_time(self, key: str, state: State, now: datetime) -> list[Fired]:
         """Absences whose deadline passed with nothing expected arriving."""
+        if not state.clocks:
+            return []
         for gone in [r for r in state.clocks if r not in self.absences]:
             del state.clocks[gone]  # its rule was removed by a reload
         out = []
@@ -242,7 +244,8 @@ class ConversationEngine:
         out = []
         first = state.sightings.get(slot)
         if first is not None and matches(spec.then, seen, state) and first[1] != seen.message_id:
-            in_time = spec.within.duration is None or seen.at - _time(first[0]) <= spec.within.duration
+            span = self._spans[rule.id]
+            in_time = span is None or seen.at - _time(first[0]) <= span
             in_count = spec.within.messages is None or state.messages - first[2] <= spec.within.messages
             if in_time and in_count:
                 evidence = (Evidence(first[1], _time(first[0]), first[3], first[4]),
@@ -253,17 +256,21 @@ class ConversationEngine:
         return out
 
     def _accumulation(self, key: str, state: State, rule: ConversationRule, seen: Seen) -> list[Fired]:
-        spec = rule.accumulation
+        spec, added = rule.accumulation, False
         for i, event in enumerate(spec.events):
             if matches(event, seen, state):
                 state.sightings[f"{rule.id}#{i}"] = [_epoch(seen.at), seen.message_id, state.messages, seen.sender,
                                                      _snippet(seen)]
-        if spec.distinct_pii_at_least and seen.kind == "message":
-            types = state.pii_seen.setdefault(rule.id, {})
+                added = True
+        if spec.distinct_pii_at_least and seen.kind == "message" and seen.pii:
             for pii in seen.pii:
                 if not spec.pii or pii in spec.pii:
-                    types[pii] = [_epoch(seen.at), seen.message_id, seen.sender]
-        horizon = _epoch(seen.at - spec.within.duration) if spec.within.duration else None
+                    state.pii_seen.setdefault(rule.id, {})[pii] = [_epoch(seen.at), seen.message_id, seen.sender]
+                    added = True
+        if not added:
+            return []  # nothing new: it cannot have come true with this message
+        span = self._spans[rule.id]
+        horizon = _epoch(seen.at - span) if span else None
 
         def live(at: int) -> bool:
             return horizon is None or at >= horizon
@@ -278,7 +285,7 @@ class ConversationEngine:
         for at, message_id, sender in types.values():
             found.setdefault(message_id, Evidence(message_id, _time(at), sender, None))
         evidence = tuple(sorted(found.values(), key=lambda e: e.at))
-        window = int(seen.at.timestamp() // spec.within.duration.total_seconds()) if spec.within.duration else 0
+        window = int(seen.at.timestamp() // span.total_seconds()) if span else 0
         why = f"{len(types)} identifier types: {', '.join(sorted(types))}" if types else "every event occurred"
         return self._fire(key, state, rule, f"w{window}", seen.at, evidence, why)
 

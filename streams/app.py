@@ -115,8 +115,12 @@ def create_app(settings: Settings, active: ActiveRules | None) -> faust.App:
         assert active is not None, "the scan role needs rule packs"
         scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
                       settings.scan_batch_wait_s)
-        conversation.register(app, topics, lambda: active.scanner.ruleset, settings)
         _register_rule_reload(app, active, settings.rules_reload_interval_s)
+    if "conversation" in roles:
+        assert active is not None, "the conversation role needs rule packs"
+        conversation.register(app, topics, lambda: active.scanner.ruleset, settings)
+        if "scan" not in roles:
+            _register_rule_reload(app, active, settings.rules_reload_interval_s)
     if "archive" in roles and settings.clickhouse_enabled:
         _register_archive(app, settings, topics)
     if "notify" in roles and settings.notify_config is not None:

@@ -77,7 +77,7 @@ def test_one_deployment_per_role_set_locked_down_with_probes(helm: str, tmp_path
     deployments = by_kind(docs, "Deployment")
     assert set(deployments) == {"t-webhook", "t-scan", "t-archive"}
     args = {name: d["spec"]["template"]["spec"]["containers"][0]["args"] for name, d in deployments.items()}
-    assert args == {"t-webhook": ["webhook"], "t-scan": ["worker", "--roles", "normalize,scan"],
+    assert args == {"t-webhook": ["webhook"], "t-scan": ["worker", "--roles", "normalize,scan,conversation"],
                     "t-archive": ["worker", "--roles", "archive,notify"]}
     archive = deployments["t-archive"]["spec"]
     assert archive["replicas"] == 1 and archive["strategy"]["type"] == "Recreate"  # embedded ClickHouse: one owner

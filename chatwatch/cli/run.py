@@ -18,12 +18,12 @@ from chatwatch.streams.topics import TopicNames, ensure_topics
 
 @cli.command()
 def worker(loglevel: str = typer.Option("info", help="debug, info, warning, error"),
-           roles: str = typer.Option(None, help="Comma list of normalize, scan, archive, notify "
+           roles: str = typer.Option(None, help="Comma list of normalize, scan, conversation, archive, notify "
                                                 "(default: CHATWATCH_WORKER_ROLES, i.e. all in one process).")) -> None:
     """Run the Faust worker: normalize, scan, archive and notify agents; /metrics, /healthz, /ready, /rules."""
     settings = load_settings(worker_roles=roles) if roles else load_settings()
-    rules = None  # only the scan role runs rule packs
-    if "scan" in settings.roles:
+    rules = None  # only the scan and conversation roles run rule packs
+    if settings.roles & {"scan", "conversation"}:
         rules_dir = settings.rules_dir or SHIPPED_PACKS
         try:
             rules = ActiveRules(rules_dir)

@@ -15,6 +15,7 @@ counted messages are re-keyed by employee onto the rates topic, whose own agent 
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import json
 import logging
@@ -68,13 +69,18 @@ def seen_of(record: dict) -> tuple[str, Seen, dict]:
                 frozenset(record.get("pii") or ()), m.get("employee_id"), kind, m.get("target_message_id"),
                 bool(record.get("alert_ids")), text,
                 tuple(n for n in (m.get("business_phone_number_id"), m.get("business_display_number")) if n))
-    header = {"b": m.get("business_phone_number_id") or "", "c": mask_phone(m.get("customer_wa_id") or ""),
+    header = {"b": m.get("business_phone_number_id") or "", "c": _masked(m.get("customer_wa_id") or ""),
               "y": m["type"] if kind == "message" else "text"}
     if m.get("employee_id"):
         header["e"] = m["employee_id"]
     if m.get("historical"):
         header["h"] = 1
     return m["conversation_key"], seen, header
+
+
+@functools.lru_cache(maxsize=65536)
+def _masked(number: str) -> str:
+    return mask_phone(number)
 
 
 def _alerts(fired: list, key: str, packs: dict[str, Pack], header: dict, topics: TopicNames) -> list[Output]:

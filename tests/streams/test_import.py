@@ -39,7 +39,8 @@ def test_an_imported_export_is_scanned_and_its_alerts_are_historical(stack: Loca
     assert alert["historical"] is True and alert["direction"] == "outbound"
 
     assert run_import(stack, path).returncode == 0  # the same file again: same ids, same alert id
-    again = stack.read("alerts", 2, 60, where=lambda a: a["message_id"] == alert["message_id"], settle_s=3)
+    again = stack.read("alerts", 2, 60, where=lambda a: a["message_id"] == alert["message_id"]
+                       and a["rule_id"] == alert["rule_id"], settle_s=3)
     assert {a["alert_id"] for a in again} == {alert["alert_id"]}
 
 

@@ -14,15 +14,19 @@ from typing import ClassVar
 
 import pytest
 
+from chatwatch.rules import SHIPPED_PACKS, load_rules_dir
 from chatwatch.sinks.notifications.render import verify_webhook
 from chatwatch.streams.demo import envelopes
 from chatwatch.streams.demo.stack import LocalStack
 
 WED = 1_763_560_800
+# The messages here carry year-old timestamps, so the shipped conversation rules (privacy notice,
+# service level) fire on them at once; they are notified too, in their own groups, and left out here.
+CONVERSATION_RULES = {r.id for _, r in load_rules_dir(SHIPPED_PACKS).conversation_rules()}
 
 
 class Capture(BaseHTTPRequestHandler):
-    received: ClassVar[list] = []
+    received: ClassVar[list] = []  # notifications of message-rule alerts
     hang = threading.Event()  # set: take the request, never answer (a channel stuck mid-send)
     hung: ClassVar[list] = []
 
@@ -33,7 +37,8 @@ class Capture(BaseHTTPRequestHandler):
             while Capture.hang.is_set():
                 time.sleep(0.1)
             return  # the worker that asked is gone; drop the connection without an answer
-        Capture.received.append((dict(self.headers), body))
+        if json.loads(body).get("labels", {}).get("rule_id") not in CONVERSATION_RULES:
+            Capture.received.append((dict(self.headers), body))  # these tests follow message rules' alerts
         self.send_response(200)
         self.end_headers()
 
@@ -144,7 +149,8 @@ def test_alerts_on_history_sync_are_archived_not_notified(notify_stack: LocalSta
                      "threads": [{"id": customer, "messages": [past]}]}]})
     before = len(Capture.received)
     assert notify_stack.post(envelopes.dumps(history))[0] == 200
-    (alert,) = notify_stack.read("alerts", 1, 60, where=lambda a: a["message_id"] == f"wamid.{run}.past")
+    (alert,) = notify_stack.read("alerts", 1, 60, where=lambda a: a["message_id"] == f"wamid.{run}.past"
+                                 and a["rule_id"] == "off_channel.personal_contact")
     assert alert["historical"] is True and alert["direction"] == "outbound"
 
     live = envelopes.dumps(envelopes.message(phone_number_id=biz, display=display, customer=customer,
