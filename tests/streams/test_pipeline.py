@@ -51,7 +51,7 @@ def test_violations_in_three_languages_raise_alerts_and_clean_messages_do_not(st
     assert {a["message_id"] for a in got} == expected
     for a in got:
         assert a["alert_id"] == alert_id(a["message_id"], RULE)
-        assert a["rule_id"] == RULE and a["severity"] == "medium" and a["pack_version"] == "2"
+        assert a["rule_id"] == RULE and a["severity"] == "medium" and a["pack_version"] == "3"
         assert a["evidence"] and all(e["end"] > e["start"] for e in a["evidence"])
         assert re.fullmatch(r"\*+\d{4}", a["customer_masked"])
     directions = {a["message_id"].rsplit(".", 1)[1]: a["direction"] for a in got}
