@@ -343,7 +343,8 @@ def main() -> None:
     k = args.scan_workers
     one: list[str | None] = [None]
     no_conversation: list[str | None] = ["normalize,scan,archive,notify"]
-    configs = {"ner-off-archive": (one, False, True), "ner-off-archive-no-conversation": (no_conversation, False, True), "ner-on-archive": (one, True, True), "ner-on": (one, True, False),
+    configs = {"ner-off-archive": (one, False, True), "ner-off-archive-no-conversation": (no_conversation, False, True),
+               "ner-on-archive-no-conversation": (no_conversation, True, True), "ner-on-archive": (one, True, True), "ner-on": (one, True, False),
                "ner-off": (one, False, False),
                "scan-workers": (["normalize,archive,notify", *["scan"] * k], True, True)}
     with tempfile.TemporaryDirectory(prefix="chatwatch-bench-") as tmp:
