@@ -22,10 +22,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from chatwatch.records import Severity, StrictModel
+from chatwatch.records import StrictModel
+from chatwatch.rules.header import RuleHeader
 from chatwatch.rules.hours import Hours
 
-ID = r"^[a-z0-9][a-z0-9_.-]*$"
 Sender = Literal["employee", "customer"]
 
 
@@ -147,14 +147,7 @@ class ConversationExamples(StrictModel):
                                                  "default: an hour after the last line.")
 
 
-class ConversationRule(StrictModel):
-    id: str = Field(pattern=ID)
-    title: str = Field(min_length=1)
-    description: str = ""
-    severity: Severity
-    category: str = Field(pattern=ID)
-    tags: list[str] = Field(default_factory=list)
-    enabled: bool = True
+class ConversationRule(RuleHeader):
     absence: Absence | None = None
     accumulation: Accumulation | None = None
     sequence: Sequence | None = None

@@ -30,11 +30,11 @@ from pydantic import (
     model_validator,
 )
 
-from chatwatch.records import Severity, StrictModel
+from chatwatch.records import StrictModel
 from chatwatch.rules.conversation import ConversationRule
+from chatwatch.rules.header import ID, RuleHeader
 from chatwatch.rules.hours import Hours
 
-ID = r"^[a-z0-9][a-z0-9_.-]*$"
 LIST_NAME = r"^[A-Za-z0-9_]+$"
 REF = re.compile(r"^\$(?:(?P<pack>[a-z0-9][a-z0-9_.-]*)\.)?(?P<list>[A-Za-z0-9_]+)$")
 
@@ -236,14 +236,7 @@ class Examples(StrictModel):
 
 # --- rule and pack ---------------------------------------------------------------------------
 
-class Rule(StrictModel):
-    id: str = Field(pattern=ID)
-    title: str = Field(min_length=1)
-    description: str = ""
-    severity: Severity
-    category: str = Field(pattern=ID)
-    tags: list[str] = Field(default_factory=list)
-    enabled: bool = True
+class Rule(RuleHeader):
     alert: bool = Field(True, description="False: the rule only marks the messages it matches for conversation "
                                           "rules (e.g. 'the privacy notice was sent'); it raises no alert.")
     scope: Scope = Field(default_factory=Scope)

@@ -102,6 +102,10 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
     for msg in messages:
         try:
             key, seen, header = seen_of(json.loads(msg.value))
+        except (ValueError, KeyError, TypeError) as exc:
+            outputs.append(_dead(Reason.invalid_record, exc, msg, topics))
+            continue
+        try:
             k = key.encode()
             state = states.get(k) or read(k)
             state.header = {**state.header, **header}
@@ -110,10 +114,9 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
                 event = {"rule": rule.id, "key": key, "header": state.header, "seen": _evidence_json(seen)}
                 outputs.append(Output(topics.rates, seen.employee.encode(), json.dumps(event).encode()))
             states[k] = state
-        except (ValueError, KeyError, TypeError) as exc:
-            reason = Reason.invalid_record if isinstance(exc, ValueError | KeyError) else Reason.processing_error
-            outputs.append(dead_letter_output(STAGE, reason, type(exc).__name__, msg.value or b"", topics.deadletter,
-                                              msg.topic, msg.partition, msg.offset, error_class=type(exc).__name__))
+        except Exception as exc:  # a bug must not take the batch with it (Faust would skip it)
+            log.exception("conversation rules failed at %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+            outputs.append(_dead(Reason.processing_error, exc, msg, topics))
     return outputs, states
 
 
@@ -123,11 +126,14 @@ def on_time(keys: list[bytes], rules: Rules, read: Callable[[bytes], State], now
     engine, packs = rules.get()
     outputs, states = [], {}
     for k in keys:
-        state = read(k)
-        fired = engine.on_time(k.decode(), state, now)
-        if fired:
-            outputs += _alerts(fired, k.decode(), packs, state.header, topics)
-            states[k] = state
+        try:
+            state = read(k)
+            fired = engine.on_time(k.decode(), state, now)
+            if fired:
+                outputs += _alerts(fired, k.decode(), packs, state.header, topics)
+                states[k] = state
+        except Exception:  # one broken state must not stop every other deadline
+            log.exception("conversation deadline check failed for one conversation")
     return outputs, states
 
 
@@ -151,10 +157,16 @@ def on_rates(messages: list[Any], rules: Rules, read: Callable[[bytes], dict],
                 outputs += _alerts([fired], event["key"], packs, event["header"], topics)
             docs[msg.key] = doc
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            outputs.append(dead_letter_output(STAGE, Reason.invalid_record, type(exc).__name__, msg.value or b"",
-                                              topics.deadletter, msg.topic, msg.partition, msg.offset,
-                                              error_class=type(exc).__name__))
+            outputs.append(_dead(Reason.invalid_record, exc, msg, topics))
+        except Exception as exc:
+            log.exception("rate rules failed at %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+            outputs.append(_dead(Reason.processing_error, exc, msg, topics))
     return outputs, docs
+
+
+def _dead(reason: str, exc: Exception, msg: Any, topics: TopicNames) -> Output:
+    return dead_letter_output(STAGE, reason, type(exc).__name__, msg.value or b"", topics.deadletter, msg.topic,
+                              msg.partition, msg.offset, error_class=type(exc).__name__)
 
 
 def _evidence_json(seen: Seen) -> dict:

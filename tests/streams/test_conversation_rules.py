@@ -52,10 +52,22 @@ def stack_with_deadline(folder: Path, kafka_bootstrap: str, seconds: float) -> L
                                  "CHATWATCH_CLICKHOUSE_ENABLED": "false"})
 
 
+def new_customer() -> str:
+    return "55119" + str(uuid.uuid4().int)[:8]
+
+
 def say(stack: LocalStack, customer: str, wamid: str, text: str, outbound: bool = False) -> None:
     body = envelopes.dumps(envelopes.message(**BR, customer=customer, wamid=wamid, timestamp=int(time.time()),
                                              text=text, outbound=outbound))
     assert stack.post(body)[0] == 200
+
+
+def question_without_notice(stack: LocalStack, question: str, answer: str) -> tuple[str, str]:
+    """A new conversation: the customer asks, the employee answers without the notice. (run, customer)"""
+    run, customer = uuid.uuid4().hex[:8], new_customer()
+    say(stack, customer, f"wamid.{run}.1", question)
+    say(stack, customer, f"wamid.{run}.2", answer, outbound=True)
+    return run, customer
 
 
 def notice_alerts(stack: LocalStack, run: str, settle_s: float, timeout_s: float = 90) -> list[dict]:
@@ -66,10 +78,8 @@ def notice_alerts(stack: LocalStack, run: str, settle_s: float, timeout_s: float
 def test_the_notice_never_sent_raises_one_alert_after_the_deadline_with_no_further_message(
         kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     with stack_with_deadline(tmp_path_factory.mktemp("conv"), kafka_bootstrap, 6) as stack:
-        run, customer = uuid.uuid4().hex[:8], "55119" + str(uuid.uuid4().int)[:8]
-        say(stack, customer, f"wamid.{run}.1", "Oi, quero abrir uma conta")
-        say(stack, customer, f"wamid.{run}.2", "Claro! Qual o seu nome completo?", outbound=True)
-        other = "55119" + str(uuid.uuid4().int)[:8]  # a conversation that does get the notice in time
+        run, customer = question_without_notice(stack, "Oi, quero abrir uma conta", "Claro! Qual o seu nome completo?")
+        other = new_customer()  # a conversation that does get the notice in time
         say(stack, other, f"wamid.{run}.ok1", "Oi")
         say(stack, other, f"wamid.{run}.ok2", "Oi! Nosso aviso de privacidade: https://exemplo.com.br/lgpd",
             outbound=True)
@@ -85,9 +95,7 @@ def test_the_notice_never_sent_raises_one_alert_after_the_deadline_with_no_furth
 def test_a_worker_killed_before_the_deadline_still_raises_it_exactly_once(
         kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     with stack_with_deadline(tmp_path_factory.mktemp("conv-kill"), kafka_bootstrap, 25) as stack:
-        run, customer = uuid.uuid4().hex[:8], "55119" + str(uuid.uuid4().int)[:8]
-        say(stack, customer, f"wamid.{run}.1", "Hola, quiero un préstamo")
-        say(stack, customer, f"wamid.{run}.2", "¿Me das tu CPF?", outbound=True)
+        run, _ = question_without_notice(stack, "Hola, quiero un préstamo", "¿Me das tu CPF?")
         changelog = f"{stack.topic_prefix}-worker-conversations-changelog"
         assert asyncio.run(read_topic(stack.kafka_bootstrap, changelog, 1, 60, where=lambda s: s["n"] == 2))  # stored
         stack.signal("worker", signal.SIGKILL)

@@ -1,0 +1,71 @@
+"""The conversation agent's step without a broker: scan records in, alerts, rate events, dead
+letters and states out (the real-broker path is in test_conversation_rules.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+from chatwatch.detectors.conversation import State
+from chatwatch.records import Alert, DeadLetter
+from chatwatch.rules import SHIPPED_PACKS, load_rules_dir
+from chatwatch.streams.agents.conversation import Rules, on_rates, on_records, on_time
+from tests.streams.test_agents import TOPICS
+
+T0 = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+RULES = Rules(lambda: load_rules_dir(SHIPPED_PACKS))
+
+
+def scan_record(n: int, key: str, sender: str, text: str, rules=(), minutes: int = 0, employee="ana") -> SimpleNamespace:
+    doc = {"message": {"message_id": f"wamid.{key}.{n}", "conversation_key": key, "type": "text",
+                       "timestamp": (T0 + timedelta(minutes=minutes)).isoformat(),
+                       "direction": "inbound" if sender == "customer" else "outbound",
+                       "business_phone_number_id": "277321005464405", "customer_wa_id": "5511940001111",
+                       "employee_id": employee if sender == "employee" else None, "text": text},
+           "text_mode": "redacted", "pii": {}, "rule_ids": list(rules), "alert_ids": []}
+    return SimpleNamespace(value=json.dumps(doc).encode(), key=key.encode(), topic=TOPICS.scans, partition=0, offset=n)
+
+
+def test_a_complaint_then_an_off_channel_invitation_gives_one_alert_and_a_state():
+    table: dict[bytes, bytes] = {}
+    read = lambda k: State.decode(table.get(k))  # noqa: E731
+    batch = [scan_record(1, "cv1", "customer", "Quiero poner una queja", ["off_channel.customer_complaint"]),
+             scan_record(2, "cv1", "employee", "Escríbeme a mi número personal", ["off_channel.personal_contact"],
+                         minutes=1)]
+    outputs, states = on_records(batch, RULES, read, TOPICS)
+    alerts = [Alert.model_validate_json(o.value) for o in outputs if o.topic == TOPICS.alerts]
+    assert [a.rule_id for a in alerts] == ["off_channel.after_complaint"]
+    assert alerts[0].customer_masked != "5511940001111" and "conversation" in alerts[0].tags
+    assert [c.text for c in alerts[0].context] == ["Quiero poner una queja", "Escríbeme a mi número personal"]
+    table.update({k: s.encode() for k, s in states.items()})
+    again, _ = on_records(batch, RULES, read, TOPICS)  # replayed after a crash: nothing new
+    assert [o for o in again if o.topic == TOPICS.alerts] == []
+
+
+def test_silence_fires_from_the_timer_and_bad_records_are_dead_lettered():
+    table: dict[bytes, bytes] = {}
+    read = lambda k: State.decode(table.get(k))  # noqa: E731
+    bad = SimpleNamespace(value=b"{not json", key=b"x", topic=TOPICS.scans, partition=0, offset=9)
+    outputs, states = on_records([scan_record(1, "cv2", "customer", "Hola"), bad], RULES, read, TOPICS)
+    (dead,) = [DeadLetter.model_validate_json(o.value) for o in outputs if o.topic == TOPICS.deadletter]
+    assert dead.reason == "invalid_record" and dead.original == b"{not json" and dead.stage == "conversation"
+    table.update({k: s.encode() for k, s in states.items()})
+    outputs, _ = on_time([b"cv2"], RULES, read, T0 + timedelta(hours=2), TOPICS)
+    fired = sorted(Alert.model_validate_json(o.value).rule_id for o in outputs)
+    assert fired == ["privacy_notice.missing", "service_level.unanswered"]
+
+
+def test_after_hours_messages_are_counted_per_employee_across_conversations():
+    night = [scan_record(i, f"cv-night-{i}", "employee", "boa noite", ["after_hours.employee_message"], minutes=i)
+             for i in range(7)]
+    outputs, _ = on_records(night, RULES, lambda k: State(), TOPICS)
+    rates = [o for o in outputs if o.topic == TOPICS.rates]
+    assert len(rates) == 7 and {o.key for o in rates} == {b"ana"}
+    docs: dict[bytes, dict] = {}
+    events = [SimpleNamespace(value=o.value, key=o.key, topic=TOPICS.rates, partition=0, offset=i)
+              for i, o in enumerate(rates)]
+    alerts, _ = on_rates(events, RULES, lambda k: docs.setdefault(k, {}), TOPICS)
+    (alert,) = [Alert.model_validate_json(o.value) for o in alerts]
+    assert alert.rule_id == "after_hours.frequent" and alert.employee_id == "ana"
+    assert alert.message_id == "wamid.cv-night-5.5"  # the sixth: "more than 5"
