@@ -29,7 +29,7 @@ def scan_record(n: int, key: str, sender: str, text: str, rules=(), minutes: int
 
 def test_a_complaint_then_an_off_channel_invitation_gives_one_alert_and_a_state():
     table: dict[bytes, bytes] = {}
-    read = lambda k: State.decode(table.get(k))  # noqa: E731
+    read = lambda k: State.decode(table.get(k))
     batch = [scan_record(1, "cv1", "customer", "Quiero poner una queja", ["off_channel.customer_complaint"]),
              scan_record(2, "cv1", "employee", "Escríbeme a mi número personal", ["off_channel.personal_contact"],
                          minutes=1)]
@@ -45,7 +45,7 @@ def test_a_complaint_then_an_off_channel_invitation_gives_one_alert_and_a_state(
 
 def test_silence_fires_from_the_timer_and_bad_records_are_dead_lettered():
     table: dict[bytes, bytes] = {}
-    read = lambda k: State.decode(table.get(k))  # noqa: E731
+    read = lambda k: State.decode(table.get(k))
     bad = SimpleNamespace(value=b"{not json", key=b"x", topic=TOPICS.scans, partition=0, offset=9)
     outputs, states = on_records([scan_record(1, "cv2", "customer", "Hola"), bad], RULES, read, TOPICS)
     (dead,) = [DeadLetter.model_validate_json(o.value) for o in outputs if o.topic == TOPICS.deadletter]

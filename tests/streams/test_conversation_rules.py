@@ -16,6 +16,7 @@ import pytest
 from chatwatch.rules import SHIPPED_PACKS
 from chatwatch.streams.demo import envelopes
 from chatwatch.streams.demo.stack import LocalStack, read_topic
+from tests.streams.test_roles import archived
 
 BR = {"phone_number_id": "277321005464405", "display": "551140040000"}
 RULE = "e2e.notice_missing"
@@ -43,13 +44,14 @@ conversation:
 """
 
 
-def stack_with_deadline(folder: Path, kafka_bootstrap: str, seconds: float) -> LocalStack:
+def stack_with_deadline(folder: Path, kafka_bootstrap: str, seconds: float, archive: bool = False) -> LocalStack:
     rules = folder / "rules"
     shutil.copytree(SHIPPED_PACKS, rules)
     (rules / "e2e.yaml").write_text(PACK % (seconds / 60))
     return LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=folder / "logs", rules_dir=rules,
                       extra_env={"CHATWATCH_PII_NER": "false", "CHATWATCH_CONVERSATION_TICK_S": "0.5",
-                                 "CHATWATCH_CLICKHOUSE_ENABLED": "false"})
+                                 "CHATWATCH_CLICKHOUSE_ENABLED": str(archive).lower(),
+                                 "CHATWATCH_RECORD_BATCH_WAIT_S": "0.5"})
 
 
 def new_customer() -> str:
@@ -77,7 +79,7 @@ def notice_alerts(stack: LocalStack, run: str, settle_s: float, timeout_s: float
 
 def test_the_notice_never_sent_raises_one_alert_after_the_deadline_with_no_further_message(
         kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
-    with stack_with_deadline(tmp_path_factory.mktemp("conv"), kafka_bootstrap, 6) as stack:
+    with stack_with_deadline(tmp_path_factory.mktemp("conv"), kafka_bootstrap, 6, archive=True) as stack:
         run, customer = question_without_notice(stack, "Oi, quero abrir uma conta", "Claro! Qual o seu nome completo?")
         other = new_customer()  # a conversation that does get the notice in time
         say(stack, other, f"wamid.{run}.ok1", "Oi")
@@ -90,6 +92,9 @@ def test_the_notice_never_sent_raises_one_alert_after_the_deadline_with_no_furth
         assert [e["term"] for e in alert["evidence"] if e["kind"] == "message"] == [f"wamid.{run}.1"]
         assert alert["context"][0]["text"] == "Oi, quero abrir uma conta"  # the redacted line (nothing to redact)
         assert customer not in json.dumps(alert)  # the customer's number is masked
+    stored = archived(stack, f"SELECT rule_id, count() AS n FROM chatwatch.alerts FINAL "
+                             f"WHERE message_id LIKE 'wamid.{run}.%' AND rule_id = '{RULE}' GROUP BY rule_id")
+    assert stored == [{"rule_id": RULE, "n": 1}]  # archived like any other alert
 
 
 def test_a_worker_killed_before_the_deadline_still_raises_it_exactly_once(
