@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     notify_ack_key_file: Path | None = Field(None, description="File holding the acknowledge-link key (wins).")
     conversation_tick_s: float = Field(1.0, gt=0, description="How often conversation deadlines (absences: "
                                        "'no reply within 15 minutes') are checked.")
+    conversation_idle_grace_s: float = Field(30.0, ge=0, description="While messages flow, deadlines are judged "
+                                             "by the newest message time of their partition (a backlog replayed "
+                                             "after an outage does not fire absences its own later messages meet); "
+                                             "after this long without messages, by the wall clock.")
     conversation_idle_days: float = Field(8.0, gt=0, description="A conversation's rule state is dropped after this "
                                           "long without a message (keep it longer than the longest rule window).")
     notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")

@@ -92,8 +92,8 @@ def _alerts(fired: list, key: str, packs: dict[str, Pack], header: dict, topics:
     return outputs
 
 
-def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State],
-               topics: TopicNames) -> tuple[list[Output], dict[bytes, State]]:
+def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State], topics: TopicNames,
+               clock: StreamClock | None = None) -> tuple[list[Output], dict[bytes, State]]:
     """A batch of scan records -> alerts, rate events and the new states (not yet written). Never raises:
     a record that cannot be read or processed becomes a dead letter."""
     engine, packs = rules.get()
@@ -105,6 +105,8 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
         except (ValueError, KeyError, TypeError) as exc:
             outputs.append(_dead(Reason.invalid_record, exc, msg, topics))
             continue
+        if clock is not None:
+            clock.saw(msg.partition, seen.at)
         try:
             k = key.encode()
             state = states.get(k) or read(k)
@@ -120,12 +122,12 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
     return outputs, states
 
 
-def on_time(keys: list[bytes], rules: Rules, read: Callable[[bytes], State], now: datetime,
+def on_time(due: list[tuple[bytes, datetime]], rules: Rules, read: Callable[[bytes], State],
             topics: TopicNames) -> tuple[list[Output], dict[bytes, State]]:
-    """Deadlines that came due: absences fire on silence."""
+    """Deadlines that came due (each conversation with the time it is judged at): absences fire on silence."""
     engine, packs = rules.get()
     outputs, states = [], {}
-    for k in keys:
+    for k, now in due:
         try:
             state = read(k)
             fired = engine.on_time(k.decode(), state, now)
@@ -190,18 +192,41 @@ class Deadlines:
         if due is not None:
             heapq.heappush(self._heap, (due, key))
 
-    def pop_due(self, now: datetime) -> list[bytes]:
-        limit, keys = int(now.timestamp()), set()
-        while self._heap and self._heap[0][0] <= limit:
-            keys.add(heapq.heappop(self._heap)[1])
+    def pop_due(self, now: float) -> list[tuple[int, bytes]]:
+        """(due, key) of the deadlines at or before `now`, each key once (its earliest)."""
+        out: dict[bytes, int] = {}
+        while self._heap and self._heap[0][0] <= now:
+            due, key = heapq.heappop(self._heap)
+            out.setdefault(key, due)
         metrics.conversation_deadlines.set(len(self._heap))
-        return sorted(keys)
+        return [(due, key) for key, due in out.items()]
 
     def clear(self) -> None:
         self._heap.clear()
 
     def __len__(self) -> int:
         return len(self._heap)
+
+
+class StreamClock:
+    """The time a partition's deadlines are judged by. While messages flow it is the newest message time
+    seen in the partition, so a backlog replayed after an outage (or a history import, or messages
+    that arrive late) cannot fire an absence that its own later messages meet; once the partition has
+    been quiet for `grace_s`, the wall clock, so a conversation that goes silent still fires."""
+
+    def __init__(self, grace_s: float, wall: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.grace_s, self._wall, self._monotonic = grace_s, wall, monotonic
+        self._newest: dict[int, float] = {}
+        self._last_record: dict[int, float] = {}
+
+    def saw(self, partition: int, at: datetime) -> None:
+        self._newest[partition] = max(self._newest.get(partition, 0.0), at.timestamp())
+        self._last_record[partition] = self._monotonic()
+
+    def now(self, partition: int) -> float:
+        quiet = self._monotonic() - self._last_record.get(partition, float("-inf")) >= self.grace_s
+        return self._wall() if quiet else self._newest.get(partition, 0.0)
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -221,6 +246,7 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
                                            beacon=app.tables.beacon, **types,
                                            changelog_name=f"{settings.base_group_id}-conversation-rates-changelog"))
     deadlines = Deadlines()
+    clock = StreamClock(settings.conversation_idle_grace_s)
     lock = asyncio.Lock()  # the agent and the timer never interleave on one state
     idle_s = settings.conversation_idle_days * 86400
     owned: dict[str, Any] = {"partitions": None, "swept": 0.0}
@@ -242,7 +268,7 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
         async for events in stream.take_events(settings.scan_batch_size, within=settings.scan_batch_wait_s):
             started = time.perf_counter()
             async with lock:
-                outputs, states = on_records([e.message for e in events], rules, read, topics)
+                outputs, states = on_records([e.message for e in events], rules, read, topics, clock)
                 await deliver(outputs)  # acknowledged before the states say "fired"
                 write(states)
             metrics.batch_size.labels(STAGE).observe(len(events))
@@ -290,14 +316,21 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
         if active != owned["partitions"] or time.monotonic() - owned["swept"] > SWEEP_EVERY_S:
             owned["partitions"], owned["swept"] = active, time.monotonic()
             await sweep(active)
-        keys = deadlines.pop_due(datetime.now(UTC))
-        if not keys:
+        partitions = app.conf.topic_partitions
+        ready = []
+        for due, key in deadlines.pop_due(time.time()):
+            judged_at = clock.now(partition_of(key, partitions))
+            if judged_at > due:
+                ready.append((key, datetime.fromtimestamp(judged_at, UTC)))
+            else:
+                deadlines.add(key, due)  # the partition's messages have not reached that time yet
+        if not ready:
             return
         async with lock:
-            outputs, states = on_time(keys, rules, read, datetime.now(UTC), topics)
+            outputs, states = on_time(ready, rules, read, topics)
             await deliver(outputs)
             write(states)
-            for key in keys:
+            for key, _ in ready:
                 if key not in states:
                     deadlines.add(key, next_deadline(read(key)))  # a clock still running (its due moved)
 

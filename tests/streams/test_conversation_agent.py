@@ -51,7 +51,7 @@ def test_silence_fires_from_the_timer_and_bad_records_are_dead_lettered():
     (dead,) = [DeadLetter.model_validate_json(o.value) for o in outputs if o.topic == TOPICS.deadletter]
     assert dead.reason == "invalid_record" and dead.original == b"{not json" and dead.stage == "conversation"
     table.update({k: s.encode() for k, s in states.items()})
-    outputs, _ = on_time([b"cv2"], RULES, read, T0 + timedelta(hours=2), TOPICS)
+    outputs, _ = on_time([(b"cv2", T0 + timedelta(hours=2))], RULES, read, TOPICS)
     fired = sorted(Alert.model_validate_json(o.value).rule_id for o in outputs)
     assert fired == ["privacy_notice.missing", "service_level.unanswered"]
 
@@ -69,3 +69,18 @@ def test_after_hours_messages_are_counted_per_employee_across_conversations():
     (alert,) = [Alert.model_validate_json(o.value) for o in alerts]
     assert alert.rule_id == "after_hours.frequent" and alert.employee_id == "ana"
     assert alert.message_id == "wamid.cv-night-5.5"  # the sixth: "more than 5"
+
+
+def test_deadlines_follow_message_time_while_messages_flow_and_the_wall_clock_when_quiet():
+    from chatwatch.streams.agents.conversation import StreamClock
+
+    wall, mono = [T0.timestamp() + 86400 * 365], [0.0]  # a backlog a year old is being replayed
+    clock = StreamClock(30, wall=lambda: wall[0], monotonic=lambda: mono[0])
+    clock.saw(0, T0)
+    assert clock.now(0) == T0.timestamp()  # the replay's own time: its later replies can still meet the clock
+    mono[0] += 10
+    clock.saw(0, T0 + timedelta(minutes=5))
+    assert clock.now(0) == (T0 + timedelta(minutes=5)).timestamp()
+    mono[0] += 31  # quiet: the conversation really went silent
+    assert clock.now(0) == wall[0]
+    assert clock.now(1) == wall[0]  # a partition with no messages at all

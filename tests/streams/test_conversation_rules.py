@@ -50,6 +50,7 @@ def stack_with_deadline(folder: Path, kafka_bootstrap: str, seconds: float, arch
     (rules / "e2e.yaml").write_text(PACK % (seconds / 60))
     return LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=folder / "logs", rules_dir=rules,
                       extra_env={"CHATWATCH_PII_NER": "false", "CHATWATCH_CONVERSATION_TICK_S": "0.5",
+                                 "CHATWATCH_CONVERSATION_IDLE_GRACE_S": "1",
                                  "CHATWATCH_CLICKHOUSE_ENABLED": str(archive).lower(),
                                  "CHATWATCH_RECORD_BATCH_WAIT_S": "0.5"})
 
