@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+from chatwatch.detectors.conversation import State
 from chatwatch.rules import SHIPPED_PACKS, load_rules_dir
 from chatwatch.settings import Settings
 from chatwatch.streams.agents.conversation import Rules, on_records
@@ -72,8 +73,6 @@ def main() -> None:
     rnd = random.Random(7)
     gc.collect()
     before = rss_mib()
-
-    from chatwatch.detectors.conversation import State
 
     def read(key: bytes) -> State:
         return State.decode(table.get(key))

@@ -361,14 +361,25 @@ def example_time(at: str) -> datetime:
     return EXAMPLE_DAY + timedelta(days=int(days.lstrip("+") or 0), hours=hours, minutes=minutes)
 
 
-def play_example(engine: ConversationEngine, lines: list[ConversationExample],
-                 message_level: Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str], bool]],
-                 until: str | None = None) -> tuple[list[Fired], State]:
+@dataclass(frozen=True)
+class Played:
+    """One line of a script as the rules saw it, and what fired then (`line`/`seen` None: the clock ran on
+    past the last line)."""
+
+    line: ConversationExample | None
+    seen: Seen | None
+    at: datetime
+    fired: list[Fired]
+
+
+def play(engine: ConversationEngine, lines: list[ConversationExample],
+         message_level: Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str], bool]],
+         until: str | None = None) -> tuple[list[Played], State]:
     """Each line through the message level (`message_level` gives the rules that fire on it, its PII types
     and whether an alerting rule fired, as the scan agent would) and then the conversation rules; the
     clock runs on to `until`, or an hour past the last line, so absences fire on silence. Per-employee
     rates are counted as the worker counts them (one employee's lines together)."""
-    state, fired, last = State(), [], EXAMPLE_DAY
+    state, steps, last = State(), [], EXAMPLE_DAY
     rates: dict[str, tuple[dict, list]] = {}
     for n, line in enumerate(lines):
         at = example_time(line.at)
@@ -378,16 +389,26 @@ def play_example(engine: ConversationEngine, lines: list[ConversationExample],
                     line.employee or ("employee" if line.sender == "employee" else None),
                     "deleted" if line.deletes else "edited" if line.edits else "message",
                     f"example-{target}" if target else None, flagged, line.text or None)
-        fired += engine.on_message("example", state, seen)
+        fired = engine.on_message("example", state, seen)
         for rule in engine.rate_events(seen):
             counts, ids = rates.setdefault(seen.employee, ({}, []))
             fired += [f for f in [RateCounter.on_event(seen.employee, counts, ids, rule, seen)] if f]
+        steps.append(Played(line, seen, at, fired))
         last = at
-    fired += engine.on_time("example", state, example_time(until) if until else last + timedelta(hours=1))
-    return fired, state
+    end = example_time(until) if until else last + timedelta(hours=1)
+    steps.append(Played(None, None, end, engine.on_time("example", state, end)))
+    return steps, state
 
 
-def status(rule: ConversationRule, state: State, now: datetime) -> str:
+def play_example(engine: ConversationEngine, lines: list[ConversationExample],
+                 message_level: Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str], bool]],
+                 until: str | None = None) -> tuple[list[Fired], State]:
+    """`play`, keeping only what fired."""
+    steps, state = play(engine, lines, message_level, until)
+    return [f for step in steps for f in step.fired], state
+
+
+def status(rule: ConversationRule, state: State) -> str:
     """Where a conversation stands for one rule, in words (`chatwatch rules explain --conversation`)."""
     if rule.absence is not None:
         clock = state.clocks.get(rule.id)

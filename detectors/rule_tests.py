@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from chatwatch.detectors.attachments import AttachmentInfo
-from chatwatch.detectors.conversation import ConversationEngine, Fired, State, example_time, play_example, status
+from chatwatch.detectors.conversation import ConversationEngine, Played, play, play_example, status
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.rules import Rule, RuleSet
@@ -91,35 +91,15 @@ def run_conversation_examples(ruleset: RuleSet, scanner: Scanner | None = None) 
         for expected, script in [(True, s) for s in rule.examples.fires] + [(False, s) for s in rule.examples.silent]:
             fired, state = play_example(engine, script, level, rule.examples.until)
             shown = Example(text=" | ".join(f"{x.at} {x.sender}: {x.text}" for x in script)[:200])
-            end = example_time(rule.examples.until or script[-1].at)
             results.append(ExampleResult(rule.id, expected, bool(fired), shown,
-                                         "; ".join(f.why for f in fired) or status(rule, state, end)))
+                                         "; ".join(f.why for f in fired) or status(rule, state)))
     return results
 
 
-@dataclass(frozen=True)
-class ScriptStep:
-    line: ConversationExample | None  # None: the clock ran on to the end
-    at: datetime
-    rules: frozenset[str]
-    pii: frozenset[str]
-    fired: list[Fired]
-
-
 def explain_conversation(ruleset: RuleSet, script: list[ConversationExample],
-                         until: str | None = None) -> tuple[list[ScriptStep], dict[str, str]]:
+                         until: str | None = None) -> tuple[list[Played], dict[str, str]]:
     """A script played line by line through every conversation rule: what each line was at the message
     level and what fired on it; then where each rule stands at the end."""
-    level = message_level(ruleset)
     engine = ConversationEngine(r for _, r in ruleset.conversation_rules())
-    steps, state = [], State()
-    for n, line in enumerate(script):
-        fired, state = play_example(engine, script[: n + 1], level, until=line.at)
-        before = sum(len(s.fired) for s in steps)
-        at = example_time(line.at)
-        rules, pii, _ = level(line, at)
-        steps.append(ScriptStep(line, at, rules | frozenset(line.rules), pii | frozenset(line.pii), fired[before:]))
-    fired, state = play_example(engine, script, level, until)
-    end = example_time(until) if until else example_time(script[-1].at) + timedelta(hours=1)
-    steps.append(ScriptStep(None, end, frozenset(), frozenset(), fired[sum(len(s.fired) for s in steps):]))
-    return steps, {r.id: status(r, state, end) for r in engine.rules}
+    steps, state = play(engine, script, message_level(ruleset), until)
+    return steps, {r.id: status(r, state) for r in engine.rules}

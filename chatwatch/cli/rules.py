@@ -137,10 +137,10 @@ def _explain_conversation(ruleset: RuleSet, path: Path) -> None:
     for col in ("at", "from", "text", "message rules", "pii", "conversation alerts"):
         table.add_column(col)
     for step in steps:
-        line = step.line
+        line, seen = step.line, step.seen
         fired = "\n".join(f"{f.rule.id}: {f.why}" for f in step.fired)
         table.add_row(step.at.strftime("%a %H:%M"), line.sender if line else "", line.text if line else "(clock runs on)",
-                      ", ".join(sorted(step.rules)), ", ".join(sorted(step.pii)), fired)
+                      ", ".join(sorted(seen.rules)) if seen else "", ", ".join(sorted(seen.pii)) if seen else "", fired)
     console.print(table)
     rules_table = Table(title="conversation rules at the end")
     for col in ("rule", "severity", "fired", "state"):

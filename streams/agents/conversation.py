@@ -47,6 +47,7 @@ class Rules:
 
     def __init__(self, current: Callable[[], RuleSet]):
         self._current, self._for = current, None
+        self._engine, self._packs = ConversationEngine([]), {}
 
     def get(self) -> tuple[ConversationEngine, dict[str, Pack]]:
         ruleset = self._current()
@@ -60,7 +61,8 @@ class Rules:
 
 def seen_of(record: dict) -> tuple[str, Seen, dict]:
     """A ScanRecord (as JSON) -> the conversation key, the message as the rules see it, and the header
-    the state keeps for alerts raised later by the timer."""
+    the state keeps for alerts raised later by the timer. Read as plain JSON, not `ScanRecord`: the scan
+    agent wrote and validated it, and a second full validation per message would double this step."""
     m = record["message"]
     kind = m["type"] if m["type"] in ("edited", "deleted") else "message"
     text = m.get("text") if record.get("text_mode") == "redacted" else None  # never raw text into alerts
