@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROLES = ("normalize", "scan", "conversation", "archive", "notify")
 
 
-FILE_SECRETS = ("redaction_key", "clickhouse_password", "notify_ack_key")  # also read from `<name>_file`
+FILE_SECRETS = ("redaction_key", "clickhouse_password", "notify_ack_key", "console_secret_key")  # also read from `<name>_file`
 
 
 class Settings(BaseSettings):
@@ -101,6 +101,30 @@ class Settings(BaseSettings):
                                              "after this long without messages, by the wall clock.")
     conversation_idle_days: float = Field(8.0, gt=0, description="A conversation's rule state is dropped after this "
                                           "long without a message (keep it longer than the longest rule window).")
+    notify_ack_link_days: float = Field(7.0, gt=0, description="Acknowledge links in notifications expire after "
+                                        "this many days.")
+    people_file: Path | None = Field(None, description="People directory (teams, their numbers and managers, "
+                                     "employees) for the console; unset: the notifications file's `directory`.")
+
+    console_host: str = Field("127.0.0.1", description="Compliance console bind address.")
+    console_port: int = Field(8090, description="Compliance console port.")
+    console_url: str | None = Field(None, description="Public URL of the console (links in notifications; https "
+                                    "there makes session cookies Secure); unset: http://console_host:console_port.")
+    console_in_worker: bool = Field(False, description="Serve the console from the worker that runs the archive "
+                                    "role: with embedded chdb that process alone can open the data folder.")
+    console_secret_key: SecretStr | None = Field(None, description="Signs console sessions and CSRF tokens; set "
+                                                 "the same on every console replica. Unset: one is kept in "
+                                                 "data_dir/console-secret-key.")
+    console_secret_key_file: Path | None = Field(None, description="File holding the console secret key (wins).")
+    console_session_idle_s: float = Field(1800.0, gt=0, description="A console session unused this long ends.")
+    console_session_max_s: float = Field(12 * 3600.0, gt=0, description="A console session ends this long after "
+                                         "login, used or not.")
+    console_login_limit: str = Field("10 per 5 minutes", description="Login attempts allowed per client address "
+                                     "and per user name (Flask-Limiter syntax); more get 429.")
+    console_trusted_proxies: int = Field(0, ge=0, description="Reverse proxies in front of the console whose "
+                                         "X-Forwarded-For/-Proto to trust (an ingress: 1).")
+    console_context_messages: int = Field(10, ge=1, le=200, description="Messages shown before and after the "
+                                          "flagged one in a case.")
     notify_tick_s: float = Field(1.0, gt=0, description="How often due notifications are looked for.")
     log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line with "
                                                                     "stable fields (stage, topic, partition, offset, reason).")

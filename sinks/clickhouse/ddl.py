@@ -42,6 +42,8 @@ class View:
 MESSAGE_IDENTITY = ("customer_user_id String DEFAULT '', group_id String DEFAULT '', historical UInt8 DEFAULT 0, "
                     "source {LC} DEFAULT 'whatsapp_cloud_api'").replace("{LC}", LC)
 ALERT_HISTORICAL = "historical UInt8 DEFAULT 0"
+ALERT_EVIDENCE = "evidence String DEFAULT ''"  # JSON list of the matched terms/labels, for highlighting
+AUDIT_SOURCE = "source String DEFAULT ''"  # where the actor was: client address (console), host (CLI)
 
 TABLES = (
     Table("schema_migrations", f"version UInt32, name String, applied_at {DT}", "ReplacingMergeTree(applied_at)",
@@ -75,6 +77,16 @@ TABLES = (
     Table("erasures", f"conversation_key String, erased_before {DT}, at {DT}, actor String",
           "ReplacingMergeTree(at)", "conversation_key"),
     Table("audit_log", f"at {DT}, actor String, action {LC}, target String, details String", "MergeTree", "at"),
+    # The compliance console: one row per decision on an alert (append-only; a case's state is its
+    # latest event, the events are its trail) and the console's local users (latest row wins).
+    Table("case_events", f"""
+        event_id String, alert_id String, conversation_key String, at {DT}, actor String, action {LC},
+        status {LC}, assignee String, reason {LC}, note String, source String""",
+          "MergeTree", "(alert_id, at, event_id)", "toYYYYMM(at)", shard_key="cityHash64(alert_id)"),
+    Table("console_users", f"""
+        username String, display_name String, email String, role {LC}, teams Array(String), password_hash String,
+        active UInt8, language {LC}, session_version UInt32, updated_at {DT}, updated_by String""",
+          "ReplacingMergeTree(updated_at)", "username", shard_key="cityHash64(username)"),
     Table("conversation_daily", f"""
         day Date, business_phone_number_id {LC}, conversation_key String,
         first_inbound AggregateFunction(minIf, {DT}, UInt8), last_inbound AggregateFunction(maxIf, {DT}, UInt8),
@@ -183,4 +195,7 @@ MIGRATIONS = (
     Migration(3, "erasure tombstones (replays cannot bring erased conversations back)", _tables(("erasures",))),
     Migration(4, "customers by user id, groups, past messages (history sync, chat exports)",
               lambda r: r.add_columns("messages", MESSAGE_IDENTITY) + r.add_columns("alerts", ALERT_HISTORICAL)),
+    Migration(5, "compliance console: case events, users, audit source, alert evidence",
+              lambda r: _tables(("case_events", "console_users"))(r) + r.add_columns("alerts", ALERT_EVIDENCE)
+              + r.add_columns("audit_log", AUDIT_SOURCE)),
 )

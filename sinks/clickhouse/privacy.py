@@ -12,6 +12,7 @@ including conversations with any known business number not archived yet.
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,9 +32,12 @@ class ErasureReport:
     rows_deleted: dict[str, int] = field(default_factory=dict)
 
 
-def audit(client: Client, actor: str, action: str, target: str, details: dict) -> None:
+def audit(client: Client, actor: str, action: str, target: str, details: dict, source: str = "") -> None:
+    """One audit event: who, what, on what, from where (`source`: the console's client address; the host
+    name for command-line actions)."""
     client.insert_json("audit_log", [{"at": utc(datetime.now(UTC)), "actor": actor, "action": action,
-                                      "target": target, "details": json.dumps(details, ensure_ascii=False)}])
+                                      "target": target, "details": json.dumps(details, ensure_ascii=False),
+                                      "source": source or f"cli@{socket.gethostname()}"}])
 
 
 def conversations_of(client: Client, customer: str) -> list[str]:

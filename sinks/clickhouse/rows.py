@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,5 +50,6 @@ def alert_rows(alert: Alert, held: bool = False) -> Rows:
         "employee_id": alert.employee_id or "", "team": "", "direction": alert.direction.value,
         "message_type": alert.message_type.value, "message_timestamp": utc(alert.message_timestamp),
         "created_at": utc(alert.created_at), "snippet": alert.snippet or "", "pii_types": sorted(alert.pii),
-        "held": int(held), "historical": int(bool(alert.historical))}]}
+        "held": int(held), "historical": int(bool(alert.historical)),
+        "evidence": json.dumps([e.model_dump(exclude_none=True) for e in alert.evidence], ensure_ascii=False)}]}
 
