@@ -19,6 +19,7 @@ from rich.table import Table
 
 from chatwatch.cli.capture import load_exports
 from chatwatch.cli.root import cli, console, err, load_settings
+from chatwatch.console.quality import WINDOWS, rule_quality
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.rules import SHIPPED_PACKS, RulePackError
 from chatwatch.rules.loader import load_rules_dir
@@ -47,6 +48,19 @@ def _client() -> Client:
 def _renderer() -> Renderer:
     s = load_settings()
     return Renderer(s.clickhouse_database, s.clickhouse_cluster, s.retention_days)
+
+
+def rule_quality_rows(client: Client, now: datetime) -> list[dict]:
+    """Rule quality flattened for a table: rates as percentages, top reasons as text."""
+    rows = []
+    for r in rule_quality(client, now):
+        row = {k: v for k, v in r.items() if k != "top_reasons" and not k.startswith("dismissal_rate")}
+        for d in WINDOWS:
+            rate = r[f"dismissal_rate_{d}d"]
+            row[f"dismissal_rate_{d}d"] = "" if rate is None else f"{rate * 100:.0f}%"
+        row["top_reasons"] = ", ".join(f"{reason} ({n})" for reason, n in r["top_reasons"])
+        rows.append(row)
+    return rows
 
 
 def parse_since(value: str, now: datetime) -> datetime:
@@ -111,13 +125,16 @@ def report_cmd(
     now: str | None = typer.Option(None, help="Pretend it is this time (ISO) — for reproducible reports."),
     fmt: str = FORMAT,
 ) -> None:
-    """Alerts by rule, severity, employee and day; response times; after-hours and unanswered; PII types."""
+    """Alerts by rule, severity, employee and day; response times; after-hours and unanswered; PII types; rule
+    quality (alerts, violations, dismissals and dismissal rate per rule over 7/30/90 days, top dismissal reasons)."""
     current = datetime.fromisoformat(now) if now else datetime.now(UTC)
     current = current if current.tzinfo else current.replace(tzinfo=UTC)
     end = parse_since(until, current) if until else current
     client = _client()
     try:
-        emit(queries.report(client, parse_since(since, current), end, current, team, unanswered_minutes), fmt)
+        sections = queries.report(client, parse_since(since, current), end, current, team, unanswered_minutes)
+        sections["rule_quality"] = rule_quality_rows(client, current)
+        emit(sections, fmt)
     finally:
         client.close()
 

@@ -1,0 +1,112 @@
+"""One case as the case page and the bundle show it: the alert, its rule, the conversation around
+the flagged message from the archive, attachment metadata and the earlier alerts of the same
+conversation or employee.
+
+Text is shown as archived. When the deployment archives raw text (ARCHIVE_TEXT=raw), it is
+redacted here before it is shown, with the same PII detector and redaction as the pipeline; the
+raw text leaves only through `reveal` (a typed reason, audited). Times are selected as text so
+chdb and a server give the same values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chatwatch.console.alert_queue import base_sql
+from chatwatch.detectors.pii import PiiDetector
+from chatwatch.detectors.redaction import redact
+from chatwatch.rules import RuleSet
+from chatwatch.sinks.clickhouse.client import Client
+from chatwatch.sinks.clickhouse.queries import quote
+
+MESSAGE_COLUMNS = ("message_id, direction, type, toString(timestamp) AS timestamp, text, text_mode, employee_id, "
+                   "attachment_mime, attachment_ext, attachment_size, attachment_sha256, pii_types, alert_ids, "
+                   "reply_to_id, target_message_id")
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    title: str
+    description: str
+    pack_title: str
+    kind: str  # "message" or the conversation rule's kind
+
+
+def rule_info(ruleset: RuleSet | None, rule_id: str) -> RuleInfo | None:
+    """The rule as the running packs define it (None when it was removed since the alert)."""
+    if ruleset is None:
+        return None
+    for pack, rule in ruleset.rules():
+        if rule.id == rule_id:
+            return RuleInfo(rule.title, rule.description, pack.pack.title, "message")
+    for pack, rule in ruleset.conversation_rules():
+        if rule.id == rule_id:
+            return RuleInfo(rule.title, rule.description, pack.pack.title, rule.kind)
+    return None
+
+
+def evidence_terms(alert: dict) -> list[str]:
+    """The keywords the rule matched (for marking them in the text)."""
+    try:
+        evidence = json.loads(alert.get("evidence") or "[]")
+    except ValueError:
+        return []
+    return [e["term"] for e in evidence if e.get("kind") == "keyword" and e.get("term")]
+
+
+def evidence_labels(alert: dict) -> list[dict[str, Any]]:
+    try:
+        return json.loads(alert.get("evidence") or "[]")
+    except ValueError:
+        return []
+
+
+def conversation(client: Client, alert: dict, around: int) -> list[dict]:
+    """Up to `around` messages before and after the flagged one, oldest first."""
+    db, key = client.database, quote(alert["conversation_key"])
+    flagged = client.query(f"SELECT timestamp, message_id FROM {db}.messages FINAL WHERE conversation_key = '{key}' "
+                           f"AND message_id = '{quote(alert['message_id'])}' LIMIT 1")
+    if not flagged:  # not archived (yet, or erased): the newest messages of the conversation
+        rows = client.query(f"SELECT {MESSAGE_COLUMNS} FROM {db}.messages FINAL WHERE conversation_key = '{key}' "
+                            f"ORDER BY timestamp DESC, message_id DESC LIMIT {int(around)}")
+        return rows[::-1]
+    at = f"(timestamp, message_id) {{}} (toDateTime64('{flagged[0]['timestamp']}', 3, 'UTC'), '{quote(alert['message_id'])}')"
+    before = client.query(f"SELECT {MESSAGE_COLUMNS} FROM {db}.messages FINAL WHERE conversation_key = '{key}' "
+                          f"AND {at.format('<')} ORDER BY timestamp DESC, message_id DESC LIMIT {int(around)}")
+    after = client.query(f"SELECT {MESSAGE_COLUMNS} FROM {db}.messages FINAL WHERE conversation_key = '{key}' "
+                         f"AND {at.format('>=')} ORDER BY timestamp, message_id LIMIT {int(around) + 1}")
+    return before[::-1] + after
+
+
+def attachments(message: dict) -> list[dict[str, Any]]:
+    return [{"mime": m, "extension": e, "size": int(s), "sha256": h} for m, e, s, h in
+            zip(message["attachment_mime"], message["attachment_ext"], message["attachment_size"],
+                message["attachment_sha256"], strict=False)]
+
+
+def earlier_alerts(client: Client, alert: dict, scope: str, limit: int = 20) -> list[dict]:
+    """Other alerts of the same conversation or the same employee, newest first."""
+    same = f"conversation_key = '{quote(alert['conversation_key'])}'"
+    if alert.get("employee_id"):
+        same = f"({same} OR employee_id = '{quote(alert['employee_id'])}')"
+    return client.query(f"SELECT alert_id, rule_id, rule_title, severity, status, toString(message_timestamp) AS "
+                        f"message_timestamp, conversation_key = '{quote(alert['conversation_key'])}' AS same_conversation "
+                        f"FROM ({base_sql(client.database)}) WHERE {same} AND alert_id != '{quote(alert['alert_id'])}' "
+                        f"AND {scope} ORDER BY message_timestamp DESC LIMIT {int(limit)}")
+
+
+class Redactor:
+    """Redacts raw archived text for display, as the pipeline redacts snippets (PII -> [TYPE])."""
+
+    def __init__(self, detector: PiiDetector | None):
+        self.detector = detector
+
+    def shown(self, message: dict, reveal: bool = False) -> str:
+        text = message.get("text") or ""
+        if message.get("text_mode") != "raw" or reveal or not text:
+            return text
+        if self.detector is None:
+            return ""  # raw text and no detector to redact it with: show nothing rather than PII
+        return redact(text, self.detector.detect(text))
