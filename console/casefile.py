@@ -11,6 +11,8 @@ chdb and a server give the same values.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,19 +67,23 @@ def evidence_labels(alert: dict) -> list[dict[str, Any]]:
 
 def conversation(client: Client, alert: dict, around: int) -> list[dict]:
     """Up to `around` messages before and after the flagged one, oldest first."""
-    db, key = client.database, quote(alert["conversation_key"])
-    flagged = client.query(f"SELECT timestamp, message_id FROM {db}.messages FINAL WHERE conversation_key = '{key}' "
-                           f"AND message_id = '{quote(alert['message_id'])}' LIMIT 1")
+    db, key, n = client.database, quote(alert["conversation_key"]), int(around)
+
+    def page(where: str, order: str, limit: int) -> list[dict]:
+        return client.query(f"SELECT {MESSAGE_COLUMNS} FROM (SELECT * FROM {db}.messages FINAL "
+                            f"WHERE conversation_key = '{key}' AND {where} ORDER BY {order} LIMIT {limit})")
+
+    flagged = client.query(f"SELECT toString(timestamp) AS at FROM {db}.messages FINAL WHERE conversation_key = "
+                           f"'{key}' AND message_id = '{quote(alert['message_id'])}' LIMIT 1")
     if not flagged:  # not archived (yet, or erased): the newest messages of the conversation
-        rows = client.query(f"SELECT {MESSAGE_COLUMNS} FROM {db}.messages FINAL WHERE conversation_key = '{key}' "
-                            f"ORDER BY timestamp DESC, message_id DESC LIMIT {int(around)}")
-        return rows[::-1]
-    at = f"(timestamp, message_id) {{}} (toDateTime64('{flagged[0]['timestamp']}', 3, 'UTC'), '{quote(alert['message_id'])}')"
-    before = client.query(f"SELECT {MESSAGE_COLUMNS} FROM {db}.messages FINAL WHERE conversation_key = '{key}' "
-                          f"AND {at.format('<')} ORDER BY timestamp DESC, message_id DESC LIMIT {int(around)}")
-    after = client.query(f"SELECT {MESSAGE_COLUMNS} FROM {db}.messages FINAL WHERE conversation_key = '{key}' "
-                         f"AND {at.format('>=')} ORDER BY timestamp, message_id LIMIT {int(around) + 1}")
-    return before[::-1] + after
+        return sorted(page("1", "timestamp DESC, message_id DESC", n), key=_order)
+    at = f"(timestamp, message_id) {{}} (toDateTime64('{flagged[0]['at']}', 3, 'UTC'), '{quote(alert['message_id'])}')"
+    return sorted(page(at.format("<"), "timestamp DESC, message_id DESC", n), key=_order) + \
+        sorted(page(at.format(">="), "timestamp, message_id", n + 1), key=_order)
+
+
+def _order(message: dict) -> tuple[str, str]:
+    return message["timestamp"], message["message_id"]
 
 
 def attachments(message: dict) -> list[dict[str, Any]]:
@@ -98,15 +104,23 @@ def earlier_alerts(client: Client, alert: dict, scope: str, limit: int = 20) -> 
 
 
 class Redactor:
-    """Redacts raw archived text for display, as the pipeline redacts snippets (PII -> [TYPE])."""
+    """Redacts raw archived text for display, as the pipeline redacts snippets (PII -> [TYPE]).
 
-    def __init__(self, detector: PiiDetector | None):
-        self.detector = detector
+    The detector (spaCy models with NER) is built at the first case shown, not at start: a worker
+    serving the console does not load a second copy of the models before its agents run."""
+
+    def __init__(self, make_detector: Callable[[], PiiDetector] | None):
+        self._make = make_detector
+        self._detector: PiiDetector | None = None
+        self._lock = threading.Lock()
 
     def shown(self, message: dict, reveal: bool = False) -> str:
         text = message.get("text") or ""
         if message.get("text_mode") != "raw" or reveal or not text:
             return text
-        if self.detector is None:
+        if self._make is None:
             return ""  # raw text and no detector to redact it with: show nothing rather than PII
-        return redact(text, self.detector.detect(text))
+        with self._lock:
+            if self._detector is None:
+                self._detector = self._make()
+        return redact(text, self._detector.detect(text))

@@ -46,7 +46,7 @@ def redactor(settings: Settings) -> Redactor:
     """Only needed when the archive keeps raw text: redacts it for display like the pipeline does."""
     if settings.archive_text != "raw":
         return Redactor(None)
-    return Redactor(PiiDetector(PiiConfig.from_settings(settings)))
+    return Redactor(lambda: PiiDetector(PiiConfig.from_settings(settings)))
 
 
 class ConsoleServer:

@@ -19,6 +19,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatwatch import logs
+from chatwatch.console.server import ConsoleServer
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.settings import Settings
@@ -154,6 +155,15 @@ def _register_archive(app: faust.App, settings: Settings, topics: TopicNames) ->
              settings.clickhouse_url or settings.clickhouse_path, applied or "none")
     record.register(app, topics, ArchiveWriter(client), ArchiveGuard(client), settings.record_batch_size,
                     settings.record_batch_wait_s)
+    if settings.console_in_worker:
+        # embedded chdb serves its folder to one process: this one, so the console shares its client
+        server = ConsoleServer(settings, client).start()
+        log.info("compliance console on %s (served by this worker)", server.url)
+
+        async def stop_console() -> None:
+            await asyncio.to_thread(server.stop)
+
+        app.before_stop.append(stop_console)
 
 
 def scan_options(settings: Settings) -> scan.ScanOptions:

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from chatwatch.sinks.clickhouse.client import ChdbClient
+from chatwatch.sinks.clickhouse.ddl import Renderer
+from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.streams.demo.stack import LocalStack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +41,22 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Loc
     with LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=tmp_path_factory.mktemp("stack-logs"),
                     extra_env={"CHATWATCH_STUCK_PARTITION_AFTER_S": "5"}) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def chdb_session(tmp_path_factory: pytest.TempPathFactory):
+    """chdb serves one data folder per process: one for the whole test session (every module shares it)."""
+    client = ChdbClient(tmp_path_factory.mktemp("chdb"), "unused")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db(chdb_session: ChdbClient):
+    """A fresh, migrated database for one test."""
+    chdb_session.database = f"t_{uuid.uuid4().hex[:10]}"
+    migrate(chdb_session, Renderer(chdb_session.database, retention_days=365))
+    return chdb_session
 
 
 @pytest.fixture

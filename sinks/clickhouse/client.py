@@ -55,6 +55,12 @@ class ChdbClient:
         except RuntimeError as exc:
             raise ClickHouseError(f"cannot open embedded ClickHouse at {path}: {exc}") from None
 
+    def with_database(self, database: str) -> ChdbClient:
+        """Another default database on the same session (the process's one chdb folder); do not close it."""
+        other = object.__new__(ChdbClient)
+        other.__dict__.update(self.__dict__, database=database, _arrow_types={})
+        return other
+
     def _run(self, sql: str, fmt: str = "CSV") -> Any:
         with self._lock:
             try:

@@ -25,22 +25,6 @@ T0 = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # a Wednesday
 BIZ = "106540352242922"
 
 
-@pytest.fixture(scope="session")
-def chdb_session(tmp_path_factory: pytest.TempPathFactory):
-    """chdb serves one data folder per process: one for the whole test session."""
-    client = ChdbClient(tmp_path_factory.mktemp("chdb"), "unused")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def db(chdb_session: ChdbClient):
-    """A fresh, migrated database for one test."""
-    chdb_session.database = f"t_{uuid.uuid4().hex[:10]}"
-    migrate(chdb_session, Renderer(chdb_session.database, retention_days=365))
-    return chdb_session
-
-
 def message(mid: str, customer: str, direction: str, at: datetime, text: str = "ok") -> Message:
     return Message(message_id=mid, business_phone_number_id=BIZ, business_display_number="5215550001111",
                    customer_wa_id=customer, conversation_key=conversation_key(BIZ, customer),
