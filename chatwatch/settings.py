@@ -112,6 +112,9 @@ class Settings(BaseSettings):
                                     "there makes session cookies Secure); unset: http://console_host:console_port.")
     console_in_worker: bool = Field(False, description="Serve the console from the worker that runs the archive "
                                     "role: with embedded chdb that process alone can open the data folder.")
+    console_notify_url: str | None = Field(None, description="HTTP address (worker port) of the worker running "
+                                           "the notify role, told of acknowledgements so escalations stop; unset: "
+                                           "this worker's own port when the console runs in the worker.")
     console_secret_key: SecretStr | None = Field(None, description="Signs console sessions and CSRF tokens; set "
                                                  "the same on every console replica. Unset: one is kept in "
                                                  "data_dir/console-secret-key.")

@@ -180,6 +180,9 @@ WORDS: dict[str, tuple[str, str, str]] = {
                  "fica atribuído a você e o alerta não é escalado.", "Acknowledging assigns the case to you and stops "
                  "the alert from escalating."),
     "ack_done": ("Recepción confirmada.", "Recebimento confirmado.", "Acknowledged."),
+    "ack_not_forwarded": ("El aviso no llegó al servicio de notificaciones: la alerta aún puede escalarse.",
+                          "O aviso não chegou ao serviço de notificações: o alerta ainda pode ser escalado.",
+                          "The notification service could not be told: the alert may still escalate."),
     "link_invalid": ("El enlace no es válido o venció. Abra el caso desde la lista.", "O link é inválido ou "
                      "expirou. Abra o caso pela lista.", "This link is invalid or has expired. Open the case from the "
                      "list."),

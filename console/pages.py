@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -255,9 +258,27 @@ def acknowledge(alert_id: str):
         cases.act(ctx().client, alert, "acknowledge", user().username, source=client_address(),
                   current=cases.CaseState(alert["status"], alert["assignee"], alert["reason"]))
         flash(t("ack_done"), "ok")
+        if not notify_acknowledged(alert_id, request.values["x"], request.values["t"]):
+            flash(t("ack_not_forwarded"), "warning")
     except cases.CaseError as exc:
         flash(str(exc), "error")
     return redirect(url_for("pages.case", alert_id=alert_id))
+
+
+def notify_acknowledged(alert_id: str, expires: str, token: str) -> bool:
+    """Tell the notify worker, so the alert does not escalate (the link's own signature authorizes it)."""
+    settings = ctx().settings
+    base = settings.console_notify_url or (f"http://{settings.worker_host}:{settings.worker_port}"
+                                           if settings.console_in_worker else None)
+    if not base or (settings.notify_config is None and settings.console_notify_url is None):
+        return True  # no notifications here: nothing escalates
+    query = urllib.parse.urlencode({"x": expires, "t": token})
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{base.rstrip('/')}/ack/{alert_id}?{query}", data=b"",
+                                                           method="POST"), timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 @pages.app_template_filter("details")

@@ -161,8 +161,10 @@ class NotifyConfig(StrictModel):
     digest: Digest | None = None
     escalation: Escalation | None = None
     directory: Path | None = Field(None, description="People directory (YAML or CSV), relative to this file.")
-    link_template: str = Field("", description="e.g. https://chatwatch.example.com/alerts/{alert_id}")
-    ack_base_url: str = Field("", description="Public URL of the worker, for acknowledge links.")
+    link_template: str = Field("", description="Where 'open' links go, e.g. https://wiki.example.com/{rule_id}; "
+                               "unset: the case in the console (ack_base_url).")
+    ack_base_url: str = Field("", description="Public URL of the compliance console: 'review' buttons open the "
+                              "case there and acknowledge links land on its acknowledge page.")
     default_group_by: list[str] = Field(default_factory=lambda: ["rule_id", "employee"])
     default_group_wait_s: float = 30.0
     default_group_interval_s: float = 300.0

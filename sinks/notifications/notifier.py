@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from chatwatch.records import Alert
-from chatwatch.sinks.notifications import grouping, metrics, render
+from chatwatch.sinks.notifications import ack, grouping, metrics, render
 from chatwatch.sinks.notifications.channels import Outcome, deliver
 from chatwatch.sinks.notifications.config import NotifyConfig
 from chatwatch.sinks.notifications.directory import Directory
@@ -52,9 +51,10 @@ def notification_id(receiver: str, group_key: str, at: float) -> str:
 class Notifier:
     def __init__(self, config: NotifyConfig, directory: Directory, state: MutableMapping[str, Any],
                  dead_letter: DeadLetter, ack_key: bytes = b"", clock: Callable[[], float] = time.time,
-                 sleep: Callable = asyncio.sleep):
+                 sleep: Callable = asyncio.sleep, ack_link_days: float = 7.0):
         self.config, self.directory, self.state = config, directory, state
         self.dead_letter, self.ack_key, self.clock, self.sleep = dead_letter, ack_key, clock, sleep
+        self.ack_link_days = ack_link_days
         self.queues: dict[str, asyncio.Queue] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.outcomes: list[tuple[str, Outcome]] = []  # recent results, for `notify test` and tests
@@ -138,11 +138,10 @@ class Notifier:
 
     # --- acknowledge ----------------------------------------------------------------------------
 
-    def ack_token(self, alert_id: str) -> str:
-        return hmac.new(self.ack_key, alert_id.encode(), hashlib.sha256).hexdigest()[:32]
-
-    def ack(self, alert_id: str, token: str) -> bool:
-        if not self.ack_key or not hmac.compare_digest(self.ack_token(alert_id), token):
+    def ack(self, alert_id: str, expires: str, token: str) -> bool:
+        """Mark an alert acknowledged (no escalation) when the link's signature and expiry hold. The
+        console calls this after a person confirmed on its acknowledge page (see ack.py)."""
+        if not ack.valid(self.ack_key, alert_id, expires, token, self.clock()):
             return False
         entry = self.state.get("esc:" + alert_id)
         if entry is not None:
@@ -151,12 +150,16 @@ class Notifier:
         return True
 
     def links(self, summary: dict[str, Any]) -> dict[str, str]:
+        """'open': the case in the console; 'ack': the console's acknowledge page (signed, expiring)."""
         out = {}
+        console = self.config.ack_base_url.rstrip("/")
         if self.config.link_template:
             out["open"] = self.config.link_template.format(**summary)
+        elif console:
+            out["open"] = f"{console}/cases/{summary['alert_id']}"
         esc = self.config.escalation
-        if self.config.ack_base_url and self.ack_key and esc and summary["severity"] in esc.severities:
-            out["ack"] = f"{self.config.ack_base_url.rstrip('/')}/ack/{summary['alert_id']}?t={self.ack_token(summary['alert_id'])}"
+        if console and self.ack_key and esc and summary["severity"] in esc.severities:
+            out["ack"] = ack.link(console, self.ack_key, summary["alert_id"], self.clock(), self.ack_link_days)
         return out
 
     # --- sending --------------------------------------------------------------------------------

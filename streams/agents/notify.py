@@ -3,8 +3,9 @@
 Alerts are forwarded to a one-partition topic so a single worker owns the notification state,
 kept in a Faust table with a changelog (restarts and rebalances restore it). A timer hands due
 notifications to per-receiver sender tasks; deliveries that fail after their retries go to the
-notifications dead-letter topic. `GET /ack/{alert_id}?t=…` acknowledges a critical alert so it
-does not escalate. The people directory is reloaded when its file changes.
+notifications dead-letter topic. `POST /ack/{alert_id}?x=…&t=…` (a signed, expiring link's
+arguments; the console posts it after a person confirmed) acknowledges a critical alert so it does
+not escalate. The people directory is reloaded when its file changes.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
                                           topics.notify_deadletter, "notify", None, None)])
 
     key = settings.notify_ack_key.get_secret_value().encode() if settings.notify_ack_key else b""
-    notifier = Notifier(config, load_directory(directory_path), table, dead_letter, ack_key=key)
+    notifier = Notifier(config, load_directory(directory_path), table, dead_letter, ack_key=key,
+                        ack_link_days=settings.notify_ack_link_days)
     directory_stamp = {"mtime": _mtime(directory_path)}
 
     def forward(record: Any) -> list[Output]:
@@ -87,11 +89,12 @@ def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
         await notifier.tick()
 
     @app.page("/ack/{alert_id}")
-    async def ack(self: Any, request: Any, alert_id: str) -> Any:
-        if not owns_notifications(app, topics):
-            return self.text("this worker does not own notifications now; retry shortly\n", status=503)
-        ok = notifier.ack(alert_id, request.query.get("t", ""))
-        return self.text("acknowledged\n" if ok else "invalid link\n", status=200 if ok else 403)
+    class Ack(faust.web.View):  # POST only: a link fetched by a mail scanner must not acknowledge anything
+        async def post(self, request: Any, alert_id: str) -> Any:
+            if not owns_notifications(app, topics):
+                return self.text("this worker does not own notifications now; retry shortly\n", status=503)
+            ok = notifier.ack(alert_id, request.query.get("x", ""), request.query.get("t", ""))
+            return self.text("acknowledged\n" if ok else "invalid link\n", status=200 if ok else 403)
 
     return notifier
 

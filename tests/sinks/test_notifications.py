@@ -191,7 +191,9 @@ def test_critical_escalates_unless_acknowledged():
         await n.drain()
         link = n.links(sent[0][1]["alerts"][0])["ack"]
         alert_id = link.split("/ack/")[1].split("?")[0]
-        assert not n.ack(alert_id, "forged") and n.ack(alert_id, link.split("t=")[1])
+        expires, token = link.split("x=")[1].split("&t=")
+        assert not n.ack(alert_id, expires, "forged") and n.ack(alert_id, expires, token)
+        assert not n.ack(alert_id, str(int(NOW) - 1), token)  # expired (and not signed for that expiry)
         clock.t = NOW + 901
         await n.tick()
         await n.drain()
