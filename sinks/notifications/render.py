@@ -32,17 +32,31 @@ def context_lines(a: dict[str, Any], tz: str) -> list[str]:
 
 TEXT = {
     "es": {"alerts": "alertas", "employee": "Empleado", "team": "Equipo", "customer": "Cliente", "time": "Hora",
-           "severity": "Severidad", "open": "Abrir", "ack": "Confirmar recepción", "digest": "Resumen",
-           "more": "y {n} más", "test": "Notificación de prueba de chatwatch"},
+           "severity": "Severidad", "open": "Revisar en la consola", "ack": "Confirmar recepción", "digest": "Resumen",
+           "more": "y {n} más", "test": "Notificación de prueba de chatwatch", "excerpt": "Mensaje (datos personales "
+           "ocultos)", "earlier": "Antes en la conversación", "footer": "Enviado por chatwatch a {to}. El texto "
+           "no incluye datos personales: ábralo en la consola para ver el caso.",
+           "sev": {"critical": "Crítica", "high": "Alta", "medium": "Media", "low": "Baja", "info": "Informativa"}},
     "pt": {"alerts": "alertas", "employee": "Funcionário", "team": "Equipe", "customer": "Cliente", "time": "Hora",
-           "severity": "Severidade", "open": "Abrir", "ack": "Confirmar recebimento", "digest": "Resumo",
-           "more": "e mais {n}", "test": "Notificação de teste do chatwatch"},
+           "severity": "Severidade", "open": "Revisar no console", "ack": "Confirmar recebimento", "digest": "Resumo",
+           "more": "e mais {n}", "test": "Notificação de teste do chatwatch", "excerpt": "Mensagem (dados pessoais "
+           "ocultos)", "earlier": "Antes na conversa", "footer": "Enviado pelo chatwatch para {to}. O texto não "
+           "inclui dados pessoais: abra no console para ver o caso.",
+           "sev": {"critical": "Crítica", "high": "Alta", "medium": "Média", "low": "Baixa", "info": "Informativa"}},
     "en": {"alerts": "alerts", "employee": "Employee", "team": "Team", "customer": "Customer", "time": "Time",
-           "severity": "Severity", "open": "Open", "ack": "Acknowledge", "digest": "Digest",
-           "more": "and {n} more", "test": "chatwatch test notification"},
+           "severity": "Severity", "open": "Review in the console", "ack": "Acknowledge", "digest": "Digest",
+           "more": "and {n} more", "test": "chatwatch test notification", "excerpt": "Message (personal data "
+           "hidden)", "earlier": "Earlier in the conversation", "footer": "Sent by chatwatch to {to}. The text "
+           "carries no personal data: open the console to see the case.",
+           "sev": {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low", "info": "Info"}},
 }
 SHOWN = 5  # alerts listed in one notification
-SLACK_COLORS = {"critical": "#b00020", "high": "#e65100", "medium": "#f9a825", "low": "#1565c0", "info": "#607d8b"}
+SLACK_COLORS = {"critical": "#b00020", "high": "#d84315", "medium": "#b26a00", "low": "#1565c0", "info": "#546e7a"}
+TEAMS_COLORS = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Accent", "info": "Default"}
+
+
+def severity_word(severity: str, lang: str) -> str:
+    return TEXT[lang]["sev"].get(severity, severity)
 
 
 def local_time(iso: str, tz: str) -> str:
@@ -69,7 +83,7 @@ def headline(n: dict[str, Any], lang: str) -> str:
     first = n["alerts"][0]
     count = f"{n['count']} × " if n["count"] > 1 else ""
     prefix = f"{t['digest']}: " if n.get("digest") else ""
-    return f"{prefix}[{first['severity'].upper()}] {count}{first['rule_title']} — {first['employee']}"
+    return f"{prefix}[{severity_word(first['severity'], lang).upper()}] {count}{first['rule_title']} — {first['employee']}"
 
 
 def _lines(n: dict[str, Any], r: Receiver) -> list[dict[str, str]]:
@@ -77,6 +91,9 @@ def _lines(n: dict[str, Any], r: Receiver) -> list[dict[str, str]]:
 
 
 def email(n: dict[str, Any], r: Receiver, link_for) -> EmailMessage:
+    """A mail that reads well in Outlook, Gmail and on a phone: one column, tables for layout, inline CSS
+    only (mail clients drop <style>), the severity in the receiver's language and colour, labelled facts,
+    the redacted excerpt with the matched words marked and one "review in the console" button."""
     t = TEXT[r.language]
     msg = EmailMessage()
     msg["Subject"] = "[chatwatch] " + headline(n, r.language)
@@ -84,30 +101,67 @@ def email(n: dict[str, Any], r: Receiver, link_for) -> EmailMessage:
     msg["To"] = ", ".join(r.to)
     if n.get("id"):  # the same id when a notification is sent again after a crash: mail systems dedupe on it
         msg["Message-ID"] = f"<{n['id']}@chatwatch>"
-    text, rows = [], []
+    text, cards = [], []
     for a in _lines(n, r):
         links = link_for(a)
-        text.append(f"- {a['time']} · {a['severity']} · {a['rule_title']}\n  {t['employee']}: {a['employee']} · "
+        severity = severity_word(a["severity"], r.language)
+        text.append(f"- {severity} · {a['rule_title']} · {a['time']}\n  {t['employee']}: {a['employee']} · "
                     f"{t['team']}: {a.get('team') or '—'} · {t['customer']}: {a['customer_masked']}\n"
                     + "".join(f"    {line}\n" for line in context_lines(a, r.timezone))
-                    + f"  «{marked(a['snippet'], a['terms'], '[', ']')}»\n" + "".join(f"  {k}: {v}\n" for k, v in links.items()))
-        anchors = " ".join('<a href="%s">%s</a>' % (html.escape(u), html.escape(t[k])) for k, u in links.items())
-        rows.append(f"<tr><td>{html.escape(a['time'])}</td><td><b>{html.escape(a['severity'])}</b></td>"
-                    f"<td>{html.escape(a['rule_title'])}</td><td>{html.escape(a['employee'])}</td>"
-                    f"<td>{html.escape(a['customer_masked'])}</td>"
-                    f"<td>{''.join('<small>%s</small><br>' % html.escape(c) for c in context_lines(a, r.timezone))}"
-                    f"{marked(a['snippet'], a['terms'], '<mark>', '</mark>', html.escape)}</td>"
-                    f"<td>{anchors}</td></tr>")
+                    + f"  «{marked(a['snippet'], a['terms'], '[', ']')}»\n" + "".join(f"  {t[k]}: {v}\n" for k, v in links.items()))
+        cards.append(_email_card(a, severity, links, r, t))
     more = n["count"] - SHOWN
     if more > 0:
         text.append(t["more"].format(n=more))
     msg.set_content(headline(n, r.language) + "\n\n" + "\n".join(text))
+    title = html.escape(headline(n, r.language))
     msg.add_alternative(
-        f"<html><body><h3>{html.escape(headline(n, r.language))}</h3><table border='1' cellpadding='4'>"
-        f"<tr><th>{t['time']}</th><th>{t['severity']}</th><th></th><th>{t['employee']}</th><th>{t['customer']}</th>"
-        f"<th></th><th></th></tr>{''.join(rows)}</table>"
-        + (f"<p>{html.escape(t['more'].format(n=more))}</p>" if more > 0 else "") + "</body></html>", subtype="html")
+        f'<!doctype html><html lang="{r.language}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>'
+        f'<body style="margin:0;padding:0;background:#f3f5f8;">'
+        f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f3f5f8;">'
+        f'<tr><td align="center" style="padding:16px 8px;">'
+        f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:600px;'
+        f'font-family:Arial,Helvetica,sans-serif;color:#1c2430;">'
+        f'<tr><td style="padding:12px 16px;background:#14213d;color:#ffffff;font-size:16px;font-weight:bold;'
+        f'border-radius:6px 6px 0 0;">chatwatch · {title}</td></tr>'
+        + "".join(cards)
+        + (f'<tr><td style="padding:8px 16px;font-size:14px;">{html.escape(t["more"].format(n=more))}</td></tr>'
+           if more > 0 else "")
+        + f'<tr><td style="padding:12px 16px;font-size:12px;color:#5b6675;">'
+        f'{html.escape(t["footer"].format(to=", ".join(r.to)))}</td></tr>'
+        f'</table></td></tr></table></body></html>', subtype="html")
     return msg
+
+
+def _email_card(a: dict[str, Any], severity: str, links: dict[str, str], r: Receiver, t: dict[str, Any]) -> str:
+    color = SLACK_COLORS.get(a["severity"], "#546e7a")
+    esc = html.escape
+    facts = "".join(
+        f'<tr><td style="padding:2px 12px 2px 0;color:#5b6675;font-size:13px;white-space:nowrap;">{esc(label)}</td>'
+        f'<td style="padding:2px 0;font-size:13px;">{esc(str(value))}</td></tr>'
+        for label, value in ((t["employee"], a["employee"]), (t["team"], a.get("team") or "—"),
+                             (t["customer"], a["customer_masked"]), (t["time"], a["time"])))
+    earlier = "".join(f'<div style="font-size:12px;color:#5b6675;">{esc(line)}</div>'
+                      for line in context_lines(a, r.timezone))
+    earlier = (f'<div style="margin:8px 0 2px;font-size:12px;color:#5b6675;">{esc(t["earlier"])}</div>{earlier}'
+               if earlier else "")
+    excerpt = marked(a["snippet"], a["terms"], '<mark style="background:#ffe08a;padding:0 2px;">', "</mark>", esc)
+    button = (f'<a href="{esc(links["open"])}" style="display:inline-block;background:#0b5cad;color:#ffffff;'
+              f'text-decoration:none;font-weight:bold;font-size:14px;padding:10px 18px;border-radius:4px;">'
+              f'{esc(t["open"])}</a>' if "open" in links else "")
+    ack = (f' <a href="{esc(links["ack"])}" style="font-size:13px;color:#0b5cad;margin-left:12px;">{esc(t["ack"])}</a>'
+           if "ack" in links else "")
+    return (f'<tr><td style="background:#ffffff;padding:16px;border-left:6px solid {color};'
+            f'border-bottom:1px solid #d8dde5;">'
+            f'<span style="display:inline-block;background:{color};color:#ffffff;font-size:12px;font-weight:bold;'
+            f'padding:2px 8px;border-radius:10px;">{esc(severity)}</span>'
+            f'<div style="font-size:16px;font-weight:bold;margin:6px 0 8px;">{esc(a["rule_title"])}</div>'
+            f'<table role="presentation" cellpadding="0" cellspacing="0">{facts}</table>{earlier}'
+            f'<div style="margin:10px 0 4px;font-size:12px;color:#5b6675;">{esc(t["excerpt"])}</div>'
+            f'<div style="background:#fffaf0;border-left:4px solid #ffc845;padding:8px 12px;font-size:14px;">'
+            f'{excerpt}</div>'
+            f'<div style="margin-top:12px;">{button}{ack}</div></td></tr>')
 
 
 def slack(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
@@ -116,9 +170,10 @@ def slack(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
     for a in _lines(n, r):
         links = link_for(a)
         blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*{t['severity']}:* {a['severity']}"},
+            {"type": "mrkdwn", "text": f"*{t['severity']}:* {severity_word(a['severity'], r.language)}"},
             {"type": "mrkdwn", "text": f"*{t['time']}:* {a['time']}"},
             {"type": "mrkdwn", "text": f"*{t['employee']}:* {a['employee']}"},
+            {"type": "mrkdwn", "text": f"*{t['team']}:* {a.get('team') or '—'}"},
             {"type": "mrkdwn", "text": f"*{t['customer']}:* {a['customer_masked']}"}]})
         if a.get("context"):
             blocks.append({"type": "context", "elements": [
@@ -126,21 +181,25 @@ def slack(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "> " + marked(a["snippet"], a["terms"], "*", "*")}})
         if links:
             blocks.append({"type": "actions", "elements": [
-                {"type": "button", "text": {"type": "plain_text", "text": t[k]}, "url": u} for k, u in links.items()]})
+                {"type": "button", "text": {"type": "plain_text", "text": t[k]}, "url": u,
+                 **({"style": "primary"} if k == "open" else {})} for k, u in links.items()]})
     if n["count"] > SHOWN:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": t["more"].format(n=n["count"] - SHOWN)}]})
-    return {"text": headline(n, r.language), "blocks": blocks}
+    color = SLACK_COLORS.get(n["alerts"][0]["severity"], "#546e7a")  # the colour bar beside the message
+    return {"text": headline(n, r.language), "attachments": [{"color": color, "blocks": blocks}]}
 
 
 def teams(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
     """An Adaptive Card wrapped the way Teams workflow ("Post to a channel when a webhook request is received") expects."""
     t = TEXT[r.language]
     body: list[dict[str, Any]] = [{"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
+                                   "color": TEAMS_COLORS.get(n["alerts"][0]["severity"], "Default"),
                                    "text": headline(n, r.language)}]
     actions = []
     for a in _lines(n, r):
         body.append({"type": "FactSet", "facts": [
-            {"title": t["severity"], "value": a["severity"]}, {"title": t["time"], "value": a["time"]},
+            {"title": t["severity"], "value": severity_word(a["severity"], r.language)},
+            {"title": t["time"], "value": a["time"]},
             {"title": t["employee"], "value": a["employee"]}, {"title": t["team"], "value": a.get("team") or "—"},
             {"title": t["customer"], "value": a["customer_masked"]}]})
         for line in context_lines(a, r.timezone):

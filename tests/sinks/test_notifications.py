@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -337,9 +338,11 @@ def test_email_through_a_real_smtp_server(smtp_server):
     (envelope,) = inbox.messages
     msg = message_from_bytes(envelope.content, policy=default_policy)
     assert envelope.rcpt_tos == ["gerente@example.com"]
-    assert msg["Subject"].startswith("[chatwatch] [MEDIUM] 7 × Mover a un canal personal")
+    assert msg["Subject"].startswith("[chatwatch] [MEDIA] 7 × Mover a un canal personal")  # the receiver's words
     html_part = msg.get_body(("html",)).get_content()
-    assert "<mark>mi número personal</mark>" in html_part and "https://cw.example.com/alerts/al-" in html_part
+    assert re.search(r"<mark[^>]*>mi número personal</mark>", html_part) and "https://cw.example.com/alerts/al-" in html_part
+    assert "Revisar en la consola" in html_part and ">Media<" in html_part and "#b26a00" in html_part  # colour of medium
+    assert "<style" not in html_part and ">Empleado<" in html_part  # inline CSS only; labelled facts
     assert "[mi número personal]" in msg.get_body(("plain",)).get_content()
 
 
@@ -421,7 +424,9 @@ def test_failures_go_to_the_dead_letter_and_a_slow_channel_does_not_block_others
         return dead, broken, fast
 
     dead, broken, _fast = run(scenario())
-    assert dict(dead) == {"broken": "http 500", "slow": "TimeoutError", "refused": "ClientConnectorError", "bad": "http 404"}
+    reasons = {name: reason.split(":")[0] for name, reason in dead}
+    assert reasons == {"broken": "http 500", "slow": "http_timeout", "refused": "http_unreachable", "bad": "http 404"}
+    assert "no such webhook" in dict(dead)["bad"]
     assert len(broken.requests) == 3
 
 
@@ -441,7 +446,7 @@ def test_notify_test_cli_sends_through_a_real_receiver(tmp_path, smtp_server):
     assert ok.exit_code == 0, ok.output
     assert "Mover para um canal pessoal" in message_from_bytes(inbox.messages[0].content, policy=default_policy)["Subject"]
     failed = CliRunner().invoke(cli, ["notify", "test", "dead", "--config", str(path)])
-    assert failed.exit_code == 1 and "ClientConnectorError" in failed.output
+    assert failed.exit_code == 1 and "cannot connect to 127.0.0.1" in failed.output
     unknown = CliRunner().invoke(cli, ["notify", "test", "nobody", "--config", str(path)])
     assert unknown.exit_code == 2
 
@@ -457,3 +462,23 @@ def test_the_documented_example_configuration_loads():
     critical = alert(1, severity="critical", number="277321005464405")
     names = sorted(d.receiver for d in route(cfg, labels_of(critical, directory), directory))
     assert names == ["joao-teams", "siem"]
+
+
+def test_a_failed_send_says_why_a_person_can_act_on(smtp_server):
+    """A real SMTP server without STARTTLS, a closed port, a webhook URL that answers 404."""
+    controller, _ = smtp_server
+    closed = free_port()
+    cfg = config([{"name": "tls", "channel": "email", "to": ["a@example.com"], "max_attempts": 1,
+                   "email": {"host": "127.0.0.1", "port": controller.port, "starttls": True}},
+                  {"name": "down", "channel": "email", "to": ["a@example.com"], "max_attempts": 1, "timeout_s": 2,
+                   "email": {"host": "127.0.0.1", "port": closed, "starttls": False}},
+                  {**HOOK, "name": "gone", "url": f"http://127.0.0.1:{controller.port}/nope", "max_attempts": 1}],
+                 {"receivers": ["tls"]})
+
+    async def scenario():
+        n = Notifier(cfg, DIRECTORY, {}, lambda *a: asyncio.sleep(0), clock=Clock(), sleep=no_sleep)
+        return [await n.send(name, _notification()) for name in ("tls", "down")]
+
+    tls, down = run(scenario())
+    assert not tls.ok and "does not offer STARTTLS" in tls.reason and "tls: true" in tls.reason
+    assert not down.ok and down.reason.startswith("smtp_unreachable: cannot connect to 127.0.0.1")
