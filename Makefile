@@ -1,6 +1,7 @@
 # chatwatch developer entry points. `make demo` and `make test` work on a fresh machine with
 # Python 3.11+, Java 17 and Maven (scripts/kafka-local installs the last two with apt if missing);
-# `make test` also needs Go, to build helm and promtool once for the chart tests.
+# `make test` also needs Go, to build helm and promtool once for the chart tests, and Debian's
+# chromium for the console's browser tests (installed with apt-get when run as root).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,7 +20,7 @@ PROMTOOL_VERSION ?= v0.304.2
 PROMTOOL ?= $(HOME)/.cache/chatwatch/bin/promtool
 export PROMTOOL_BIN := $(PROMTOOL)
 
-.PHONY: venv install kafka-start kafka-stop demo test lint clean helm promtool image
+.PHONY: venv install kafka-start kafka-stop demo test lint clean helm promtool image browser
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "chatwatch needs Python 3.11+")'
@@ -66,7 +67,18 @@ $(PROMTOOL):
 
 promtool: $(PROMTOOL)
 
-test: install $(HELM) $(PROMTOOL)
+# The console's browser tests drive Debian's chromium (Playwright is pointed at it; no browser is
+# downloaded at run time). Installed with apt-get when missing and allowed (root).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
+
+browser: $(CHROMIUM)
+
+test: install $(HELM) $(PROMTOOL) $(CHROMIUM)
 	scripts/kafka-local start
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; scripts/kafka-local stop; exit $$status
 

@@ -124,6 +124,30 @@ def test_with_a_clickhouse_server_the_archive_scales_and_ingress_and_monitoring_
     assert {"name": "CW_SMTP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "chatwatch", "key": "smtp-password"}}} in env
 
 
+def test_the_console_is_served_by_the_archive_pod_or_its_own_deployment(helm: str, tmp_path: Path):
+    """Embedded chdb: one process owns the data folder, so the archive pod serves the console; with a
+    ClickHouse server the console is a Deployment of its own, telling the archive worker of acks."""
+    embedded = render(helm, tmp_path, {"console": {"url": "https://cw.example.com"}})
+    assert "t-console" not in by_kind(embedded, "Deployment")
+    worker = by_kind(embedded, "Deployment")["t-archive"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in worker["env"]}
+    assert env["CHATWATCH_CONSOLE_IN_WORKER"] == "true" and env["CHATWATCH_CONSOLE_URL"] == "https://cw.example.com"
+    assert {"name": "console", "containerPort": 8090} in worker["ports"]
+    assert by_kind(embedded, "Service")["t-console"]["spec"]["selector"]["app.kubernetes.io/component"] == "archive"
+
+    served = render(helm, tmp_path, {"clickhouse": {"url": "https://ch.internal:8443"},
+                                     "secrets": {"optionalKeys": ["console-secret-key"]}})
+    console = by_kind(served, "Deployment")["t-console"]
+    container = console["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["args"] == ["console"] and console["spec"]["replicas"] == 2
+    assert env["CHATWATCH_CONSOLE_SECRET_KEY_FILE"] == "/var/run/secrets/chatwatch/console-secret-key"
+    assert env["CHATWATCH_CONSOLE_NOTIFY_URL"] == "http://t-archive:6066"
+    assert "CHATWATCH_CONSOLE_IN_WORKER" not in {e["name"] for e in
+                                                 by_kind(served, "Deployment")["t-archive"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert by_kind(served, "Service")["t-console"]["spec"]["selector"]["app.kubernetes.io/component"] == "console"
+
+
 RULES_FILE = CHART / "files" / "prometheus-rules.yaml"
 
 

@@ -65,9 +65,19 @@ imagePullSecrets: {{- toYaml . | nindent 2 }}
 {{- end -}}
 
 {{- define "chatwatch.optionalSecretEnv" -}}
-{{- $envs := dict "redaction-key" "CHATWATCH_REDACTION_KEY_FILE" "notify-ack-key" "CHATWATCH_NOTIFY_ACK_KEY_FILE" "clickhouse-password" "CHATWATCH_CLICKHOUSE_PASSWORD_FILE" }}
+{{- $envs := dict "redaction-key" "CHATWATCH_REDACTION_KEY_FILE" "notify-ack-key" "CHATWATCH_NOTIFY_ACK_KEY_FILE" "clickhouse-password" "CHATWATCH_CLICKHOUSE_PASSWORD_FILE" "console-secret-key" "CHATWATCH_CONSOLE_SECRET_KEY_FILE" }}
 {{- range .Values.secrets.optionalKeys }}
 - name: {{ get $envs . }}
   value: /var/run/secrets/chatwatch/{{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* The console's own settings, in the archive pod (embedded ClickHouse) or its Deployment. */}}
+{{- define "chatwatch.consoleEnv" -}}
+- {name: CHATWATCH_CONSOLE_HOST, value: "0.0.0.0"}
+- {name: CHATWATCH_CONSOLE_PORT, value: {{ .Values.console.port | quote }}}
+- {name: CHATWATCH_CONSOLE_TRUSTED_PROXIES, value: {{ .Values.console.trustedProxies | quote }}}
+{{- if .Values.console.url }}
+- {name: CHATWATCH_CONSOLE_URL, value: {{ .Values.console.url | quote }}}
 {{- end }}
 {{- end -}}
