@@ -6,6 +6,7 @@ Layers, bottom to top (a module may import its own layer and the layers below it
     rules     chatwatch.rules
     detectors chatwatch.detectors
     sinks     chatwatch.sinks
+    console   chatwatch.console
     streams   chatwatch.streams
     cli       chatwatch.cli
 
@@ -29,7 +30,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-LAYERS = ["records", "rules", "detectors", "sinks", "streams", "cli"]
+LAYERS = ["records", "rules", "detectors", "sinks", "console", "streams", "cli"]
 BOTTOM = {"chatwatch", "chatwatch.records", "chatwatch.settings"}
 FAUST_ALLOWED = ("chatwatch.streams.app", "chatwatch.streams.agents")
 
@@ -181,7 +182,8 @@ def test_checker_reports_an_upward_import_and_a_cycle(tmp_path: Path):
     ]
 
 
-@pytest.mark.parametrize("name", ["chatwatch.streams", "chatwatch.rules", "chatwatch.detectors", "chatwatch.sinks"])
+@pytest.mark.parametrize("name", ["chatwatch.streams", "chatwatch.rules", "chatwatch.detectors", "chatwatch.sinks",
+                                  "chatwatch.console"])
 def test_packages_resolve_to_their_folders_in_this_repository(name: str):
     module = importlib.import_module(name)
     assert Path(module.__file__).resolve() == package_dirs()[name] / "__init__.py"
