@@ -9,8 +9,12 @@
     audit.py        the audit trail: reading and exporting it (writing is sinks.clickhouse.privacy.audit)
     quality.py      rule quality for pack authors: dismissal rates per rule
     bundle.py       the case bundle for a regulator or court (JSON, CSV, printable HTML, SHA-256 manifest)
+    days.py         date filters (whole UTC days)
+    clock.py        a millisecond clock that never repeats (event order)
     i18n.py         the pages' words in es, pt and en
-    web.py          the Flask application (sessions, CSRF, login rate limit, pages)
+    context.py      what every page needs: store, signed-in user, language, scope
+    web.py          the Flask application (sessions, CSRF, login rate limit, security headers)
+    pages.py        the pages themselves
     server.py       serving it: `chatwatch console`, or a thread of the worker that owns embedded chdb
 
 The console reads and writes only ClickHouse (same SQL on embedded chdb and on a server); it never

@@ -7,11 +7,11 @@ the joins are GLOBAL so the same SQL works on a cluster's Distributed tables.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from chatwatch.console import cases
+from chatwatch.console import cases, days
 from chatwatch.sinks.clickhouse.client import Client
+from chatwatch.sinks.clickhouse.guard import in_list
 from chatwatch.sinks.clickhouse.queries import quote
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -61,12 +61,10 @@ class Filters:
             f.errors.append("severity")
             f.severity = ""
         for name in ("since", "until"):
-            try:
-                if getattr(f, name):
-                    date.fromisoformat(getattr(f, name))
-            except ValueError:
+            value = getattr(f, name)
+            setattr(f, name, days.checked(value))
+            if value and not getattr(f, name):
                 f.errors.append(name)
-                setattr(f, name, "")
         return f
 
     def query_args(self, **changes: Any) -> dict[str, Any]:
@@ -104,11 +102,7 @@ def conditions(f: Filters, scope: str, with_status: bool = True) -> list[str]:
     if f.employee:
         out.append(f"(employee_id = '{quote(f.employee)}' OR (employee_id = '' AND business_phone_number_id = "
                    f"'{quote(f.employee)}'))")
-    if f.since:
-        out.append(f"message_timestamp >= toDateTime64('{f.since} 00:00:00', 3, 'UTC')")
-    if f.until:
-        end = datetime.combine(date.fromisoformat(f.until) + timedelta(days=1), time())
-        out.append(f"message_timestamp < toDateTime64('{end:%Y-%m-%d %H:%M:%S}', 3, 'UTC')")
+    out += days.between("message_timestamp", f.since, f.until)
     if f.q:
         text = quote(f.q)
         out.append(f"(positionCaseInsensitiveUTF8(snippet, '{text}') > 0 OR "
@@ -138,9 +132,16 @@ def search(client: Client, f: Filters, scope: str) -> Page:
 
 def one(client: Client, alert_id: str, scope: str) -> dict | None:
     """One alert with its case state, if `scope` lets the user see it."""
-    rows = client.query(f"SELECT * FROM ({base_sql(client.database)}) "
-                        f"WHERE alert_id = '{quote(alert_id)}' AND {scope} LIMIT 1")
-    return rows[0] if rows else None
+    found = many(client, [alert_id], scope)
+    return found[0] if found else None
+
+
+def many(client: Client, alert_ids: list[str], scope: str) -> list[dict]:
+    """The alerts among `alert_ids` that `scope` lets the user see, with their case state (one query)."""
+    if not alert_ids:
+        return []
+    return client.query(f"SELECT * FROM ({base_sql(client.database)}) "
+                        f"WHERE alert_id IN {in_list(alert_ids)} AND {scope}")
 
 
 def facets(client: Client, scope: str) -> dict[str, list[str]]:

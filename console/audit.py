@@ -7,9 +7,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from chatwatch.console import days
 from chatwatch.sinks.clickhouse.client import Client
 from chatwatch.sinks.clickhouse.queries import quote
 
@@ -29,12 +29,7 @@ class AuditFilters:
     def from_args(cls, args: Any) -> AuditFilters:
         f = cls(**{k.name: str(args.get(k.name, "")).strip()[:200] for k in fields(cls)
                    if k.name != "limit" and args.get(k.name)})
-        for name in ("since", "until"):
-            try:
-                if getattr(f, name):
-                    date.fromisoformat(getattr(f, name))
-            except ValueError:
-                setattr(f, name, "")
+        f.since, f.until = days.checked(f.since), days.checked(f.until)
         return f
 
     def query_args(self) -> dict[str, str]:
@@ -49,11 +44,7 @@ def entries(client: Client, f: AuditFilters, limit: int | None = None) -> list[d
         where.append(f"action = '{quote(f.action)}'")
     if f.target:
         where.append(f"positionCaseInsensitiveUTF8(target, '{quote(f.target)}') > 0")
-    if f.since:
-        where.append(f"at >= toDateTime64('{f.since} 00:00:00', 3, 'UTC')")
-    if f.until:
-        end = datetime.combine(date.fromisoformat(f.until) + timedelta(days=1), time())
-        where.append(f"at < toDateTime64('{end:%Y-%m-%d %H:%M:%S}', 3, 'UTC')")
+    where += days.between("at", f.since, f.until)
     return client.query(f"SELECT toString(at) AS at, actor, action, target, source, details "
                         f"FROM {client.database}.audit_log WHERE {' AND '.join(where)} "
                         f"ORDER BY at DESC LIMIT {int(limit or f.limit)}")

@@ -49,20 +49,17 @@ def rule_info(ruleset: RuleSet | None, rule_id: str) -> RuleInfo | None:
     return None
 
 
-def evidence_terms(alert: dict) -> list[str]:
-    """The keywords the rule matched (for marking them in the text)."""
-    try:
-        evidence = json.loads(alert.get("evidence") or "[]")
-    except ValueError:
-        return []
-    return [e["term"] for e in evidence if e.get("kind") == "keyword" and e.get("term")]
-
-
 def evidence_labels(alert: dict) -> list[dict[str, Any]]:
+    """What matched, as the alert recorded it (kind, term or label, offsets)."""
     try:
         return json.loads(alert.get("evidence") or "[]")
     except ValueError:
         return []
+
+
+def evidence_terms(alert: dict) -> list[str]:
+    """The keywords the rule matched (for marking them in the text)."""
+    return [e["term"] for e in evidence_labels(alert) if e.get("kind") == "keyword" and e.get("term")]
 
 
 def conversation(client: Client, alert: dict, around: int) -> list[dict]:
@@ -70,20 +67,25 @@ def conversation(client: Client, alert: dict, around: int) -> list[dict]:
     db, key, n = client.database, quote(alert["conversation_key"]), int(around)
 
     def page(where: str, order: str, limit: int) -> list[dict]:
+        # the outer ORDER BY sorts the text times the columns give: ISO text sorts as time does
         return client.query(f"SELECT {MESSAGE_COLUMNS} FROM (SELECT * FROM {db}.messages FINAL "
-                            f"WHERE conversation_key = '{key}' AND {where} ORDER BY {order} LIMIT {limit})")
+                            f"WHERE conversation_key = '{key}' AND {where} ORDER BY {order} LIMIT {limit}) "
+                            "ORDER BY timestamp, message_id")
 
     flagged = client.query(f"SELECT toString(timestamp) AS at FROM {db}.messages FINAL WHERE conversation_key = "
                            f"'{key}' AND message_id = '{quote(alert['message_id'])}' LIMIT 1")
     if not flagged:  # not archived (yet, or erased): the newest messages of the conversation
-        return sorted(page("1", "timestamp DESC, message_id DESC", n), key=_order)
+        return page("1", "timestamp DESC, message_id DESC", n)
     at = f"(timestamp, message_id) {{}} (toDateTime64('{flagged[0]['at']}', 3, 'UTC'), '{quote(alert['message_id'])}')"
-    return sorted(page(at.format("<"), "timestamp DESC, message_id DESC", n), key=_order) + \
-        sorted(page(at.format(">="), "timestamp, message_id", n + 1), key=_order)
+    return page(at.format("<"), "timestamp DESC, message_id DESC", n) + \
+        page(at.format(">="), "timestamp, message_id", n + 1)
 
 
-def _order(message: dict) -> tuple[str, str]:
-    return message["timestamp"], message["message_id"]
+def shown_lines(client: Client, alert: dict, around: int, redactor: Redactor, reveal: bool = False) -> list[dict]:
+    """The conversation as the case page and the bundle show it: text redacted unless revealed,
+    attachments unpacked, the flagged message marked."""
+    return [{**m, "shown": redactor.shown(m, reveal), "attachments": attachments(m),
+             "flagged": m["message_id"] == alert["message_id"]} for m in conversation(client, alert, around)]
 
 
 def attachments(message: dict) -> list[dict[str, Any]]:

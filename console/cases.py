@@ -49,6 +49,11 @@ class CaseState:
     assignee: str = ""
     reason: str = ""
 
+    @classmethod
+    def of(cls, row: dict) -> CaseState:
+        """The state a queue row (alert_queue) already carries: no second query."""
+        return cls(row["status"], row["assignee"], row["reason"])
+
 
 def state_sql(database: str) -> str:
     """alert_id -> its latest status, assignee and reason (cases with no event are open)."""

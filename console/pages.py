@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from chatwatch.console import alert_queue, bundle, casefile, cases, quality
+from chatwatch.console import access, alert_queue, bundle, casefile, cases, quality
 from chatwatch.console import audit as audit_trail
 from chatwatch.console.access import ROLES, table
 from chatwatch.console.context import client_address, ctx, require, scope, t, user
@@ -60,7 +60,12 @@ def queue():
                            facets=alert_queue.facets(ctx().client, scope()), statuses=cases.STATUSES,
                            severities=alert_queue.SEVERITIES, sorts=alert_queue.SORTS, teams=_visible_teams(),
                            page_sizes=alert_queue.PAGE_SIZES, reasons=cases.DISMISS_REASONS,
-                           assignees=[u.username for u in ctx().users.all() if u.active and u.role != "auditor"])
+                           assignees=_assignees())
+
+
+def _assignees() -> list[str]:
+    """Who a case can be given to: active users who may decide."""
+    return [u.username for u in ctx().users.all() if u.active and access.can(u.role, "decide")]
 
 
 def _visible_teams() -> list[str]:
@@ -78,15 +83,13 @@ def bulk():
         return redirect(back)
     if action not in ("assign", "dismiss"):
         abort(400)
-    done = skipped = 0
-    for alert_id in ids:
-        alert = alert_queue.one(ctx().client, alert_id, scope())
+    visible = alert_queue.many(ctx().client, ids, scope())
+    done, skipped = 0, len(set(ids)) - len(visible)  # not found or not the user's to see
+    for alert in visible:
         try:
-            if alert is None:
-                raise cases.CaseError("not found")
             cases.act(ctx().client, alert, action, user().username, assignee=request.form.get("assignee", ""),
                       reason=request.form.get("reason", ""), note=request.form.get("note", ""),
-                      source=client_address(), current=cases.CaseState(alert["status"], alert["assignee"]))
+                      source=client_address(), current=cases.CaseState.of(alert))
             done += 1
         except cases.CaseError:
             skipped += 1
@@ -98,17 +101,15 @@ def bulk():
 
 def _case_page(alert: dict, reveal: bool = False, status: int = 200):
     c = ctx()
-    lines = casefile.conversation(c.client, alert, c.settings.console_context_messages)
-    shown = [{**m, "shown": c.redactor.shown(m, reveal), "attachments": casefile.attachments(m),
-              "flagged": m["message_id"] == alert["message_id"]} for m in lines]
-    raw_available = any(m.get("text_mode") == "raw" for m in lines)
+    shown = casefile.shown_lines(c.client, alert, c.settings.console_context_messages, c.redactor, reveal)
+    raw_available = any(m.get("text_mode") == "raw" for m in shown)
     return render_template(
         "case.html", a=_decorate(alert), rule=casefile.rule_info(c.rules, alert["rule_id"]),
         terms=casefile.evidence_terms(alert), evidence=casefile.evidence_labels(alert), lines=shown,
         earlier=casefile.earlier_alerts(c.client, alert, scope()), events=cases.events(c.client, alert["alert_id"]),
         revealed=reveal, raw_available=raw_available, reasons=cases.DISMISS_REASONS,
         allowed={a for a, (states, _) in cases.ACTIONS.items() if alert["status"] in states},
-        assignees=[u.username for u in c.users.all() if u.active and u.role != "auditor"]), status
+        assignees=_assignees()), status
 
 
 @pages.get("/cases/<alert_id>")
@@ -128,7 +129,7 @@ def act(alert_id: str):
     try:
         cases.act(ctx().client, alert, action, user().username, assignee=request.form.get("assignee", ""),
                   reason=request.form.get("reason", ""), note=request.form.get("note", ""), source=client_address(),
-                  current=cases.CaseState(alert["status"], alert["assignee"], alert["reason"]))
+                  current=cases.CaseState.of(alert))
         flash(t("done"), "ok")
     except cases.CaseError as exc:
         flash(str(exc), "error")
@@ -157,14 +158,13 @@ def export(alert_id: str):
     now = datetime.now(UTC).isoformat(timespec="seconds")
     audit(c.client, user().username, "export_bundle", f"alert:{alert_id}", {"rule_id": alert["rule_id"]},
           client_address())
-    lines = casefile.conversation(c.client, alert, c.settings.console_context_messages)
+    lines = casefile.shown_lines(c.client, alert, c.settings.console_context_messages, c.redactor)
     rule = casefile.rule_info(c.rules, alert["rule_id"])
     data = {
         "alert": _decorate(alert), "rule": rule.__dict__ if rule else None,
         "conversation": [{"timestamp": m["timestamp"], "direction": m["direction"], "type": m["type"],
-                          "message_id": m["message_id"], "text": c.redactor.shown(m), "pii_types": m["pii_types"],
-                          "attachments": casefile.attachments(m), "flagged": m["message_id"] == alert["message_id"]}
-                         for m in lines],
+                          "message_id": m["message_id"], "text": m["shown"], "pii_types": m["pii_types"],
+                          "attachments": m["attachments"], "flagged": m["flagged"]} for m in lines],
         "events": cases.events(c.client, alert_id),
         "audit": audit_trail.entries(c.client, audit_trail.AuditFilters(target=f"alert:{alert_id}"), limit=10000),
         "exported_at": now, "exported_by": user().username,
@@ -256,7 +256,7 @@ def acknowledge(alert_id: str):
     alert = _alert_or_404(alert_id)
     try:
         cases.act(ctx().client, alert, "acknowledge", user().username, source=client_address(),
-                  current=cases.CaseState(alert["status"], alert["assignee"], alert["reason"]))
+                  current=cases.CaseState.of(alert))
         flash(t("ack_done"), "ok")
         if not notify_acknowledged(alert_id, request.values["x"], request.values["t"]):
             flash(t("ack_not_forwarded"), "warning")

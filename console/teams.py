@@ -7,6 +7,7 @@ The directory file is re-read when it changes.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from chatwatch.sinks.clickhouse.guard import in_list
@@ -27,15 +28,23 @@ def condition(directory: Directory, teams: list[str], prefix: str = "") -> str:
 
 
 class PeopleFile:
-    """The directory, reloaded when its file's modification time changes."""
+    """The directory, reloaded when its file's modification time changes (looked at most every
+    CHECK_EVERY_S: a page asks for it once per row)."""
+
+    CHECK_EVERY_S = 2.0
 
     def __init__(self, path: Path | None):
         self.path = path
         self._stamp: float | None = None
+        self._checked = float("-inf")
         self._directory = Directory()
 
     @property
     def directory(self) -> Directory:
+        now = time.monotonic()
+        if now - self._checked < self.CHECK_EVERY_S:
+            return self._directory
+        self._checked = now
         try:
             stamp = self.path.stat().st_mtime if self.path else None
         except OSError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -91,19 +91,19 @@ class Users:
         user = self._existing(username)
         password = password or new_password()
         _check_password(password)
-        self._write(_replace(user, password_hash=_hasher.hash(password), session_version=user.session_version + 1),
+        self._write(replace(user, password_hash=_hasher.hash(password), session_version=user.session_version + 1),
                     actor)
         audit(self.client, actor, "user_reset", f"user:{user.username}", {}, source)
         return password
 
     def set_active(self, username: str, active: bool, actor: str, source: str = "") -> None:
         user = self._existing(username)
-        self._write(_replace(user, active=active, session_version=user.session_version + 1), actor)
+        self._write(replace(user, active=active, session_version=user.session_version + 1), actor)
         audit(self.client, actor, "user_enable" if active else "user_disable", f"user:{user.username}", {}, source)
 
     def set_language(self, user: User, language: str) -> None:
         if language in LANGUAGES and language != user.language:
-            self._write(_replace(user, language=language), user.username)
+            self._write(replace(user, language=language), user.username)
 
     def verify(self, username: str, password: str) -> User | None:
         """The active user with this password, or None (unknown, disabled or wrong: the caller cannot tell)."""
@@ -115,7 +115,7 @@ class Users:
         if user is None or not user.active:
             return None
         if _hasher.check_needs_rehash(user.password_hash):
-            self._write(_replace(user, password_hash=_hasher.hash(password)), user.username)
+            self._write(replace(user, password_hash=_hasher.hash(password)), user.username)
         return user
 
     def _existing(self, username: str) -> User:
@@ -135,10 +135,6 @@ class Users:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise UserError(f"passwords have at least {MIN_PASSWORD} characters")
-
-
-def _replace(user: User, **changes) -> User:
-    return User(**{**user.__dict__, **changes})
 
 
 def _user(row: dict) -> User:

@@ -19,7 +19,6 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatwatch import logs
-from chatwatch.console.server import ConsoleServer
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.settings import Settings
@@ -156,7 +155,10 @@ def _register_archive(app: faust.App, settings: Settings, topics: TopicNames) ->
     record.register(app, topics, ArchiveWriter(client), ArchiveGuard(client), settings.record_batch_size,
                     settings.record_batch_wait_s)
     if settings.console_in_worker:
-        # embedded chdb serves its folder to one process: this one, so the console shares its client
+        # embedded chdb serves its folder to one process: this one, so the console shares its client.
+        # Imported here: workers without the console do not load Flask and its kin at start.
+        from chatwatch.console.server import ConsoleServer
+
         server = ConsoleServer(settings, client).start()
         log.info("compliance console on %s (served by this worker)", server.url)
 
