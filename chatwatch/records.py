@@ -234,6 +234,8 @@ class ScanRecord(_Wire):
     alert_ids: list[str] = Field(default_factory=list)
     rule_ids: list[str] = Field(default_factory=list, description="Message rules that fired, marker rules (alert: "
                                                                    "false) included: what conversation rules read")
+    masked: list[tuple[str, int, int]] = Field(default_factory=list, description="With raw text only: the (type, start, "
+                                               "end) spans the pipeline masked, so later readers redact the same")
     scanned_at: datetime
 
 

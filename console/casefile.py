@@ -25,7 +25,7 @@ from chatwatch.sinks.clickhouse.queries import quote
 
 MESSAGE_COLUMNS = ("message_id, direction, type, toString(timestamp) AS timestamp, text, text_mode, employee_id, "
                    "attachment_mime, attachment_ext, attachment_size, attachment_sha256, pii_types, alert_ids, "
-                   "reply_to_id, target_message_id")
+                   "reply_to_id, target_message_id, masked")
 
 
 @dataclass(frozen=True)
@@ -125,4 +125,22 @@ class Redactor:
         with self._lock:
             if self._detector is None:
                 self._detector = self._make()
-        return redact(text, self._detector.detect(text))
+        return redact(text, [*self._detector.detect(text), *masked_spans(message)])
+
+
+@dataclass(frozen=True)
+class _Span:
+    type: str
+    start: int
+    end: int
+
+
+def masked_spans(message: dict) -> list[_Span]:
+    """What the pipeline masked when it archived this message raw (rule matches the detector alone
+    would not find again); offsets are checked against the text, a bad value is ignored."""
+    try:
+        spans = [_Span(str(t), int(a), int(b)) for t, a, b in json.loads(message.get("masked") or "[]")]
+    except (ValueError, TypeError):
+        return []
+    size = len(message.get("text") or "")
+    return [s for s in spans if 0 <= s.start < s.end <= size]

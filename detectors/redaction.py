@@ -2,7 +2,8 @@
 
 Alerts, notifications, logs and analytics call these instead of handling raw values:
   replace  "[CPF]"-style type labels (the default everywhere)
-  mask     keep a few trailing characters: "***********1111" (enough to tell two cards apart)
+  mask     keep a few trailing characters of numbers: "***********1111" (enough to tell two cards
+           apart); secrets and what a rule marked sensitive are masked whole
   hash     "<br_cpf:3f9a1c0d2b>" — an HMAC, so the same value links across messages without
            revealing it (the key is a deployment secret; without it, a phone number's hash could be
            brute-forced)
@@ -46,13 +47,37 @@ def label(pii_type: str) -> str:
 def mask_value(value: str, keep: int = 4, char: str = "*") -> str:
     """Keep the last `keep` letters/digits; everything else that is a letter or digit becomes `char`."""
     alnum = [i for i, c in enumerate(value) if c.isalnum()]
-    keep_from = alnum[-keep] if len(alnum) > keep else len(value)
+    keep_from = alnum[-keep] if keep and len(alnum) > keep else len(value)
     return "".join(char if c.isalnum() and i < keep_from else c for i, c in enumerate(value))
 
 
 def hash_value(pii_type: str, value: str, key: bytes) -> str:
     digest = hmac.new(key, f"{pii_type}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:10]
     return f"<{pii_type}:{digest}>"
+
+
+# Types whose last characters tell two values apart without revealing them (cards, accounts, numbers);
+# every other type (a secret, a rule's own match, a credential URL) is masked whole in `mask` mode.
+TAIL_SHOWN = frozenset({"payment_card", "iban", "phone", "br_cpf", "br_cnpj", "mx_curp", "mx_rfc", "es_dni", "es_nie",
+                        "es_nif", "ar_cuit", "cl_rut", "co_nit", "co_cedula"})
+
+
+def merged(spans: Iterable[Span]) -> list[tuple[str, int, int]]:
+    """Overlapping or touching spans joined into one (type of the longest part): a name found by NER
+    inside a password a rule matched must not leave the password's tail in clear."""
+    out: list[list] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if span.end <= span.start:
+            continue
+        if out and span.start < out[-1][2]:
+            last = out[-1]
+            if span.end > last[2]:
+                if span.end - span.start > last[3]:
+                    last[0], last[3] = span.type, span.end - span.start
+                last[2] = span.end
+            continue
+        out.append([span.type, span.start, span.end, span.end - span.start])
+    return [(t, a, b) for t, a, b, _ in out]
 
 
 def redact(text: str, spans: Iterable[Span], mode: Mode | str = Mode.replace, key: bytes = b"") -> str:
@@ -63,18 +88,16 @@ def redact(text: str, spans: Iterable[Span], mode: Mode | str = Mode.replace, ke
     if mode is Mode.hash and not key:
         raise ValueError("hash redaction needs a key (CHATWATCH_REDACTION_KEY)")
     out, pos = [], 0
-    for span in sorted(spans, key=lambda s: s.start):
-        if span.start < pos:
-            continue  # overlaps the previous one: already redacted
-        value = text[span.start:span.end]
-        out.append(text[pos:span.start])
+    for kind, start, end in merged(spans):
+        value = text[start:end]
+        out.append(text[pos:start])
         if mode is Mode.replace:
-            out.append(label(span.type))
+            out.append(label(kind))
         elif mode is Mode.mask:
-            out.append(mask_value(value))
+            out.append(mask_value(value) if kind in TAIL_SHOWN else mask_value(value, keep=0))
         else:
-            out.append(hash_value(span.type, value, key))
-        pos = span.end
+            out.append(hash_value(kind, value, key))
+        pos = end
     out.append(text[pos:])
     return "".join(out)
 

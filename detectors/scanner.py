@@ -43,10 +43,21 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Masked:
+    """A span a fired rule says is sensitive (its `redact: match` regex matches, its `redact: true` lists'
+    hits): masked wherever the message's text leaves the detectors, like a PII finding of `type`."""
+
+    type: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class RuleHit:
     pack: Pack
     rule: Rule
     evidence: tuple[Evidence, ...]
+    masked: tuple[Masked, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class Verdict:
     fired: bool
     reason: str  # why it fired, or the first condition that failed
     evidence: tuple[Evidence, ...] = ()
+    masked: tuple[Masked, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,9 @@ class _Compiled:
     ungated: bool = False
     pii_types: frozenset[str] | None = None  # a PII condition's types (empty: any type); None: no PII condition
     pii_at_least: int = 0
-    extra: dict = field(default_factory=dict)
+    redact_regex: bool = False  # `redact: match`: every match of every pattern is masked when the rule fires
+    redact_label: str = ""
+    sensitive: dict[int, str] = field(default_factory=dict)  # term id -> its `redact: true` list ("$name")
 
 
 class _TermTable:
@@ -139,10 +153,15 @@ class Scanner:
 
     @staticmethod
     def _compile(ruleset: RuleSet, pack: Pack, rule: Rule, table: _TermTable) -> _Compiled:
+        sensitive: dict[int, str] = {}
+
         def group(item: str) -> Group:
             if item.startswith("$"):
                 lst = ruleset.term_list(pack, item)
-                return frozenset(i for t in lst.terms if (i := table.add(*_term_options(t, lst))) is not None)
+                ids = frozenset(i for t in lst.terms if (i := table.add(*_term_options(t, lst))) is not None)
+                if lst.redact:
+                    sensitive.update(dict.fromkeys(ids, item))
+                return ids
             term_id = table.add(item, TermOptions())
             return frozenset() if term_id is None else frozenset({term_id})
 
@@ -188,6 +207,8 @@ class Scanner:
         c.ungated = not c.gate
         if rule.match.pii is not None:
             c.pii_types, c.pii_at_least = frozenset(rule.match.pii.types), rule.match.pii.at_least
+        c.redact_regex, c.redact_label = rule.redact == "match", rule.redact_as or rule.category
+        c.sensitive = {i: ref for i, ref in sensitive.items() if i not in c.exception_ids}
         return c
 
     def _may_fire(self, r: _Compiled, s: Subject, hit_ids: set[int]) -> bool:
@@ -217,7 +238,7 @@ class Scanner:
                 continue
             verdict = self._evaluate(rule, subject, hits, hit_ids)
             if verdict.fired:
-                fired.append(RuleHit(verdict.pack, verdict.rule, verdict.evidence))
+                fired.append(RuleHit(verdict.pack, verdict.rule, verdict.evidence, verdict.masked))
         return fired
 
     def explain(self, subject: Subject) -> tuple[Matches, list[Verdict]]:
@@ -275,7 +296,7 @@ class Scanner:
             got = len({h.term_id for h in matched}) if cnt.distinct else len(matched)
             if got < cnt.at_least:
                 return no(f"count[{n}]: {got} {'distinct terms' if cnt.distinct else 'hits'}, needs {cnt.at_least}")
-        evidence.extend(Evidence("keyword", h.term, *matches.span(h)) for h in live)
+        evidence.extend(Evidence("keyword", r.sensitive.get(h.term_id, h.term), *matches.span(h)) for h in live)
         if r.regex:
             spans = [(i, m.span()) for i, rx in enumerate(r.regex) if (m := rx.search(s.text))]
             if not spans:
@@ -294,7 +315,18 @@ class Scanner:
                           else "attachment: message has no attachment")
             evidence.extend(Evidence("attachment", f"attachment[{i}]:{why}") for i, why in found)
         reason = "always (scope only)" if r.rule.match.always else "all conditions hold"
-        return Verdict(r.pack, r.rule, True, reason, tuple(evidence))
+        return Verdict(r.pack, r.rule, True, reason, tuple(evidence), _masked(r, s.text, matches, live))
+
+
+def _masked(r: _Compiled, text: str, matches: Matches, live: list[TermHit]) -> tuple[Masked, ...]:
+    """What a fired rule says is sensitive. Every match of every pattern, not only the first one the
+    condition needed: in "usuario juan99, clave Tigre99#" the secret is the second match."""
+    out: list[Masked] = []
+    if r.redact_regex:
+        out.extend(Masked(r.redact_label, *m.span()) for rx in r.regex for m in rx.finditer(text) if m.end() > m.start())
+    if r.sensitive:
+        out.extend(Masked(r.redact_label, *matches.span(h)) for h in live if h.term_id in r.sensitive)
+    return tuple(out)
 
 
 def _term_options(term: str | Term, lst: TermList) -> tuple[str, TermOptions]:

@@ -96,6 +96,10 @@ class TermList(TermOptions):
 
     terms: list[TermItem] = Field(min_length=1)
     description: str = ""
+    redact: bool = Field(False, description="The terms are sensitive themselves (account numbers, leaked "
+                                            "passwords, code names): where a rule that uses the list fires, what "
+                                            "they matched is masked in every output and evidence names the list, "
+                                            "never the term.")
 
 
 # --- conditions ------------------------------------------------------------------------------
@@ -242,7 +246,20 @@ class Rule(RuleHeader):
     scope: Scope = Field(default_factory=Scope)
     match: Match
     exceptions: Exceptions = Field(default_factory=Exceptions)
+    redact: Literal["none", "match"] = Field(
+        "none", description="match: what the rule's regex patterns matched is the sensitive value itself (a "
+                            "password, a card, an account): when the rule fires, every match is masked in snippets, "
+                            "context lines, notifications and the redacted archive, whatever the PII detector found.")
+    redact_as: str = Field("", pattern=r"^[a-z0-9_]*$", description="The label masked matches get, e.g. 'secret' -> "
+                                                                   "[SECRET]; default: the rule's category.")
     examples: Examples = Field(default_factory=Examples)
+
+    @model_validator(mode="after")
+    def _redact_needs_something(self) -> Rule:
+        if self.redact == "match" and not self.match.regex:
+            raise ValueError("redact: match masks what the rule's regex matched; this rule has no regex "
+                             "(mark a term list `redact: true` to mask keyword hits)")
+        return self
 
 
 class PackInfo(StrictModel):

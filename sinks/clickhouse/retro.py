@@ -56,7 +56,8 @@ class ChunkTally:
     hits: dict[str, int] = field(default_factory=dict)
     conversations: dict[str, set[str]] = field(default_factory=dict)
     examples: dict[str, list[dict]] = field(default_factory=dict)  # up to EXAMPLES rows' report fields per rule
-    fired: list[tuple[int, list[str]]] = field(default_factory=list)  # (row, rule ids), only when alerts are kept
+    fired: list[tuple[int, list[str], str]] = field(default_factory=list)  # (row, rule ids, text as shown), only
+    # when alerts are kept
 
 
 @dataclass
@@ -162,9 +163,9 @@ def retro_scan(pages: Iterable[Any], ruleset: RuleSet, detector: PiiDetector | N
     def merge(chunk: Any, tally: ChunkTally) -> None:
         report.merge(tally, by_id)
         if keep_hits and tally.fired:
-            rows = rows_of(chunk.take([i for i, _ in tally.fired]))
-            report.hits.extend((row, RuleHit(*by_id[r], ())) for row, (_, ids) in zip(rows, tally.fired, strict=True)
-                               for r in ids)
+            rows = rows_of(chunk.take([i for i, _, _ in tally.fired]))
+            report.hits.extend(({**row, "text": text}, RuleHit(*by_id[r], ()))
+                               for row, (_, ids, text) in zip(rows, tally.fired, strict=True) for r in ids)
         report.scanned += chunk.num_rows
         progress(chunk.num_rows)
 
@@ -207,21 +208,41 @@ def _scan_in_worker(chunk: Any, keep_hits: bool) -> ChunkTally:
 def _scan_table(table: Any, scanner: Scanner, detector: PiiDetector | None, keep_hits: bool = False) -> ChunkTally:
     out = ChunkTally()
     keys = table.column("conversation_key").to_pylist()
+    modes = table.column("text_mode").to_pylist()
     for i, subject in enumerate(subjects(table, detector)):
         hits = scanner.scan(subject)
         if not hits:
             continue
+        shown = _shown(subject.text, modes[i], hits, detector)
         ids = [h.rule.id for h in hits]
         for r in ids:
             out.hits[r] = out.hits.get(r, 0) + 1
             out.conversations.setdefault(r, set()).add(keys[i])
             examples = out.examples.setdefault(r, [])
             if len(examples) < EXAMPLES:
-                examples.append(rows_of(table.slice(i, 1).select(_reported_columns(table)))[0])
+                examples.append({**rows_of(table.slice(i, 1).select(_reported_columns(table)))[0], "text": shown})
         alerting = [h.rule.id for h in hits if h.rule.alert]  # marker rules (alert: false) are tallied only
         if keep_hits and alerting:
-            out.fired.append((i, alerting))
+            out.fired.append((i, alerting, shown))
     return out
+
+
+def _shown(text: str, mode: str, hits: list[RuleHit], detector: PiiDetector | None) -> str:
+    """The text a report example or a retro alert may show: what the rules marked sensitive masked and,
+    for text archived raw, the PII too (with the patterns, when the scan runs without a detector)."""
+    spans: list = [s for h in hits for s in h.masked]
+    if mode == "raw" and text:
+        spans += (detector or _display_detector()).patterns(text)
+    return redact(text, spans) if spans else text
+
+
+_DISPLAY: list[PiiDetector] = []
+
+
+def _display_detector() -> PiiDetector:
+    if not _DISPLAY:
+        _DISPLAY.append(PiiDetector(PiiConfig(ner=False)))
+    return _DISPLAY[0]
 
 
 def _reported_columns(table: Any) -> list[str]:

@@ -34,7 +34,7 @@ def scan_rows(record: ScanRecord, now: datetime, held: bool = False) -> Rows:
         "raw_topic": m.origin.raw_topic or "", "raw_partition": m.origin.raw_partition or 0,
         "raw_offset": m.origin.raw_offset or 0, "ingested_at": utc(now),
         "customer_user_id": m.customer_user_id or "", "group_id": m.group_id or "", "historical": int(bool(m.historical)),
-        "source": m.origin.channel,
+        "source": m.origin.channel, "masked": json.dumps(record.masked) if record.masked else "",
     }
     findings = [{**common, "message_id": m.message_id, "team": "", "direction": m.direction.value,
                  "timestamp": utc(m.timestamp), "pii_type": t, "count": n} for t, n in sorted(record.pii.items())]

@@ -23,7 +23,7 @@ from chatwatch.detectors.pii import Finding, PiiDetector
 from chatwatch.detectors.pii.contact import region_of
 from chatwatch.detectors.pii.detector import PiiInput, add_entities
 from chatwatch.detectors.pii.ner_pool import NerPool
-from chatwatch.detectors.redaction import redact
+from chatwatch.detectors.redaction import merged, redact
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.records import ContextLine, Message, ScanRecord, validation_summary
 from chatwatch.streams import metrics
@@ -164,9 +164,12 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
     counts = dict(Counter(types))
     outputs = []
     alert_ids = []
+    # Redaction at least as strong as detection: what a rule found sensitive is masked like PII, even
+    # where no PII recognizer saw it.
+    masked = [*found, *(span for hit in hits for span in hit.masked)]
     snippet = None
     if options.snippet_mode != "none" and message.text:
-        snippet = redact(message.text, found, options.snippet_mode, options.redaction_key)
+        snippet = redact(message.text, masked, options.snippet_mode, options.redaction_key)
     alerting = [hit for hit in hits if hit.rule.alert]  # marker rules only label the message
     if alerting:
         context = options.recent.before(message.conversation_key) if options.recent else []
@@ -178,17 +181,18 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
     if options.recent is not None and snippet:
         options.recent.add(message.conversation_key,
                            ContextLine(direction=message.direction, timestamp=message.timestamp, text=snippet[:200]))
-    record = ScanRecord(message=_archived(message, found, options.archive_text), text_mode=options.archive_text,
+    record = ScanRecord(message=_archived(message, masked, options.archive_text), text_mode=options.archive_text,
                         pii=counts, alert_ids=alert_ids, rule_ids=[hit.rule.id for hit in hits],
+                        masked=merged(masked) if options.archive_text == "raw" and message.text else [],
                         scanned_at=datetime.now(UTC))
     outputs.append(Output(topics.scans, key, record.to_bytes()))
     return outputs
 
 
-def _archived(message: Message, found: list[Finding], mode: str) -> Message:
+def _archived(message: Message, masked: list, mode: str) -> Message:
     if mode == "raw" or not message.text:
         return message
-    text = redact(message.text, found) if mode == "redacted" else None
+    text = redact(message.text, masked) if mode == "redacted" else None
     return message.model_copy(update={"text": text, "customer_name": None})
 
 

@@ -210,3 +210,62 @@ def test_cost_does_not_grow_with_untouched_rules(tmp_path: Path):
 ])
 def test_obfuscated_terms_are_found_next_to_plain_numbers(text, found):
     assert sorted(h.term for h in index("senha", obfuscated=True).find(text)) == found
+
+
+# --- sensitive matches (redact) --------------------------------------------------------------
+
+def test_redact_match_masks_every_regex_match_and_evidence_never_holds_the_value(tmp_path):
+    from chatwatch.detectors.redaction import redact
+
+    s = scanner_for(tmp_path, """
+        - id: p.secret
+          title: t
+          severity: high
+          category: credentials
+          match: {any: [clave], regex: ['[A-Za-z]*[0-9#!][A-Za-z0-9#!]*']}
+          redact: match
+          redact_as: secret
+        """)
+    text = "usuario juan99, la clave es Tigre99# ok"
+    (hit,) = s.scan(Subject(text=text, direction="outbound", timestamp=WED_NOON_UTC))
+    assert [text[m.start:m.end] for m in hit.masked] == ["juan99", "Tigre99#"]  # every match, not only the first
+    assert redact(text, hit.masked) == "usuario [SECRET], la clave es [SECRET] ok"
+    assert all("Tigre99#" not in (e.label or "") for e in hit.evidence)
+
+
+def test_a_redact_list_masks_its_hits_and_evidence_names_the_list(tmp_path):
+    s = scanner_for(tmp_path, """
+        - id: p.codes
+          title: t
+          severity: high
+          category: leaks
+          match: {any: [$codes]}
+        """, lists_yaml="{codes: {terms: [ALFA-2291, BRAVO-7713], redact: true}}")
+    text = "el proyecto ALFA-2291 sale mañana"
+    (hit,) = s.scan(Subject(text=text, direction="outbound", timestamp=WED_NOON_UTC))
+    assert [text[m.start:m.end] for m in hit.masked] == ["ALFA-2291"]
+    assert [e.label for e in hit.evidence] == ["$codes"]
+
+
+def test_redact_match_needs_a_regex(tmp_path):
+    from chatwatch.rules.errors import RulePackError
+
+    with pytest.raises(RulePackError, match="redact: match"):
+        scanner_for(tmp_path, """
+            - id: p.x
+              title: t
+              severity: high
+              category: c
+              match: {any: [clave]}
+              redact: match
+            """)
+
+
+def test_overlapping_spans_are_merged_so_no_tail_is_left_in_clear():
+    from chatwatch.detectors.redaction import redact
+    from chatwatch.detectors.scanner import Masked
+
+    text = "la clave es Centro2026! ya"
+    spans = [Masked("person", 12, 18), Masked("secret", 12, 23)]  # NER saw "Centro", the rule the whole secret
+    assert redact(text, spans) == "la clave es [SECRET] ya"
+    assert "2026" not in redact(text, spans, "mask")  # a secret keeps no tail in mask mode
