@@ -8,17 +8,19 @@
     SHA256SUMS         `sha256sum -c` format, one line per file above
     manifest.json      the same digests with sizes, the export time and who exported
 
-so a recipient can check that nothing was changed after the export.
+so a recipient can check that nothing was changed after the export. The CSVs open safely in a
+spreadsheet (chatwatch.csv_export: BOM, no formulas); the digests are of those bytes.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
 import zipfile
 from typing import Any
+
+from chatwatch import csv_export
 
 CONVERSATION = ("timestamp", "direction", "type", "message_id", "text", "attachments", "pii_types", "flagged")
 EVENTS = ("at", "actor", "action", "status", "assignee", "reason", "note", "source")
@@ -26,13 +28,9 @@ AUDIT = ("at", "actor", "action", "target", "source", "details")
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-                         for k, v in row.items()})
-    return out.getvalue().encode()
+    flat = ({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in row.items()}
+            for row in rows)
+    return csv_export.dumps(flat, columns).encode()
 
 
 def files(data: dict[str, Any], html: str) -> dict[str, bytes]:

@@ -2,7 +2,7 @@
 
 Layers, bottom to top (a module may import its own layer and the layers below it, never above):
 
-    records   chatwatch (the package itself), chatwatch.records, chatwatch.settings
+    records   chatwatch (the package itself), chatwatch.records, chatwatch.settings, chatwatch.csv_export
     rules     chatwatch.rules
     detectors chatwatch.detectors
     sinks     chatwatch.sinks
@@ -31,7 +31,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = ["records", "rules", "detectors", "sinks", "console", "streams", "cli"]
-BOTTOM = {"chatwatch", "chatwatch.records", "chatwatch.settings"}
+BOTTOM = {"chatwatch", "chatwatch.records", "chatwatch.settings", "chatwatch.csv_export"}
 FAUST_ALLOWED = ("chatwatch.streams.app", "chatwatch.streams.agents")
 
 

@@ -3,9 +3,7 @@ operators and compliance."""
 
 from __future__ import annotations
 
-import csv
 import getpass
-import io
 import json
 import os
 import re
@@ -17,6 +15,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from chatwatch import csv_export
 from chatwatch.cli.capture import load_exports
 from chatwatch.cli.root import cli, console, err, load_settings
 from chatwatch.console.quality import WINDOWS, rule_quality
@@ -77,14 +76,10 @@ def emit(sections: dict[str, list[dict]], fmt: str) -> None:
     if fmt == "json":
         console.print_json(json.dumps(sections, default=str))
         return
-    for title, rows in sections.items():
-        if fmt == "csv":
-            buf = io.StringIO()
-            if rows:
-                writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
-            typer.echo(f"# {title}\n{buf.getvalue()}")
+    for i, (title, rows) in enumerate(sections.items()):
+        if fmt == "csv":  # one BOM for the whole output (`> report.csv`), spreadsheet-safe cells
+            body = csv_export.dumps(rows, list(rows[0]), bom=False) if rows else ""
+            typer.echo(f"{csv_export.BOM if i == 0 else ''}# {title}\n{body}")
             continue
         table = Table(title=title.replace("_", " "))
         for col in (rows[0] if rows else {"(no rows)": ""}):

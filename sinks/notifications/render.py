@@ -3,13 +3,14 @@
 Inputs are a notification (see grouping.take) whose alert summaries carry the rule, severity,
 employee/team, the masked customer number, the time, the redacted snippet and the matched terms;
 never a raw message. Times are shown in the receiver's time zone; words in its language.
+What people wrote (excerpt, context) is defanged and every field escaped for the channel's own
+markup (see escape.py): links and mentions in a notification come only from chatwatch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import json
 import time
 from datetime import datetime
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from chatwatch.detectors.keywords import KeywordIndex, TermSpec
 from chatwatch.detectors.normalize import fold
+from chatwatch.sinks.notifications import escape
 from chatwatch.sinks.notifications.config import Receiver
 
 ARROWS = {"inbound": "←", "outbound": "→"}
@@ -78,16 +80,24 @@ def marked(snippet: str, terms: list[str], left: str, right: str, escape=lambda 
     return "".join(out)
 
 
-def headline(n: dict[str, Any], lang: str) -> str:
+def headline(n: dict[str, Any], lang: str, esc=lambda s: s) -> str:
+    """'[MEDIA] 7 × <rule title> — <employee>'; `esc` escapes the two fields that are not our own words."""
     t = TEXT[lang]
     first = n["alerts"][0]
     count = f"{n['count']} × " if n["count"] > 1 else ""
     prefix = f"{t['digest']}: " if n.get("digest") else ""
-    return f"{prefix}[{severity_word(first['severity'], lang).upper()}] {count}{first['rule_title']} — {first['employee']}"
+    return (f"{prefix}[{severity_word(first['severity'], lang).upper()}] {count}{esc(str(first['rule_title']))} — "
+            f"{esc(str(first['employee']))}")
 
 
-def _lines(n: dict[str, Any], r: Receiver) -> list[dict[str, str]]:
-    return [{"time": local_time(a["message_timestamp"], r.timezone), **a} for a in n["alerts"][:SHOWN]]
+def written(a: dict[str, Any]) -> dict[str, Any]:
+    """The summary with what people wrote (excerpt, context lines) defanged: no links, no mentions."""
+    return {**a, "snippet": escape.defang(a.get("snippet") or ""),
+            "context": [{**c, "text": escape.defang(c.get("text") or "")} for c in a.get("context") or []]}
+
+
+def _lines(n: dict[str, Any], r: Receiver) -> list[dict[str, Any]]:
+    return [{"time": local_time(a["message_timestamp"], r.timezone), **written(a)} for a in n["alerts"][:SHOWN]]
 
 
 def email(n: dict[str, Any], r: Receiver, link_for) -> EmailMessage:
@@ -96,7 +106,7 @@ def email(n: dict[str, Any], r: Receiver, link_for) -> EmailMessage:
     the redacted excerpt with the matched words marked and one "review in the console" button."""
     t = TEXT[r.language]
     msg = EmailMessage()
-    msg["Subject"] = "[chatwatch] " + headline(n, r.language)
+    msg["Subject"] = " ".join(("[chatwatch] " + headline(n, r.language)).split())  # a header: no line breaks
     msg["From"] = r.email.sender if r.email else "chatwatch@localhost"
     msg["To"] = ", ".join(r.to)
     if n.get("id"):  # the same id when a notification is sent again after a crash: mail systems dedupe on it
@@ -114,7 +124,7 @@ def email(n: dict[str, Any], r: Receiver, link_for) -> EmailMessage:
     if more > 0:
         text.append(t["more"].format(n=more))
     msg.set_content(headline(n, r.language) + "\n\n" + "\n".join(text))
-    title = html.escape(headline(n, r.language))
+    title = escape.html(headline(n, r.language))
     msg.add_alternative(
         f'<!doctype html><html lang="{r.language}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>'
@@ -126,17 +136,17 @@ def email(n: dict[str, Any], r: Receiver, link_for) -> EmailMessage:
         f'<tr><td style="padding:12px 16px;background:#14213d;color:#ffffff;font-size:16px;font-weight:bold;'
         f'border-radius:6px 6px 0 0;">chatwatch · {title}</td></tr>'
         + "".join(cards)
-        + (f'<tr><td style="padding:8px 16px;font-size:14px;">{html.escape(t["more"].format(n=more))}</td></tr>'
+        + (f'<tr><td style="padding:8px 16px;font-size:14px;">{escape.html(t["more"].format(n=more))}</td></tr>'
            if more > 0 else "")
         + f'<tr><td style="padding:12px 16px;font-size:12px;color:#5b6675;">'
-        f'{html.escape(t["footer"].format(to=", ".join(r.to)))}</td></tr>'
+        f'{escape.html(t["footer"].format(to=", ".join(r.to)))}</td></tr>'
         f'</table></td></tr></table></body></html>', subtype="html")
     return msg
 
 
 def _email_card(a: dict[str, Any], severity: str, links: dict[str, str], r: Receiver, t: dict[str, Any]) -> str:
     color = SLACK_COLORS.get(a["severity"], "#546e7a")
-    esc = html.escape
+    esc = escape.html
     facts = "".join(
         f'<tr><td style="padding:2px 12px 2px 0;color:#5b6675;font-size:13px;white-space:nowrap;">{esc(label)}</td>'
         f'<td style="padding:2px 0;font-size:13px;">{esc(str(value))}</td></tr>'
@@ -166,19 +176,23 @@ def _email_card(a: dict[str, Any], severity: str, links: dict[str, str], r: Rece
 
 def slack(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
     t = TEXT[r.language]
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": headline(n, r.language)[:150]}}]
+    esc = escape.slack
+    # plain_text (the header, button labels) is not parsed as mrkdwn: names there only lose their mentions
+    header = headline(n, r.language, escape.unping)[:150]
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header}}]
     for a in _lines(n, r):
         links = link_for(a)
         blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*{t['severity']}:* {severity_word(a['severity'], r.language)}"},
-            {"type": "mrkdwn", "text": f"*{t['time']}:* {a['time']}"},
-            {"type": "mrkdwn", "text": f"*{t['employee']}:* {a['employee']}"},
-            {"type": "mrkdwn", "text": f"*{t['team']}:* {a.get('team') or '—'}"},
-            {"type": "mrkdwn", "text": f"*{t['customer']}:* {a['customer_masked']}"}]})
+            {"type": "mrkdwn", "text": f"*{t['severity']}:* {esc(severity_word(a['severity'], r.language))}"},
+            {"type": "mrkdwn", "text": f"*{t['time']}:* {esc(a['time'])}"},
+            {"type": "mrkdwn", "text": f"*{t['employee']}:* {esc(str(a['employee']))}"},
+            {"type": "mrkdwn", "text": f"*{t['team']}:* {esc(str(a.get('team') or '—'))}"},
+            {"type": "mrkdwn", "text": f"*{t['customer']}:* {esc(str(a['customer_masked']))}"}]})
         if a.get("context"):
             blocks.append({"type": "context", "elements": [
-                {"type": "mrkdwn", "text": "\n".join(context_lines(a, r.timezone))[:2900]}]})
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "> " + marked(a["snippet"], a["terms"], "*", "*")}})
+                {"type": "mrkdwn", "text": "\n".join(esc(line) for line in context_lines(a, r.timezone))[:2900]}]})
+        excerpt = marked(a["snippet"], a["terms"], "*", "*", esc)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "> " + excerpt.replace("\n", "\n> ")}})
         if links:
             blocks.append({"type": "actions", "elements": [
                 {"type": "button", "text": {"type": "plain_text", "text": t[k]}, "url": u,
@@ -186,25 +200,27 @@ def slack(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
     if n["count"] > SHOWN:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": t["more"].format(n=n["count"] - SHOWN)}]})
     color = SLACK_COLORS.get(n["alerts"][0]["severity"], "#546e7a")  # the colour bar beside the message
-    return {"text": headline(n, r.language), "attachments": [{"color": color, "blocks": blocks}]}
+    return {"text": headline(n, r.language, esc), "attachments": [{"color": color, "blocks": blocks}]}
 
 
 def teams(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
     """An Adaptive Card wrapped the way Teams workflow ("Post to a channel when a webhook request is received") expects."""
     t = TEXT[r.language]
+    esc = escape.teams  # TextBlock text and FactSet values are both read as markdown
     body: list[dict[str, Any]] = [{"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
                                    "color": TEAMS_COLORS.get(n["alerts"][0]["severity"], "Default"),
-                                   "text": headline(n, r.language)}]
+                                   "text": headline(n, r.language, esc)}]
     actions = []
     for a in _lines(n, r):
         body.append({"type": "FactSet", "facts": [
-            {"title": t["severity"], "value": severity_word(a["severity"], r.language)},
-            {"title": t["time"], "value": a["time"]},
-            {"title": t["employee"], "value": a["employee"]}, {"title": t["team"], "value": a.get("team") or "—"},
-            {"title": t["customer"], "value": a["customer_masked"]}]})
+            {"title": t["severity"], "value": esc(severity_word(a["severity"], r.language))},
+            {"title": t["time"], "value": esc(a["time"])},
+            {"title": t["employee"], "value": esc(str(a["employee"]))},
+            {"title": t["team"], "value": esc(str(a.get("team") or "—"))},
+            {"title": t["customer"], "value": esc(str(a["customer_masked"]))}]})
         for line in context_lines(a, r.timezone):
-            body.append({"type": "TextBlock", "wrap": True, "isSubtle": True, "spacing": "None", "text": line})
-        body.append({"type": "TextBlock", "wrap": True, "text": marked(a["snippet"], a["terms"], "**", "**")})
+            body.append({"type": "TextBlock", "wrap": True, "isSubtle": True, "spacing": "None", "text": esc(line)})
+        body.append({"type": "TextBlock", "wrap": True, "text": marked(a["snippet"], a["terms"], "**", "**", esc)})
         actions += [{"type": "Action.OpenUrl", "title": t[k], "url": u} for k, u in link_for(a).items()]
     card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
             "body": body, "actions": actions[:6]}
@@ -213,9 +229,11 @@ def teams(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
 
 
 def webhook(n: dict[str, Any], r: Receiver, link_for) -> dict[str, Any]:
+    """JSON for machines: json.dumps quotes every string; the excerpt and context are defanged like in every
+    notification, since receivers often show them to people (a SIEM console, a chat relay)."""
     return {"version": 1, "id": n.get("id"), "receiver": r.name, "group_key": n["group_key"], "labels": n["labels"], "count": n["count"],
             "digest": n.get("digest", False),
-            "alerts": [{**a, "links": link_for(a)} for a in n["alerts"]]}
+            "alerts": [{**written(a), "links": link_for(a)} for a in n["alerts"]]}
 
 
 def sign_webhook(body: bytes, secret: bytes, now: float | None = None) -> dict[str, str]:

@@ -3,6 +3,7 @@ limit and acknowledge links (HTTP against the real server)."""
 
 from __future__ import annotations
 
+import csv
 import http.cookiejar
 import io
 import re
@@ -169,3 +170,37 @@ def test_an_acknowledge_link_shows_a_page_and_only_its_post_acknowledges(site):
     assert manager.get(forged)[0] == 403
     other = site.alert("off_channel", "277321005464405")  # another team's alert, a valid link: still not found
     assert manager.get(ack.link(site.url, key, other.alert_id, time.time(), 7).removeprefix(site.url))[0] == 404
+
+
+FORMULAS = ['=HYPERLINK("http://evil","x")', "+1", "-2", "@SUM(A1)", "\tx"]
+
+
+def test_a_bundle_opens_safely_in_a_spreadsheet_and_still_verifies():
+    """Customer text that a spreadsheet would run is text; a BOM makes Excel read UTF-8; digests hold."""
+    conversation = [{"timestamp": "t", "direction": "inbound", "text": v, "pii_types": [], "flagged": False}
+                    for v in [*FORMULAS, "João escríbeme"]]
+    data = {"alert": {"alert_id": "a1"}, "conversation": conversation, "audit": [],
+            "events": [{"at": "t", "actor": "-2", "action": "comment", "note": "=1+1", "source": 3}],
+            "exported_at": "now", "exported_by": "ana"}
+    zipped = bundle.build(data, "<html></html>")
+    assert bundle.verify(zipped) == []
+    with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+        raw = z.read("conversation.csv")
+        assert raw.startswith(b"\xef\xbb\xbf") and z.read("events.csv").startswith(b"\xef\xbb\xbf")
+        texts = [row["text"] for row in csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))]
+        events = list(csv.DictReader(io.StringIO(z.read("events.csv").decode("utf-8-sig"))))
+    assert texts == ["'" + v for v in FORMULAS] + ["João escríbeme"]
+    assert (events[0]["actor"], events[0]["note"], events[0]["source"]) == ("'-2", "'=1+1", "3")  # a number stays
+
+
+def test_the_audit_export_neutralises_a_user_name_tried_at_sign_in(site):
+    stranger = Http(site.url)
+    assert stranger.login('=HYPERLINK("http://evil","x")', "wrong-password-1") == 401
+    auditor = Http(site.url)
+    assert auditor.login("aud", site.passwords["aud"]) == 200
+    auditor.get("/audit")
+    status, body = auditor.post("/audit/export", action="login_failed")
+    assert status == 200 and body.startswith("\ufeffat,actor,")
+    rows = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
+    assert "'=hyperlink(\"http://evil\",\"x\")" in {r["actor"] for r in rows}
+    assert not [v for r in rows for v in r.values() if v.startswith(("=", "+", "-", "@", "\t", "\r"))]

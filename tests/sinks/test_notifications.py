@@ -482,3 +482,80 @@ def test_a_failed_send_says_why_a_person_can_act_on(smtp_server):
     tls, down = run(scenario())
     assert not tls.ok and "does not offer STARTTLS" in tls.reason and "tls: true" in tls.reason
     assert not down.ok and down.reason.startswith("smtp_unreachable: cannot connect to 127.0.0.1")
+
+
+# --- nothing raw leaves: customer text is literal text in every channel ---------------------------
+
+EVIL = ('<https://evil.example|Revisar en la consola> <!channel> [Revisar](https://evil.example) **x** '
+        '=HYPERLINK("http://evil") @here escríbeme a mi número personal')
+
+
+def _evil_notification():
+    a = alert(1).model_copy(update={
+        "snippet": EVIL, "employee_id": "<!here> *jefe*",
+        "context": [ContextLine(direction=Direction.inbound, timestamp=datetime.fromtimestamp(NOW - 60, UTC),
+                                text="- [Pagar](https://pay.evil.example/x) en evil.example <!everyone>")]})
+    from chatwatch.sinks.notifications.notifier import summary_of
+    s = summary_of(a, labels_of(a, DIRECTORY), DIRECTORY)
+    return {"receiver": "r", "group_key": "g", "labels": {}, "alerts": [s], "count": 1, "total": 1}
+
+
+def _no_links_or_mentions(text: str) -> None:
+    for raw in ("<https://", "<!channel>", "<!here>", "<!everyone>", "https://evil", "https://pay",
+                "http://evil", "evil.example", "@here"):
+        assert raw not in text, raw
+    assert not re.search(r"\]\((?:https?|ftp)://", text)  # no markdown link to a real URL
+
+
+def test_escape_functions_keep_numbers_and_times_and_defang_the_rest():
+    from chatwatch.sinks.notifications import escape
+
+    kept = "Son 5.010,18 reales o 1.250.000, a las 14:30 (14.30 h), v2.1, ref br_cpf"
+    assert escape.defang(kept) == kept
+    assert escape.defang("ve a https://evil.example/x o WWW.Evil.com.br, mail ana@mail.evil.example @channel") == (
+        "ve a hxxps://evil[.]example/x o WWW[.]Evil[.]com[.]br, mail ana@mail[.]evil[.]example \uff20channel")
+    assert escape.slack("<!channel> & *x* _y_ br_cpf") == "&lt;!channel&gt; &amp; \u2217x\u2217 \uff3fy\uff3f br_cpf"
+    teams = escape.teams("[a](b) **x** <at>x</at>\n- item\n2. item")
+    assert "[" not in teams and "*" not in teams and "<" not in teams and "\n\u200b- item\n\u200b2. item" in teams
+    assert escape.html('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
+
+
+def test_customer_text_arrives_literal_at_every_real_receiver(smtp_server):
+    """A customer's fake "review" link, a channel mention, markdown and a formula, through real servers."""
+    controller, inbox = smtp_server
+
+    async def scenario():
+        sinks = {name: HttpSink([]) for name in ("slack", "teams", "webhook")}
+        urls = {name: await s.start() for name, s in sinks.items()}
+        cfg = config([*({"name": name, "channel": name, "url": url} for name, url in urls.items()),
+                      {"name": "mail", "channel": "email", "to": ["gerente@example.com"],
+                       "email": {"host": "127.0.0.1", "port": controller.port, "starttls": False}}],
+                     {"receivers": ["mail"]}, link_template="https://cw.example.com/alerts/{alert_id}")
+        n = Notifier(cfg, DIRECTORY, {}, lambda *a: asyncio.sleep(0), clock=Clock(), sleep=no_sleep)
+        outcomes = [await n.send(name, _evil_notification()) for name in ("slack", "teams", "webhook", "mail")]
+        for s in sinks.values():
+            await s.stop()
+        return outcomes, {name: json.loads(s.requests[0][1]) for name, s in sinks.items()}
+
+    outcomes, received = run(scenario())
+    assert all(o.ok for o in outcomes)
+    slack = json.dumps(received["slack"], ensure_ascii=False)
+    _no_links_or_mentions(slack)
+    assert "&lt;hxxps://evil[.]example|Revisar en la consola&gt; &lt;\uff01channel&gt;" in slack  # shown as text
+    assert "&lt;!here&gt; \u2217jefe\u2217" in slack and "*mi número personal*" in slack  # our marks still work
+    teams = json.dumps(received["teams"], ensure_ascii=False)
+    _no_links_or_mentions(teams)
+    assert "](" not in teams and "[Revisar]" not in teams and "**x**" not in teams and "<" not in teams
+    assert "**mi número personal**" in teams and "- \uff3bPagar\uff3d(hxxps://pay\uff3b.\uff3devil" in teams
+    (hook,) = received["webhook"]["alerts"]
+    _no_links_or_mentions(json.dumps([hook["snippet"], hook["context"]], ensure_ascii=False))  # data: ids as they are
+    assert hook["snippet"].startswith("<hxxps://evil[.]example|Revisar en la consola> <\uff01channel>")
+    assert hook["links"] == {"open": f"https://cw.example.com/alerts/{hook['alert_id']}"}  # links: only ours
+
+    msg = message_from_bytes(inbox.messages[0].content, policy=default_policy)
+    html_part, plain = msg.get_body(("html",)).get_content(), msg.get_body(("plain",)).get_content()
+    assert not re.search(r"<a [^>]*evil", html_part) and "<!channel>" not in html_part
+    assert "&lt;hxxps://evil[.]example|Revisar en la consola&gt;" in html_part
+    assert re.findall(r'href="([^"]+)"', html_part) == ["https://cw.example.com/alerts/al-off_channel.personal_contact-1"]
+    _no_links_or_mentions(plain.replace("<!here> *jefe*", ""))  # the plain part has no markup: fields as they are
+    assert "hxxps://evil[.]example" in plain
