@@ -14,7 +14,9 @@ worker). Then every output is searched for every value, as written and in its co
     bundle (every file in the zip), the audit CSV; the retro-scan report; the worker's and the
     receiver's logs; both /metrics pages.
 
-As a control the same search must find every value where raw text belongs: the `.raw` topic.
+As a control the same search must find every value where raw text belongs: the `.raw` topic, and
+the archive when it is configured to keep raw text (ARCHIVE_TEXT=raw; then it and the scans topic
+are the places the setting opens, and only they are left out of the search).
 """
 
 from __future__ import annotations
@@ -121,8 +123,10 @@ def receivers():
     smtp.stop()
 
 
-@pytest.fixture(scope="module")
-def planted_stack(kafka_bootstrap, tmp_path_factory, receivers):
+@pytest.fixture(scope="module", params=["redacted", "raw"])
+def planted_stack(request, kafka_bootstrap, tmp_path_factory, receivers):
+    """The whole deployment, archiving text redacted (the default) or raw (then the archive and the
+    scans topic may hold raw text, as configured; nothing else may)."""
     smtp_port, _, http_base = receivers
     folder = tmp_path_factory.mktemp("planted")
     route = {"group_by": ["rule_id"], "group_wait_s": 1, "group_interval_s": 2, "repeat_interval_s": 3600}
@@ -142,10 +146,10 @@ def planted_stack(kafka_bootstrap, tmp_path_factory, receivers):
         "CHATWATCH_NOTIFY_CONFIG": str(folder / "notify.yaml"), "CW_HOOK_SECRET": "k3y",
         "CHATWATCH_NOTIFY_TICK_S": "0.2", "CHATWATCH_RECORD_BATCH_WAIT_S": "0.2",
         "CHATWATCH_CONSOLE_IN_WORKER": "true", "CHATWATCH_CONSOLE_PORT": str(console_port),
-        "CHATWATCH_PEOPLE_FILE": str(console_check.PEOPLE)})
+        "CHATWATCH_PEOPLE_FILE": str(console_check.PEOPLE), "CHATWATCH_ARCHIVE_TEXT": request.param})
     passwords = console_check.first_users(stack.clickhouse_path)
     with stack:
-        yield stack, f"http://127.0.0.1:{console_port}", passwords["admin"]
+        yield stack, f"http://127.0.0.1:{console_port}", passwords["admin"], request.param
 
 
 # --- reading every output ---------------------------------------------------------------------------
@@ -246,8 +250,10 @@ def _wait(condition, timeout_s: float, what: str) -> None:
 # --- the suite ------------------------------------------------------------------------------------
 
 def test_planted_values_reach_no_output(planted_stack, receivers, capsys):
-    stack, console_url, admin_password = planted_stack
+    stack, console_url, admin_password, archive_text = planted_stack
     _, inbox, _ = receivers
+    inbox.messages.clear()
+    Capture.received.clear()
     planted = catalogue()
     run = uuid.uuid4().hex[:8]
     customers = {"mx": "5213312340000", "br": "5521912340000", "es": "34699000111"}
@@ -300,7 +306,9 @@ def test_planted_values_reach_no_output(planted_stack, receivers, capsys):
     for name, blob in topics.items():
         if name not in raw_topics:
             outputs[f"topic {name.removeprefix(stack.topic_prefix)}"] = _texts(blob)
-    outputs["archive"] = _archive_dump(stack)
+    allowed_raw = {"archive": _archive_dump(stack), "topic .scans": outputs.pop("topic .scans")}
+    if archive_text == "redacted":
+        outputs.update(allowed_raw)
     outputs["retro-scan report"] = _cli(stack, "scan", "--since", "2d", "--jobs", "1")
     outputs["logs"] = "\n".join(p.read_text(errors="replace") for p in sorted(stack.log_dir.glob("*.log")))
 
@@ -308,13 +316,14 @@ def test_planted_values_reach_no_output(planted_stack, receivers, capsys):
     assert f"{stack.topic_prefix}.raw" in raw_topics, sorted(topics)
     raw = _texts(raw_topics[f"{stack.topic_prefix}.raw"])
     assert [p.value for p in planted if p.value not in raw] == []
-    for name in ("notification e-mails", "notifications slack", "console pages", "case bundles", "archive",
-                 "topic .alerts", "topic .scans"):
+    if archive_text == "raw":  # the control for the places the setting opens
+        assert [p.value for p in planted if p.value not in allowed_raw["archive"]] == []
+    for name in ("notification e-mails", "notifications slack", "console pages", "case bundles", "topic .alerts"):
         assert outputs[name].strip(), f"{name}: nothing to search (the suite would pass vacuously)"
 
     found = [(p, name) for p in planted for name, text in outputs.items() if any(f in text for f in p.forms())]
     with capsys.disabled():
-        print(f"\nplanted values: {len(planted)} values × {len(outputs)} outputs = {len(planted) * len(outputs)} "
+        print(f"\nplanted values (ARCHIVE_TEXT={archive_text}): {len(planted)} values × {len(outputs)} outputs = {len(planted) * len(outputs)} "
               f"checks; found {len(found)} time(s)")
         print("  outputs searched: " + ", ".join(f"{name} ({len(text):,} chars)" for name, text in outputs.items()))
         for p, name in found:
