@@ -18,7 +18,7 @@ from typing import Any
 
 from chatwatch.console.alert_queue import base_sql
 from chatwatch.detectors.pii import PiiDetector
-from chatwatch.detectors.redaction import redact
+from chatwatch.detectors.redaction import redact, stored_spans
 from chatwatch.rules import RuleSet
 from chatwatch.sinks.clickhouse.client import Client
 from chatwatch.sinks.clickhouse.queries import quote
@@ -125,22 +125,4 @@ class Redactor:
         with self._lock:
             if self._detector is None:
                 self._detector = self._make()
-        return redact(text, [*self._detector.detect(text), *masked_spans(message)])
-
-
-@dataclass(frozen=True)
-class _Span:
-    type: str
-    start: int
-    end: int
-
-
-def masked_spans(message: dict) -> list[_Span]:
-    """What the pipeline masked when it archived this message raw (rule matches the detector alone
-    would not find again); offsets are checked against the text, a bad value is ignored."""
-    try:
-        spans = [_Span(str(t), int(a), int(b)) for t, a, b in json.loads(message.get("masked") or "[]")]
-    except (ValueError, TypeError):
-        return []
-    size = len(message.get("text") or "")
-    return [s for s in spans if 0 <= s.start < s.end <= size]
+        return redact(text, [*self._detector.detect(text), *stored_spans(text, message.get("masked"))])

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -67,16 +69,18 @@ def merged(spans: Iterable[Span]) -> list[tuple[str, int, int]]:
     inside a password a rule matched must not leave the password's tail in clear."""
     out: list[list] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if span.end <= span.start:
+        start = max(0, span.start)
+        if span.end <= start:
             continue
-        if out and span.start < out[-1][2]:
+        if out and start < out[-1][2]:
             last = out[-1]
-            if span.end > last[2]:
-                if span.end - span.start > last[3]:
-                    last[0], last[3] = span.type, span.end - span.start
-                last[2] = span.end
+            if span.type not in TAIL_SHOWN and last[0] in TAIL_SHOWN:
+                last[0], last[3] = span.type, 10**9  # a secret inside a number: the whole span is masked whole
+            elif span.end - start > last[3] and (last[0] in TAIL_SHOWN or span.type not in TAIL_SHOWN):
+                last[0], last[3] = span.type, span.end - start
+            last[2] = max(last[2], span.end)
             continue
-        out.append([span.type, span.start, span.end, span.end - span.start])
+        out.append([span.type, start, span.end, span.end - start])
     return [(t, a, b) for t, a, b, _ in out]
 
 
@@ -89,6 +93,9 @@ def redact(text: str, spans: Iterable[Span], mode: Mode | str = Mode.replace, ke
         raise ValueError("hash redaction needs a key (CHATWATCH_REDACTION_KEY)")
     out, pos = [], 0
     for kind, start, end in merged(spans):
+        end = min(end, len(text))
+        if start >= end:
+            continue
         value = text[start:end]
         out.append(text[pos:start])
         if mode is Mode.replace:
@@ -100,6 +107,24 @@ def redact(text: str, spans: Iterable[Span], mode: Mode | str = Mode.replace, ke
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+@dataclass(frozen=True)
+class StoredSpan:
+    type: str
+    start: int
+    end: int
+
+
+def stored_spans(text: str, stored: str | None) -> list[StoredSpan]:
+    """The spans the pipeline masked in a message archived raw (JSON [[type, start, end], …]): what rules
+    marked sensitive and NER found, which a later reader would not find again with the patterns alone.
+    Spans that do not fit the text, and values that do not parse, are ignored."""
+    try:
+        spans = [StoredSpan(str(t), int(a), int(b)) for t, a, b in json.loads(stored or "[]")]
+    except (ValueError, TypeError):
+        return []
+    return [s for s in spans if 0 <= s.start < s.end <= len(text)]
 
 
 def mask_phone(number: str | None, keep: int = 4) -> str:

@@ -148,6 +148,11 @@ class Scanner:
                 and (attached or not self._rules[i].attachment) and (pii or self._rules[i].pii_types is None))
             for direction in ("inbound", "outbound") for attached in (False, True) for pii in (False, True)}
         self.term_count = len(table.specs)
+        # Terms of `redact: true` lists are sensitive in any message, whichever rule fires (or none).
+        self._sensitive: dict[int, str] = {}
+        for r in self._rules:
+            for term_id in r.sensitive:
+                self._sensitive.setdefault(term_id, r.redact_label)
 
     # --- compile -------------------------------------------------------------------------------
 
@@ -225,6 +230,11 @@ class Scanner:
     # --- evaluate ------------------------------------------------------------------------------
 
     def scan(self, subject: Subject) -> list[RuleHit]:
+        return self.scan_masked(subject)[0]
+
+    def scan_masked(self, subject: Subject) -> tuple[list[RuleHit], list[Masked]]:
+        """The rules that fired, and every span the packs call sensitive: what fired `redact: match`
+        rules matched, and each hit of a `redact: true` list, whether or not its rule fired."""
         hits = self._index.find(subject.text)
         hit_ids = {h.term_id for h in hits.hits}
         ungated = self._ungated_for.get((subject.direction, bool(subject.attachments), bool(subject.pii)))
@@ -239,7 +249,10 @@ class Scanner:
             verdict = self._evaluate(rule, subject, hits, hit_ids)
             if verdict.fired:
                 fired.append(RuleHit(verdict.pack, verdict.rule, verdict.evidence, verdict.masked))
-        return fired
+        masked = [m for hit in fired for m in hit.masked]
+        if self._sensitive:
+            masked += [Masked(self._sensitive[h.term_id], *hits.span(h)) for h in hits.hits if h.term_id in self._sensitive]
+        return fired, masked
 
     def explain(self, subject: Subject) -> tuple[Matches, list[Verdict]]:
         """Every hit and, for every enabled rule, whether it fired and why (or which condition failed)."""

@@ -26,8 +26,7 @@ CODE_WORDS = ("codigo", "codigos", "code", "codes", "cod")
 QUALIFIERS = ("verifica", "valida", "acces", "acess", "access", "segur", "secur", "confirma", "autentica", "authentica",
               "auth", "ingreso", "login", "sms", "2fa", "otp", "token", "one-time", "onetime", "unico", "solo uso",
               "seguranca", "llego", "llega", "chego", "chega", "envia", "enviamos", "enviado", "mandamos", "mandaram",
-              "recibi", "recebe", "recebi", "received", "sent you", "we sent", "you got", "got", "celular", "telefono",
-              "phone", "mensagem", "mensaje", "message", "banco", "bank", "app")
+              "recibi", "recebe", "recebi", "received", "sent you", "we sent", "you got", "por sms", "via sms")
 NOT_SECRET_CODES = ("pedido", "rastre", "seguimiento", "postal", "barra", "promo", "descont", "descuent", "cupom", "cupon",
                     "coupon", "produto", "producto", "product", "referencia", "reference", "reserva", "booking", "order",
                     "tracking", "discount", "zip", "cliente", "customer", "boleto", "fiscal", "area", "pais", "country",
@@ -47,7 +46,7 @@ STOPWORDS = frozenset({"para", "por", "que", "de", "del", "the", "and", "com", "
                        "a", "o", "el", "su", "muy", "muito", "very", "personal", "pessoal", "privada", "private",
                        "valida", "válida", "invalida", "inválida", "invalid", "valid", "obligatoria", "obrigatória",
                        "required", "larga", "longa", "long", "corta", "curta", "short", "igual", "diferente"})
-FILLERS_MAX = 7  # words between the secret word and the copula ("que chegou no seu celular")
+FILLERS_MAX = 9  # words between the secret word and the copula ("que chegou no seu celular")
 _TOKEN = re.compile(r"\S+")
 _WORD = re.compile(r"(?<!\w)(?:" + "|".join(sorted({*PASSWORD_WORDS, *CODE_WORDS}, key=len, reverse=True)) + r")(?!\w)")
 _EDGE_OPEN = "\"'“‘«(<[*_:="
@@ -84,29 +83,32 @@ def secrets(text: str) -> Iterator[Finding]:
 def _after(text: str, end: int) -> Finding | None:
     """The value after the secret word: right after it (or after "de X" and a colon), or after a copula
     within the sentence."""
-    fillers, copula = 0, False
+    fillers, copula, colon = 0, False, False
     for m in _TOKEN.finditer(text, end):
         raw = m.group()
         token = raw.strip(_EDGE_OPEN + _EDGE_CLOSE).lower()
         if copula:
             if token in ARTICLES:
                 continue  # "la clave es la 4411": the article before the value
-            found = _value(text, m.start(), m.end(), 0.7, letters=True)
+            ends = not text[m.end():].strip() or text[m.end() - 1] in ",.;!?" or text[m.end()] == "\n"
+            found = _value(text, m.start(), m.end(), 0.7, letters=True, any_letters=colon and ends)
             if found:
                 return found
-            copula = False  # "a senha é a mesma de sempre: gato2020": a later colon may still give it
+            copula = colon = False  # "a senha é a mesma de sempre: gato2020": a later colon may still give it
         if fillers == 0 and not _is_copula(token) and not raw.endswith((":", "=")):
             found = _value(text, m.start(), m.end(), 0.75)  # "senha abacaxi77"
             if found:
                 return found
+        if raw.endswith((":", "=")):  # "clave del banco: X", "senha=X", "senha:"
+            copula = colon = True
+            continue
         if _is_copula(token) or raw in COPULAS:
             copula = True
             continue
-        if raw.endswith((":", "=")):  # "clave del banco: X", "senha=X"
-            copula = True
-            continue
         fillers += 1
-        if fillers > FILLERS_MAX or _SENTENCE_END.search(raw) or any(c.isdigit() for c in raw):
+        if any(c.isdigit() for c in raw):  # "clave del banco Tigre99#", "código de acceso 8812"
+            return _value(text, m.start(), m.end(), 0.65) if fillers <= 3 else None
+        if fillers > FILLERS_MAX or _SENTENCE_END.search(raw):
             return None
     return None
 
@@ -123,15 +125,23 @@ def _before(text: str, start: int) -> Finding | None:
     return _value(text, m.start("value"), m.end("value"), 0.7)
 
 
-def _value(text: str, start: int, end: int, score: float, letters: bool = False) -> Finding | None:
+def _value(text: str, start: int, end: int, score: float, letters: bool = False,
+           any_letters: bool = False) -> Finding | None:
     while start < end and text[start] in _EDGE_OPEN:
         start += 1
     while end > start and text[end - 1] in _EDGE_CLOSE:
         end -= 1
     value = text[start:end]
-    if not 3 <= len(value) <= 64 or value.lower() in STOPWORDS or not looks_secret(value, letters):
+    if not 3 <= len(value) <= 64 or value.lower() in STOPWORDS or _NOT_SECRET_SHAPE.match(value):
         return None
+    if not looks_secret(value, letters) and not (any_letters and len(value) >= 4 and value.isalpha()):
+        return None  # letters alone count after an explicit colon, ending the phrase ("minha senha: abacaxi")
     return Finding("secret", start, end, score, "keyword+value")
+
+
+# Prices, percentages, times, dates and offers: "la clave es 20%", "PIN de entrega: 10:30", "2x1".
+_NOT_SECRET_SHAPE = re.compile(r"^(?:(?:R\$|US\$|[$€£])\s?\d[\d.,]*|\d[\d.,]*\s?(?:%|€|\$|£|reais|pesos|euros)"
+                               r"|\d{1,2}[:h]\d{2}(?:hs?)?|\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|\d+x\d+)$", re.IGNORECASE)
 
 
 def looks_secret(value: str, letters: bool = False) -> bool:

@@ -33,6 +33,11 @@ class ClickHouseError(Exception):
         self.retryable = retryable
         self.error_class = error_class
 
+    def summary(self) -> str:
+        """What logs and dead letters may say: the class and code, never the server's text (a parse error
+        quotes the row it failed on, and with ARCHIVE_TEXT=raw that row holds a message's text)."""
+        return self.error_class
+
 
 def classify(message: str, code: int | None = None, status: int | None = None,
              connection: bool = False) -> ClickHouseError:

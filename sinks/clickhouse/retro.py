@@ -21,7 +21,7 @@ from typing import Any
 from chatwatch.detectors.alerts import alert_id
 from chatwatch.detectors.attachments import AttachmentInfo
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
-from chatwatch.detectors.redaction import mask_phone, redact
+from chatwatch.detectors.redaction import mask_phone, redact, stored_spans
 from chatwatch.detectors.scanner import RuleHit, Scanner, Subject
 from chatwatch.records import Message
 from chatwatch.rules.loader import RuleSet, load_rules_dir
@@ -31,7 +31,7 @@ from chatwatch.sinks.clickhouse.rows import utc
 
 COLUMNS = ("message_id", "conversation_key", "business_phone_number_id", "business_display_number",
            "customer_wa_id", "direction", "timestamp", "text", "text_mode", "attachment_mime", "attachment_ext",
-           "attachment_size", "attachment_sha256", "pii_types", "team", "employee_id", "type")
+           "attachment_size", "attachment_sha256", "pii_types", "team", "employee_id", "type", "masked")
 SELECTED = tuple("toUnixTimestamp64Milli(timestamp) AS timestamp_ms" if c == "timestamp" else c for c in COLUMNS)
 PAGE = 50_000
 REPORTED = ("conversation_key", "customer_wa_id", "timestamp_ms", "timestamp", "text")  # what an example shows
@@ -209,11 +209,12 @@ def _scan_table(table: Any, scanner: Scanner, detector: PiiDetector | None, keep
     out = ChunkTally()
     keys = table.column("conversation_key").to_pylist()
     modes = table.column("text_mode").to_pylist()
+    stored = table.column("masked").to_pylist() if "masked" in table.column_names else [""] * table.num_rows
     for i, subject in enumerate(subjects(table, detector)):
-        hits = scanner.scan(subject)
+        hits, sensitive = scanner.scan_masked(subject)
         if not hits:
             continue
-        shown = _shown(subject.text, modes[i], hits, detector)
+        shown = _shown(subject.text, modes[i], [*sensitive, *stored_spans(subject.text, stored[i])], detector)
         ids = [h.rule.id for h in hits]
         for r in ids:
             out.hits[r] = out.hits.get(r, 0) + 1
@@ -227,10 +228,9 @@ def _scan_table(table: Any, scanner: Scanner, detector: PiiDetector | None, keep
     return out
 
 
-def _shown(text: str, mode: str, hits: list[RuleHit], detector: PiiDetector | None) -> str:
+def _shown(text: str, mode: str, spans: list, detector: PiiDetector | None) -> str:
     """The text a report example or a retro alert may show: what the rules marked sensitive masked and,
-    for text archived raw, the PII too (with the patterns, when the scan runs without a detector)."""
-    spans: list = [s for h in hits for s in h.masked]
+    for text archived raw, the PII too (the spans stored live, and the patterns again)."""
     if mode == "raw" and text:
         spans += (detector or _display_detector()).patterns(text)
     return redact(text, spans) if spans else text
@@ -260,7 +260,7 @@ def rows_of_messages(messages: Iterable[Message], detector: PiiDetector | None) 
             "business_phone_number_id": m.business_phone_number_id,
             "business_display_number": m.business_display_number or "", "customer_wa_id": m.customer_wa_id,
             "direction": m.direction.value, "type": m.type.value, "timestamp": m.timestamp.isoformat(),
-            "text_mode": "redacted",
+            "text_mode": "redacted", "masked": "",
             "text": redact(m.text or "", found), "pii_types": [f.type for f in found], "team": "",
             "employee_id": m.employee_id or "",
             "attachment_mime": [a.mime_type or "" for a in m.attachments],

@@ -51,10 +51,10 @@ class ArchiveWriter:
         except ClickHouseError as exc:
             if len(indexes) == 1:
                 metrics.clickhouse_failures.labels("rejected").inc()
-                return [(indexes[0], f"{exc.error_class}: {exc}")]
+                return [(indexes[0], exc.summary())]
             if len(indexes) == len(batches):
-                log.warning("batch of %d records rejected (%s: %s); bisecting to find the bad ones",
-                            len(batches), exc.error_class, exc)
+                log.warning("batch of %d records rejected (%s); bisecting to find the bad ones",
+                            len(batches), exc.summary())
         half = len(indexes) // 2
         return await self._store(indexes[:half], batches) + await self._store(indexes[half:], batches)
 
@@ -80,8 +80,8 @@ class ArchiveWriter:
                     outage_since = time.monotonic()
                     metrics.clickhouse_backoff_episodes.labels(exc.error_class).inc()
                     metrics.clickhouse_backing_off.set(1)
-                    log.warning("ClickHouse unavailable (%s: %s); retrying with backoff, not consuming meanwhile",
-                                exc.error_class, exc)
+                    log.warning("ClickHouse unavailable (%s); retrying with backoff, not consuming meanwhile",
+                                exc.summary())
                 await self._sleep(backoff * (0.5 + random.random()))  # jitter: replicas do not retry in step
                 backoff = min(backoff * 2, self.max_backoff_s)
 

@@ -158,7 +158,7 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
             options: ScanOptions) -> list[Output]:
     """The message's alerts, then its scan record (archive + analytics)."""
     types = tuple(f.type for f in found)
-    hits = scanner.scan(subject_of(message, types))
+    hits, sensitive = scanner.scan_masked(subject_of(message, types))
     metrics.messages_scanned.labels(message.direction.value).inc()
     key = message.conversation_key.encode()
     counts = dict(Counter(types))
@@ -166,7 +166,7 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
     alert_ids = []
     # Redaction at least as strong as detection: what a rule found sensitive is masked like PII, even
     # where no PII recognizer saw it.
-    masked = [*found, *(span for hit in hits for span in hit.masked)]
+    masked = [*found, *sensitive]
     snippet = None
     if options.snippet_mode != "none" and message.text:
         snippet = redact(message.text, masked, options.snippet_mode, options.redaction_key)

@@ -269,3 +269,23 @@ def test_overlapping_spans_are_merged_so_no_tail_is_left_in_clear():
     spans = [Masked("person", 12, 18), Masked("secret", 12, 23)]  # NER saw "Centro", the rule the whole secret
     assert redact(text, spans) == "la clave es [SECRET] ya"
     assert "2026" not in redact(text, spans, "mask")  # a secret keeps no tail in mask mode
+
+
+def test_a_redact_list_is_masked_even_when_another_rule_fires(tmp_path):
+    s = scanner_for(tmp_path, """
+        - id: p.codes
+          title: t
+          severity: high
+          category: leaks
+          scope: {sender: employee}
+          match: {near: [{items: [$codes, te paso], within: 2}]}
+        - id: p.urgent
+          title: t
+          severity: low
+          category: other
+          match: {any: [urgente]}
+        """, lists_yaml="{codes: {terms: [ALFA-2291], redact: true}}")
+    text = "urgente: el proyecto ALFA-2291 sale hoy"
+    hits, masked = s.scan_masked(Subject(text=text, direction="inbound", timestamp=WED_NOON_UTC))
+    assert [h.rule.id for h in hits] == ["p.urgent"]
+    assert [text[m.start:m.end] for m in masked] == ["ALFA-2291"]

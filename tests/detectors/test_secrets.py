@@ -52,3 +52,28 @@ def test_secret_in_free_phrasing_is_found_and_redacted(text: str, secret: str):
 ])
 def test_ordinary_sentences_about_passwords_and_codes_are_not_secrets(text: str):
     assert [text[f.start:f.end] for f in DETECTOR.detect(text) if f.type == "secret"] == []
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("minha senha: abacaxi", "abacaxi"),
+    ("contraseña = perro", "perro"),
+    ("password: correcthorsebattery", "correcthorsebattery"),
+    ("Codigo de acceso 8812", "8812"),
+    ("contraseña del wifi 12345678", "12345678"),
+    ("clave del banco Tigre99#", "Tigre99#"),
+    ("la contraseña de tu cuenta de Netflix del mes pasado es Pepe2024", "Pepe2024"),
+    ("la clave que te di es Tigre99#", "Tigre99#"),
+])
+def test_more_phrasings(text: str, secret: str):
+    assert [text[f.start:f.end] for f in DETECTOR.detect(text) if f.type == "secret"] == [secret]
+
+
+@pytest.mark.parametrize("text", [
+    "El precio de la clave es 30€", "ok, la clave es 20%", "la clave del éxito es 100% esfuerzo",
+    "el precio del token es $5.00", "la clave: 2x1 en pizzas", "Pin de entrega: 10:30", "10:30 es la clave",
+    "el código del banco es 0049", "el código del mensaje de error es 500", "El PIN de la tarjeta llega por correo",
+    "La contraseña debe tener 8 caracteres", "Tu contraseña fue cambiada el 12/05/2024 a las 10:15",
+    "la clave: paciencia y constancia",
+])
+def test_prices_times_offers_and_error_codes_are_not_secrets(text: str):
+    assert [text[f.start:f.end] for f in DETECTOR.detect(text) if f.type == "secret"] == []
