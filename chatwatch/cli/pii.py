@@ -1,8 +1,9 @@
 """`chatwatch pii detect`: what the detector would flag, one JSON line per input.
 
-Input: `--text`, or JSON lines with a `text` field (optional `lang`, `region`) from a file or
-stdin. Values are redacted unless `--show-values`; that is how analysts look and how the
-evaluation runs.
+Input: `--text`, or JSON lines with a `text` field (optional `lang`, `region`, `number`) from a file
+or stdin. Phones are read in the business number's country, as the worker reads them: `--region`, or
+the country of `--number` (the business display number). Values are redacted unless `--show-values`;
+that is how analysts look and how the evaluation runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.progress import Progress
 
 from chatwatch.cli.root import cli
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.pii.contact import region_of
 from chatwatch.detectors.pii.detector import PiiInput
 from chatwatch.detectors.redaction import redact
 
@@ -30,11 +32,13 @@ def detect(
     text: str | None = typer.Option(None, "--text", "-t", help="Detect in this text instead."),
     lang: str | None = typer.Option(None, help="es, pt or en (default: guessed per message)."),
     region: str | None = typer.Option(None, help="ISO country for phone numbers, e.g. MX, BR, ES."),
+    number: str | None = typer.Option(None, "--number", help="Business display number; its country is the region."),
     ner: bool = typer.Option(True, "--ner/--no-ner", help="Run the spaCy NER models too."),
     show_values: bool = typer.Option(False, "--show-values", help="Print the raw values (handle with care)."),
     progress: bool = typer.Option(False, "--progress", help="Show a progress bar on stderr (files)."),
 ) -> None:
     detector = PiiDetector(PiiConfig(ner=ner))
+    region = region or region_of(number)
     for lang_name, model in detector.ner.missing.items():
         typer.echo(f"warning: NER model {model!r} for {lang_name} is not installed; patterns only", err=True)
     if text is not None:
@@ -69,6 +73,7 @@ def _read(stream, lang: str | None, region: str | None):
             continue
         try:
             doc = json.loads(line)
-            yield PiiInput(str(doc["text"]), doc.get("lang") or lang, doc.get("region") or region)
+            yield PiiInput(str(doc["text"]), doc.get("lang") or lang,
+                           doc.get("region") or region_of(doc.get("number")) or region)
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise typer.BadParameter(f"line {n}: expected a JSON object with a 'text' field ({type(exc).__name__})") from None

@@ -1,8 +1,10 @@
-"""Payment cards, e-mail, phone numbers, IP addresses, URLs with credentials, secrets.
+"""Payment cards, e-mail, phone numbers, IP addresses, URLs with credentials (secrets: secrets.py).
 
 Cards: Luhn alone flags many phone and order numbers, so a candidate must also have a length
 its brand issues and a brand prefix (IIN ranges), and be written as one run or in groups.
-Phones: phonenumbers' VALID leniency, with the business number's country as default region.
+Phones: phonenumbers' VALID leniency, with the business number's country as default region; the
+forms WhatsApp and people use (+52 1 …, bare wa_id digits, local groupings) are normalised first, and
+shapes that are something else (dates, prices, RG/CPF/DNI layouts, order words) never get a parse.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from collections.abc import Callable, Iterator
 import phonenumbers
 from stdnum import luhn
 
-from chatwatch.detectors.pii.context import GENERIC, has_context, has_context_after
+from chatwatch.detectors.pii.context import (
+    BOOST,
+    GENERIC,
+    NEGATIVE_WINDOW,
+    PHONE_NEGATIVE,
+    has_context,
+    has_context_after,
+)
 from chatwatch.detectors.pii.findings import Finding
 
 # (brand, IIN prefixes as (low, high) ranges over the first digits, allowed lengths)
@@ -44,25 +53,7 @@ EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w)")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?![\w:]|\.\w)")
 URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]{1,15}://[^\s:/@]+:[^\s@/]+@[^\s/]+", re.IGNORECASE)
-# Password words, lower-cased as they begin ("contrase" for contraseña/contrasena).
-SECRET_WORDS = ("contrase", "senha", "password", "passwd", "pwd", "clave", "pin", "nip", "token", "passcode")
-SECRET_AFTER_WORD = re.compile(
-    r"\b(?:contrase(?:ñ|n)a|senha|password|passwd|pwd|clave|pin|nip|token|passcode)\b"
-    r"[^\S\n]{0,3}(?:(?:es|é|e|is|da|do|de|del|:|=|->)[^\S\n]{0,3}){0,3}[\"'“]?(?P<value>[^\s\"'”,;]{3,64})",
-    re.IGNORECASE)
-# What every API_KEY alternative starts with: no prefix in the text, no key to look for.
-KEY_PREFIXES = ("sk_live_", "rk_live_", "AKIA", "ASIA", "ghp_", "github_pat_", "xox", "AIza", "glpat-", "eyJ")
-API_KEY = re.compile(
-    r"\b(?:sk_live_[0-9A-Za-z]{16,}|rk_live_[0-9A-Za-z]{16,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|ghp_[0-9A-Za-z]{36}"
-    r"|github_pat_[0-9A-Za-z_]{40,}|xox[abprs]-[0-9A-Za-z\-]{10,}|AIza[0-9A-Za-z_\-]{35}|glpat-[0-9A-Za-z_\-]{20}"
-    r"|eyJ[0-9A-Za-z_\-]{8,}\.[0-9A-Za-z_\-]{8,}\.[0-9A-Za-z_\-]{8,})\b")
 PHONE_PUNCTUATION = re.compile(r"\(\d{1,4}\)|\d[\-.]\d")
-SECRET_STOPWORDS = frozenset({"para", "por", "que", "de", "del", "the", "and", "com", "con", "esta", "está", "aqui",
-                              "aquí", "nova", "nueva", "new", "segura", "secure", "correcta", "correta", "correct",
-                              "incorrecta", "incorreta", "wrong", "expirada", "expired", "temporal", "temporaria",
-                              "nao", "não", "no", "not", "mesma", "misma", "same", "cambiar", "trocar", "change",
-                              "reset", "olvidada", "esquecida", "forgotten", "forgot", "errada", "mi", "minha", "my",
-                              "tu", "sua", "your", "la", "a", "o", "el", "su"})
 
 
 def card_brand(digits: str) -> str | None:
@@ -112,66 +103,197 @@ def urls_with_credentials(text: str) -> Iterator[Finding]:
         yield Finding("url_credentials", m.start(), m.end(), 0.95, "url-userinfo")
 
 
-def secrets(text: str) -> Iterator[Finding]:
-    for m in SECRET_AFTER_WORD.finditer(text):
-        value = m.group("value")
-        if value.casefold() in SECRET_STOPWORDS or not _looks_secret(value):
-            continue
-        yield Finding("secret", m.start("value"), m.end("value"), 0.7, "keyword+value")
-    for m in API_KEY.finditer(text):
-        yield Finding("secret", m.start(), m.end(), 0.95, "api-key-prefix")
-
-
-def _looks_secret(value: str) -> bool:
-    """A password or code has a digit or a symbol, or is a long single token; plain words rarely are."""
-    return any(not c.isalpha() for c in value) or len(value) >= 10
-
-
+# Digit groups joined by spaces, dots, dashes or parentheses (no-break spaces and hyphens too, as
+# pasted from a contact card); never the hour of a time ("22-12-2025 10:30").
 PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+])(?:\+|00)?\(?\d{1,4}\)?(?:[ \t.\-]{0,2}\(?\d{1,5}\)?){1,6}(?:[ ]?(?:x|ext\.?|ramal)[ ]?\d{1,5})?(?!\w)",
-    re.IGNORECASE)
+    r"(?<![\w+])(?:\+|00)?\(?\d{1,4}\)?(?:[ \t.\-\u00a0\u2010\u2011\u2013]{0,3}\(?\d{1,5}\)?){1,6}"
+    r"(?:[ ]?(?:x|ext\.?|ramal)[ ]?\d{1,5})?(?!\w|:\d)", re.IGNORECASE)
+PHONE_EXTENSION = re.compile(r"[ ]?(?:x|ext|ramal)", re.IGNORECASE)
+NON_DIGIT = re.compile(r"\D")
+LIST_INDEX = re.compile(r"\d{1,2}(?:[.)]| ?-) ")  # "2. ", "3) ", "4 - " before a phone in a list
+BARE = 0.45  # the score of a bare run of digits: under the default threshold without a phone word
+# Shapes that are never a phone however the digits validate: an Argentine DNI, a Brazilian RG or a
+# Chilean RUT ("12.345.678-9"), a CPF ("759 907 049-40"), a check digit after a dash ("12345678-9").
+NOT_PHONE = re.compile(r"\d{1,2}(?:\.\d{3}){2,}(?:-\d{1,2})?|\d{3}[. ]\d{3}[. ]\d{3}[-. ]\d{2}|\d{7,9}-\d"
+                       r"|\d{2}-\d{8}-\d|\d{5}-\d{3}|\d{1,2}(?: \d{3}){2,}|\d{1,3}(?:[. ]\d{3})*[. ]000")
+# (...a CUIT, a CEP, thousands: "12 345 678", "550.000.000")
+DATE = re.compile(r"(?:0?[1-9]|[12]\d|3[01])([./\- ])(?:0?[1-9]|1[0-2])\1(?:19|20)\d\d(?!\d)"
+                  r"|(?:19|20)\d\d([./\- ])(?:0?[1-9]|1[0-2])\2(?:0?[1-9]|[12]\d|3[01])(?!\d)")
+MONEY_SIGN = re.compile("[$€£]")
+MONEY_AFTER = re.compile(r"\s?(?:,\d|pesos|reais|reales|euros|d[oó]lares|dollars|soles|mil\b|usd|mxn|brl|eur|ars|cop)",
+                         re.IGNORECASE)
+PLAIN_SEPARATORS = str.maketrans({"\u00a0": " ", "\u2010": "-", "\u2011": "-", "\u2013": "-"})
+# Bare digits that start with a country code (a wa_id: "5215587654300") are read as international only
+# for these countries and the business's own: with +1 every 11-digit run starting with 1 would validate.
+WA_ID_REGIONS = ("MX", "BR", "ES", "AR", "CO", "CL", "PE")
+MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+IS_POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE  # not "possible locally": "+10000000" is no phone
+Parsed = tuple[phonenumbers.PhoneNumber, str]  # a number and the region it is valid in ("" if only possible)
 
 
 def phones(text: str, regions: tuple[str, ...], taken: list[tuple[int, int]] = (),
            context: bool = False, all_regions: bool = False,
-           vetoed: Callable[[int], bool] = lambda start: False) -> Iterator[Finding]:
+           vetoed: Callable[[int], bool] = lambda start: False, min_score: float = 0.0) -> Iterator[Finding]:
     """Candidates by one regex, confirmed by phonenumbers: first in the business number's country,
-    in the other regions only when a phone word is nearby (`context`) or no country is known."""
+    in the other regions only when a phone word is nearby (`context`) or no country is known; bare
+    digits that begin with a country code as WhatsApp writes them (wa_id). A candidate that could not
+    score `min_score` even with its context word is not parsed."""
+    tried = regions if (context or all_regions) else regions[:1]
+    floor = min_score - (BOOST if context else 0.0)
     for m in PHONE_CANDIDATE.finditer(text):
         raw = m.group().rstrip(" .-")
-        digits = sum(c.isdigit() for c in raw)
-        if not 7 <= digits <= 15 or any(m.start() < e and s < m.start() + len(raw) for s, e in taken):
-            continue
-        if vetoed(m.start()):
-            continue  # an order or tracking number: not worth a parse
-        explicit = raw.startswith(("+", "00"))
-        formatted = PHONE_PUNCTUATION.search(raw) is not None
-        # With strong phone signals (+country, or phone punctuation next to a phone word) a *possible*
-        # number counts (numbering plans change faster than the library); otherwise it must be *valid*.
-        lenient = explicit or (formatted and context)
-        tried = (None,) if explicit else regions if (context or all_regions) else regions[:1]
-        number = _parse(raw, tried, lenient)
-        if number is None:
-            continue
-        number_region = phonenumbers.region_code_for_number(number) or (regions[0] if regions else "")
-        # A bare run of digits is as often an order number; without "+", phone punctuation or a
-        # context word (which adds 0.1 later) it stays under the default reporting threshold.
-        score = 0.8 if explicit else 0.6 if formatted else 0.45
-        yield Finding("phone", m.start(), m.start() + len(raw), score, f"phonenumbers:{number_region}",
-                      detail=number_region)
+        start = m.start()
+        if any(start < e and s < start + len(raw) for s, e in taken) or vetoed(start):
+            continue  # an identifier's digits, or an order or tracking number: not worth a parse
+        if text[start - 1:start] in ("/", "=") and _in_url(text, start):
+            continue  # a product or page id in a link (wa.me/… and phone=… are phones)
+        found = _phone(text, start, raw, regions, tried, context, floor)
+        if found is not None:
+            yield found
+        elif raw.count(" ") + raw.count("-") + raw.count(".") >= 3 and not raw.startswith(("+", "00")) and \
+                not _something_else(text, start, raw.translate(PLAIN_SEPARATORS)):
+            yield from _split(text, start, raw, regions, tried, context, floor)
 
 
-def _parse(raw: str, regions, lenient: bool = False) -> phonenumbers.PhoneNumber | None:
+def _phone(text: str, start: int, raw: str, regions: tuple[str, ...], tried: tuple[str, ...],
+           context: bool, floor: float) -> Finding | None:
+    """One candidate: +country, then wa_id, then local; None unless it validates and could be reported."""
+    end = start + len(raw)
+    main = PHONE_EXTENSION.split(raw, 1)[0].translate(PLAIN_SEPARATORS)
+    digits = NON_DIGIT.sub("", main)
+    explicit = main.startswith(("+", "00"))
+    if explicit and main.startswith("00"):
+        digits = digits[2:]
+    if not 7 <= len(digits) <= 15 or _something_else(text, start, main):
+        return None
+    formatted = _grouped(main) and (PHONE_PUNCTUATION.search(main) is not None or main.count(" ") >= 2)
+    wa_id = not explicit and len(digits) >= 11
+    # With strong phone signals (+country, or phone punctuation next to a phone word) a *possible*
+    # number counts (numbering plans change faster than the library); otherwise it must be *valid*.
+    lenient = explicit or (formatted and context)
+    if explicit:
+        parsed = _parse(_mx_international(digits) or main, (None,), lenient)
+    elif wa_id and (parsed := _wa_id(digits, regions, context)) is not None:
+        if regions and parsed[1] != regions[0]:
+            parsed = _parse(main, regions[:1]) or parsed  # valid at home too: the home reading
+    elif formatted or BARE >= floor:
+        wa_id = False
+        parsed = _parse(main, tried, lenient)
+    else:
+        return None  # a bare run of digits and no phone word: it could not be reported
+    if parsed is None:
+        return None
+    if not explicit and not context and has_context_after(text, end, PHONE_NEGATIVE, NEGATIVE_WINDOW):
+        return None  # "5215587654300 es el pedido"
+    number_region = parsed[1] or (regions[0] if regions else "")
+    # A bare run of digits is as often an order number; without "+", a country code, phone
+    # punctuation or grouping, or a context word (which adds 0.1 later) it stays under the
+    # default reporting threshold.
+    score = 0.8 if explicit else 0.6 if formatted or wa_id else BARE
+    return Finding("phone", start, end, score, f"phonenumbers:{number_region}", detail=number_region)
+
+
+def _split(text: str, start: int, raw: str, regions: tuple[str, ...], tried: tuple[str, ...],
+           context: bool, floor: float) -> Iterator[Finding]:
+    """Phones glued to what the regex took along: a list index ("2. 55 1234 5678", "3) (11) 98765-4321"),
+    or a second number ("55 1234 5678 55 8765 4321": both halves of three groups or more, both valid;
+    looser splits find phones in account and access-key numbers)."""
+    groups = [g.start() for g in re.finditer(r"(?<![\d(+])[(+]?\d", raw)]  # where each group begins
+    if LIST_INDEX.match(raw) and len(groups) >= 4:
+        found = _phone(text, start + groups[1], raw[groups[1]:], regions, tried, context, floor)
+        if found is not None:
+            yield found
+        return
+    if len(NON_DIGIT.sub("", raw)) <= 15:
+        return
+    for k in range(3, len(groups) - 2):
+        left = raw[:groups[k]].rstrip(" .-\t\u00a0\u2010\u2011\u2013")
+        first = _phone(text, start, left, regions, tried, context, floor)
+        second = first and _phone(text, start + groups[k], raw[groups[k]:], regions, tried, context, floor)
+        if second:
+            yield from (first, second)
+            return
+
+
+def _in_url(text: str, start: int) -> bool:
+    """Inside a link's path or query, not after wa.me/ or phone= (WhatsApp's click-to-chat links)."""
+    token = text[max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1:start]
+    return ("://" in token or token.startswith("www.")) and not token.endswith(("wa.me/", "phone="))
+
+
+def _grouped(main: str) -> bool:
+    """Grouped the way phones are written ("55 1234 5678", "(55) 1234-5678", "11 9 8765-4321"), not a
+    version or a list ("10.2.3.4567"): at most one group of a single digit (a mobile 9 or 1), the last
+    of two or more."""
+    groups = re.findall(r"\d+", main)
+    return len(groups) >= 2 and len(groups[-1]) >= 2 and sum(len(g) == 1 for g in groups) <= 1
+
+
+def _something_else(text: str, start: int, main: str) -> bool:
+    """A document, a date or a price, however its digits validate."""
+    return NOT_PHONE.fullmatch(main) is not None or DATE.match(main) is not None or _money(text, start, start + len(main))
+
+
+def _money(text: str, start: int, end: int) -> bool:
+    """A currency sign right before or after, decimals or a currency word after ("1 234,50", "612 345 678
+    pesos"): a price."""
+    return (MONEY_SIGN.search(text, max(0, start - 3), start) is not None
+            or MONEY_SIGN.search(text, end, end + 3) is not None or MONEY_AFTER.match(text, end) is not None)
+
+
+def _mx_international(digits: str) -> str | None:
+    """'+52 1 55 8765 4321' -> '+525587654321': Mexico dropped the mobile 1 in 2019, WhatsApp still
+    writes it, and phonenumbers calls the old form invalid."""
+    if len(digits) == 13 and digits.startswith("521"):
+        return "+52" + digits[3:]
+    return None
+
+
+def _mx_national(digits: str) -> str | None:
+    """The 10 digits behind the prefixes Mexico dropped in 2019 (044/045 mobile, 01 long distance, 1)."""
+    for prefix in ("044", "045", "01", "1"):
+        if len(digits) == 10 + len(prefix) and digits.startswith(prefix):
+            return digits[len(prefix):]
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _wa_codes(home: str | None) -> frozenset[str]:
+    """Country codes a bare run of digits may begin with: WA_ID_REGIONS' and the business's."""
+    return frozenset(str(phonenumbers.country_code_for_region(r)) for r in (*WA_ID_REGIONS, *((home,) if home else ())))
+
+
+def _wa_id(digits: str, regions: tuple[str, ...], any_type: bool) -> Parsed | None:
+    """Bare digits read as +country number: a known country code, then a valid mobile number (any
+    valid number next to a phone word). Country codes are prefix-free: one parse at most."""
+    codes = _wa_codes(regions[0] if regions else None)
+    for k in (1, 2, 3):
+        if digits[:k] in codes:
+            parsed = _parse(_mx_international(digits) or "+" + digits, (None,))
+            if parsed is not None and (any_type or phonenumbers.number_type(parsed[0]) in MOBILE):
+                return parsed
+            return None
+    return None
+
+
+def _parse(raw: str, regions, lenient: bool = False) -> Parsed | None:
+    """The first reading of `raw` valid in one of `regions` (None: by its +country code). Valid in
+    the region it was read in: a number of a region sharing the code (+1) is not tried against 25 plans."""
     possible = None
     for region in regions:
         try:
             number = phonenumbers.parse(raw.replace("00", "+", 1) if raw.startswith("00") else raw, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(number):
-            return number
-        if lenient and possible is None and phonenumbers.is_possible_number(number):
-            possible = number
+        home = region or phonenumbers.region_code_for_number(number)
+        if home and phonenumbers.is_valid_number_for_region(number, home):
+            return number, home
+        if region == "MX" and (national := _mx_national(NON_DIGIT.sub("", raw))):
+            number = phonenumbers.parse(national, region)
+            if phonenumbers.is_valid_number_for_region(number, region):
+                return number, region
+        if lenient and possible is None and phonenumbers.is_possible_number_with_reason(number) == IS_POSSIBLE:
+            possible = number, home or ""
     return possible
 
 

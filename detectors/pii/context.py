@@ -12,8 +12,9 @@ BOOST = 0.1
 
 GENERIC = {
     "payment_card": ("tarjeta", "cartao", "credito", "debito", "card", "visa", "mastercard", "amex", "numero da tarjeta"),
-    "phone": ("telefono", "tel", "tf", "telefone", "celular", "cel", "movil", "whatsapp", "zap", "llamar", "llame",
-              "llama", "llamame", "marcame", "ligar", "liga", "me liga", "phone", "call", "mobile", "contacto", "contato"),
+    "phone": ("telefono", "tel", "tf", "tlf", "telefone", "celular", "cel", "movil", "whatsapp", "whats", "wpp", "wsp",
+              "zap", "llamar", "llame", "llama", "llamame", "marcame", "ligar", "liga", "ligue", "me liga", "phone",
+              "call", "mobile", "contacto", "contato", "contact"),
     "email": ("correo", "email", "e-mail", "mail"),
     "secret": ("contrasena", "senha", "password", "clave", "pin", "token", "codigo"),
 }
@@ -24,6 +25,9 @@ GENERIC = {
 NEGATIVE = ("pedido", "orden", "order", "protocolo", "rastreio", "rastreamento", "rastreo", "guia", "tracking",
             "folio", "ticket", "chamado", "reclamo", "reclamacao", "expediente", "numero de caso", "caso no", "envio no",
             "nota fiscal", "factura", "invoice", "boleto")
+# ...and for phones, the other long numbers a sales chat is full of (a wa_id needs no phone word to count).
+PHONE_NEGATIVE = (*NEGATIVE, "referencia", "reference", "transac", "comprobante", "recibo", "receipt", "contrato",
+                  "numero de cliente", "cotizacion", "cotacao", "cep", "codigo postal", "codigo de barras")
 NEGATIVE_WINDOW = 25
 # Words that say a message is about paying: a card-shaped number there is a card first.
 PAYMENT = ("pagar", "pago", "pague", "pagamento", "pagamos", "pay", "payment", "cobro", "cobrar", "cobranca", "compra",
@@ -39,7 +43,7 @@ def has_negative_context(text: str, start: int) -> bool:
     return has_context(text, start, NEGATIVE, window=NEGATIVE_WINDOW)
 
 
-def vetoed(text: str, start: int, rescue: tuple[str, ...]) -> bool:
+def vetoed(text: str, start: int, rescue: tuple[str, ...], negative: tuple[str, ...] = NEGATIVE) -> bool:
     """An order or tracking word right before `start` ("pedido 1234…") and no `rescue` word (the type's own
     context words) in the context window. The same as `has_negative_context and not has_context`, with
     one fold where folding keeps offsets (an ASCII window without whitespace runs): every digit run asks."""
@@ -49,7 +53,7 @@ def vetoed(text: str, start: int, rescue: tuple[str, ...]) -> bool:
         near = folded[-NEGATIVE_WINDOW:]
     else:
         near = fold(text[max(0, start - NEGATIVE_WINDOW):start])
-    return (_words_regex(NEGATIVE).search(near) is not None
+    return (_words_regex(negative).search(near) is not None
             and not (rescue and _words_regex(rescue).search(folded) is not None))
 
 

@@ -15,8 +15,16 @@ import ahocorasick
 from pydantic import Field
 
 from chatwatch.detectors.pii import contact, secrets
-from chatwatch.detectors.pii.context import (BOOST, GENERIC, PAYMENT, has_context, has_context_after,
-                                              has_negative_context, vetoed)
+from chatwatch.detectors.pii.context import (
+    BOOST,
+    GENERIC,
+    PAYMENT,
+    PHONE_NEGATIVE,
+    has_context,
+    has_context_after,
+    has_negative_context,
+    vetoed,
+)
 from chatwatch.detectors.pii.findings import Finding, resolve_overlaps
 from chatwatch.detectors.pii.identifiers import RECOGNIZERS, compact, shrink_to_valid
 from chatwatch.detectors.pii.language import guess_language
@@ -130,7 +138,8 @@ class PiiDetector:
         # An order or tracking word in front of a card or phone vetoes it unless the type's own word is
         # there too ("orden 4111 1111 1111 1111"); phones are vetoed before they are parsed.
         phones = contact.phones(text, _regions(region), taken, context=phone_words, all_regions=region is None,
-                                vetoed=lambda start: vetoed(text, start, GENERIC["phone"])) if digits >= 7 else ()
+                                vetoed=lambda start: vetoed(text, start, GENERIC["phone"], PHONE_NEGATIVE),
+                                min_score=self.config.min_score) if digits >= 7 else ()
         paying = None
         for finding in (*others, *phones):
             own_word = has_context(text, finding.start, GENERIC.get(finding.type, ())) or (

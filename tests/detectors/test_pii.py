@@ -96,8 +96,9 @@ def test_cpf_or_cuit_is_decided_by_the_business_country(patterns):
 
 
 def test_context_raises_the_score(patterns):
-    plain = patterns.patterns("55 1234 5678 y 55 8765 4321", "MX")
-    with_context = patterns.patterns("mi celular 55 1234 5678", "MX")
+    # bare digit runs: grouped like a phone ("55 1234 5678") they count on their own (tests/detectors/test_phones.py)
+    plain = patterns.patterns("5512345678 y 5587654321", "MX")
+    with_context = patterns.patterns("mi celular 5512345678", "MX")
     assert plain == [] and with_context and with_context[0].type == "phone"
 
 
