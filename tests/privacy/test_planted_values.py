@@ -74,6 +74,10 @@ class Planted:
         compact = re.sub(r"[\s.\-/()]", "", self.value)
         return {self.value} | ({compact} if len(compact) >= 6 else set())
 
+    def found_in(self, text: str) -> bool:
+        """A form standing on its own: "7391" inside a SHA-256 digest or a timestamp is not the PIN."""
+        return any(re.search(rf"(?<![0-9A-Za-z]){re.escape(f)}(?![0-9A-Za-z])", text) for f in self.forms())
+
 
 def catalogue() -> list[Planted]:
     rows = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
@@ -147,7 +151,7 @@ def planted_stack(request, kafka_bootstrap, tmp_path_factory, receivers):
         "CHATWATCH_NOTIFY_TICK_S": "0.2", "CHATWATCH_RECORD_BATCH_WAIT_S": "0.2",
         "CHATWATCH_CONSOLE_IN_WORKER": "true", "CHATWATCH_CONSOLE_PORT": str(console_port),
         "CHATWATCH_PEOPLE_FILE": str(console_check.PEOPLE), "CHATWATCH_ARCHIVE_TEXT": request.param})
-    passwords = console_check.first_users(stack.clickhouse_path)
+    passwords = _first_users(stack)
     with stack:
         yield stack, f"http://127.0.0.1:{console_port}", passwords["admin"], request.param
 
@@ -229,6 +233,16 @@ def _archive_dump(stack: LocalStack) -> str:
                          timeout=180)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def _first_users(stack: LocalStack) -> dict[str, str]:
+    """The console's first users, made in a child: this test process may already hold another chdb folder."""
+    script = ("import json,sys\nfrom pathlib import Path\nfrom chatwatch.streams.demo import console_check\n"
+              "print(json.dumps(console_check.first_users(Path(sys.argv[1]))))\n")
+    out = subprocess.run([sys.executable, "-c", script, str(stack.clickhouse_path)], capture_output=True, text=True,
+                         timeout=180)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _cli(stack: LocalStack, *args: str) -> str:
@@ -315,13 +329,13 @@ def test_planted_values_reach_no_output(planted_stack, receivers, capsys):
     # The control: the search finds every value where raw text is kept by design.
     assert f"{stack.topic_prefix}.raw" in raw_topics, sorted(topics)
     raw = _texts(raw_topics[f"{stack.topic_prefix}.raw"])
-    assert [p.value for p in planted if p.value not in raw] == []
+    assert [p.value for p in planted if not p.found_in(raw)] == []
     if archive_text == "raw":  # the control for the places the setting opens
-        assert [p.value for p in planted if p.value not in allowed_raw["archive"]] == []
+        assert [p.value for p in planted if not p.found_in(allowed_raw["archive"])] == []
     for name in ("notification e-mails", "notifications slack", "console pages", "case bundles", "topic .alerts"):
         assert outputs[name].strip(), f"{name}: nothing to search (the suite would pass vacuously)"
 
-    found = [(p, name) for p in planted for name, text in outputs.items() if any(f in text for f in p.forms())]
+    found = [(p, name) for p in planted for name, text in outputs.items() if p.found_in(text)]
     with capsys.disabled():
         print(f"\nplanted values (ARCHIVE_TEXT={archive_text}): {len(planted)} values × {len(outputs)} outputs = {len(planted) * len(outputs)} "
               f"checks; found {len(found)} time(s)")
