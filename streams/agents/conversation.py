@@ -59,13 +59,14 @@ class Rules:
         return self._engine, self._packs
 
 
-def seen_of(record: dict) -> tuple[str, Seen, dict]:
+def seen_of(record: dict, keep_text: bool = True) -> tuple[str, Seen, dict]:
     """A ScanRecord (as JSON) -> the conversation key, the message as the rules see it, and the header
     the state keeps for alerts raised later by the timer. Read as plain JSON, not `ScanRecord`: the scan
     agent wrote and validated it, and a second full validation per message would double this step."""
     m = record["message"]
     kind = m["type"] if m["type"] in ("edited", "deleted") else "message"
-    text = m.get("text") if record.get("text_mode") == "redacted" else None  # never raw text into alerts
+    # never raw text into alerts, and no text at all when alerts carry none (ALERT_SNIPPET=none)
+    text = m.get("text") if keep_text and record.get("text_mode") == "redacted" else None
     seen = Seen(m["message_id"], datetime.fromisoformat(m["timestamp"]),
                 "customer" if m["direction"] == "inbound" else "employee", frozenset(record.get("rule_ids") or ()),
                 frozenset(record.get("pii") or ()), m.get("employee_id"), kind, m.get("target_message_id"),
@@ -95,7 +96,7 @@ def _alerts(fired: list, key: str, packs: dict[str, Pack], header: dict, topics:
 
 
 def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State], topics: TopicNames,
-               clock: StreamClock | None = None) -> tuple[list[Output], dict[bytes, State]]:
+               clock: StreamClock | None = None, keep_text: bool = True) -> tuple[list[Output], dict[bytes, State]]:
     """A batch of scan records -> alerts, rate events and the new states (not yet written). Never raises:
     a record that cannot be read or processed becomes a dead letter."""
     engine, packs = rules.get()
@@ -103,7 +104,7 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
     states: dict[bytes, State] = {}
     for msg in messages:
         try:
-            key, seen, header = seen_of(json.loads(msg.value))
+            key, seen, header = seen_of(json.loads(msg.value), keep_text)
         except (ValueError, KeyError, TypeError) as exc:
             outputs.append(_dead(Reason.invalid_record, exc, msg, topics))
             continue
@@ -270,7 +271,8 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
         async for events in stream.take_events(settings.scan_batch_size, within=settings.scan_batch_wait_s):
             started = time.perf_counter()
             async with lock:
-                outputs, states = on_records([e.message for e in events], rules, read, topics, clock)
+                outputs, states = on_records([e.message for e in events], rules, read, topics, clock,
+                                            keep_text=settings.alert_snippet != "none")
                 await deliver(outputs)  # acknowledged before the states say "fired"
                 write(states)
             metrics.batch_size.labels(STAGE).observe(len(events))

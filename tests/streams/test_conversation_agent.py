@@ -43,6 +43,16 @@ def test_a_complaint_then_an_off_channel_invitation_gives_one_alert_and_a_state(
     assert [o for o in again if o.topic == TOPICS.alerts] == []
 
 
+def test_with_alert_snippets_off_conversation_alerts_carry_no_text_either():
+    batch = [scan_record(1, "cv1n", "customer", "Quiero poner una queja", ["off_channel.customer_complaint"]),
+             scan_record(2, "cv1n", "employee", "Escríbeme a mi número personal", ["off_channel.personal_contact"],
+                         minutes=1)]
+    outputs, states = on_records(batch, RULES, lambda k: State.decode(None), TOPICS, keep_text=False)
+    (alert,) = [Alert.model_validate_json(o.value) for o in outputs if o.topic == TOPICS.alerts]
+    assert alert.context == [] and b"queja" not in b"".join(s.encode() for s in states.values())
+    assert b"queja" not in b"".join(o.value for o in outputs)
+
+
 def test_silence_fires_from_the_timer_and_bad_records_are_dead_lettered():
     table: dict[bytes, bytes] = {}
     read = lambda k: State.decode(table.get(k))
