@@ -273,6 +273,12 @@ def validation_summary(exc: ValidationError, limit: int = 500) -> str:
                      for e in exc.errors(include_input=False))[:limit]
 
 
+def number_digits(number: str) -> str:
+    """A business number as WhatsApp sends it (digits only): packs write "+52 55 1234 5678", webhooks
+    "525512345678", and both must name the same number."""
+    return "".join(c for c in number if c.isdigit()) or number
+
+
 def conversation_key(business_phone_number_id: str, customer_wa_id: str) -> str:
     """Pseudonymous but stable key: one conversation stays on one partition, without a phone number in it."""
     digest = hashlib.sha256(f"{business_phone_number_id}:{customer_wa_id}".encode()).hexdigest()

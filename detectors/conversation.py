@@ -62,6 +62,14 @@ class Fired:
     why: str
 
 
+def rate_subject(seen: Seen) -> str | None:
+    """Who a per-employee rate counts: the employee, or — where the source does not say who typed it —
+    the business number the message went out from, as the archive's queries do."""
+    if seen.employee or seen.sender != "employee":
+        return seen.employee
+    return next((n for n in seen.numbers if n), None)
+
+
 def short(message_id: str) -> str:
     return hashlib.blake2b(message_id.encode(), digest_size=6).hexdigest()
 
@@ -195,8 +203,9 @@ class ConversationEngine:
         return out
 
     def rate_events(self, seen: Seen) -> list[ConversationRule]:
-        """The per-employee rate rules this message counts for (the worker sends them on, keyed by employee)."""
-        if seen.kind != "message" or not seen.employee:
+        """The per-employee rate rules this message counts for (the worker sends them on, keyed by
+        `rate_subject`)."""
+        if seen.kind != "message" or not rate_subject(seen):
             return []
         return [r for r in self.employee_rates if matches(r.rate.event, seen)]
 
@@ -292,7 +301,7 @@ class ConversationEngine:
     def _rate(self, key: str, state: State, rule: ConversationRule, seen: Seen) -> list[Fired]:
         if seen.kind != "message" or not matches(rule.rate.event, seen, state):
             return []
-        period, crossed = count_in_period(state.counts, rule, seen.at)
+        period, crossed = count_in_period(state.counts, rule, seen.at, seen.message_id)
         if not crossed:
             return []
         return self._fire(key, state, rule, period, seen.at, (Evidence(seen.message_id, seen.at, seen.sender,
@@ -312,16 +321,23 @@ def conversation_alert_id(key: str, rule_id: str, window: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{key}\x1f{rule_id}\x1f{window}"))
 
 
-def count_in_period(counts: dict[str, list], rule: ConversationRule, at: datetime) -> tuple[str, bool]:
-    """Count one more in the rule's current day/week (local to its time zone); True when this one is the
-    first beyond the limit."""
+def count_in_period(counts: dict[str, list], rule: ConversationRule, at: datetime,
+                    message_id: str | None = None) -> tuple[str, bool]:
+    """Count the message in the rule's current day/week (local to its time zone); True when it is the
+    first beyond the limit. Counted by message id, so a replayed record (a restart, a kill -9 before the
+    commit) does not count twice; up to `more_than + 1` ids are kept, all the decision needs."""
     local = at.astimezone(ZoneInfo(rule.rate.timezone))
     iso = local.isocalendar()
     period = f"{iso.year}-W{iso.week:02d}" if rule.rate.per == "week" else local.date().isoformat()
     current = counts.get(rule.id)
-    count = current[1] + 1 if current and current[0] == period else 1
-    counts[rule.id] = [period, count]
-    return period, count == rule.rate.more_than + 1
+    ids = current[1] if current and current[0] == period else []
+    if isinstance(ids, int):  # a state written before ids were kept: its count, as anonymous ids
+        ids = [f"#{n}" for n in range(ids)]
+    mark = short(message_id) if message_id else f"#{len(ids)}"
+    if mark in ids or len(ids) > rule.rate.more_than:
+        return period, False  # counted already, or past the limit (the alert is out)
+    counts[rule.id] = [period, [*ids, mark]]
+    return period, len(ids) + 1 == rule.rate.more_than + 1
 
 
 class RateCounter:
@@ -331,7 +347,7 @@ class RateCounter:
     @staticmethod
     def on_event(employee: str, counts: dict[str, list], fired: list[str], rule: ConversationRule,
                  seen: Seen) -> Fired | None:
-        period, crossed = count_in_period(counts, rule, seen.at)
+        period, crossed = count_in_period(counts, rule, seen.at, seen.message_id)
         if not crossed:
             return None
         alert_id = conversation_alert_id(f"employee:{employee}", rule.id, period)
@@ -391,8 +407,9 @@ def play(engine: ConversationEngine, lines: list[ConversationExample],
                     f"example-{target}" if target else None, flagged, line.text or None)
         fired = engine.on_message("example", state, seen)
         for rule in engine.rate_events(seen):
-            counts, ids = rates.setdefault(seen.employee, ({}, []))
-            fired += [f for f in [RateCounter.on_event(seen.employee, counts, ids, rule, seen)] if f]
+            who = rate_subject(seen)
+            counts, ids = rates.setdefault(who, ({}, []))
+            fired += [f for f in [RateCounter.on_event(who, counts, ids, rule, seen)] if f]
         steps.append(Played(line, seen, at, fired))
         last = at
     end = example_time(until) if until else last + timedelta(hours=1)

@@ -15,6 +15,7 @@ from datetime import datetime
 from chatwatch.detectors.attachments import AttachmentInfo, AttachmentPredicate, compile_regex
 from chatwatch.detectors.keywords import KeywordIndex, Matches, TermHit, TermSpec
 from chatwatch.detectors.normalize import fold, fold_accents_only
+from chatwatch.records import number_digits
 from chatwatch.rules import Pack, Rule, RuleSet
 from chatwatch.rules.model import Direction, Term, TermList, TermOptions
 
@@ -105,6 +106,7 @@ class _Compiled:
     ungated: bool = False
     pii_types: frozenset[str] | None = None  # a PII condition's types (empty: any type); None: no PII condition
     pii_at_least: int = 0
+    exception_numbers: frozenset[str] = frozenset()
     redact_regex: bool = False  # `redact: match`: every match of every pattern is masked when the rule fires
     redact_label: str = ""
     sensitive: dict[int, str] = field(default_factory=dict)  # term id -> its `redact: true` list ("$name")
@@ -183,7 +185,8 @@ class Scanner:
         c = _Compiled(pack, rule)
         direction = scope.effective_direction()
         c.direction = None if direction is Direction.both else direction.value
-        c.numbers, c.teams = frozenset(scope.numbers), frozenset(scope.teams)
+        c.numbers, c.teams = frozenset(map(number_digits, scope.numbers)), frozenset(scope.teams)
+        c.exception_numbers = frozenset(map(number_digits, rule.exceptions.numbers))
         c.any = tuple(group(i) for i in m.any)
         c.all = tuple(group(i) for i in m.all)
         c.none = tuple(group(i) for i in m.none)
@@ -267,7 +270,7 @@ class Scanner:
         scope, exc = r.rule.scope, r.rule.exceptions
         if r.direction and s.direction != r.direction:
             return no(f"scope: rule is for {r.direction} messages, this one is {s.direction}")
-        if r.numbers and not r.numbers.intersection(s.numbers):
+        if r.numbers and not r.numbers.intersection(map(number_digits, s.numbers)):
             return no("scope: business number not in the rule's numbers")
         if r.teams and s.team not in r.teams:
             return no("scope: team not in the rule's teams" if s.team else "scope: rule needs a team; sender's is unknown")
@@ -282,7 +285,7 @@ class Scanner:
             if scope.within_hours is not None and not inside:
                 return no(f"scope: sent outside the hours window ({hours.timezone})")
             evidence.append(Evidence("scope", "outside_hours" if scope.outside_hours else "within_hours"))
-        if exc.numbers and set(exc.numbers).intersection(s.numbers):
+        if r.exception_numbers and r.exception_numbers.intersection(map(number_digits, s.numbers)):
             return no("exception: business number is allow-listed")
         if exc.teams and s.team in exc.teams:
             return no("exception: team is allow-listed")

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from chatwatch.records import StrictModel
+from chatwatch.records import StrictModel, number_digits
 from chatwatch.rules.header import RuleHeader
 from chatwatch.rules.hours import Hours
 
@@ -83,7 +83,9 @@ class Absence(StrictModel):
                                                                         "(the first that names the number wins).")
 
     def hours_for(self, numbers: tuple[str, ...]) -> Hours | None:
-        return next((c.hours for c in self.calendars if set(c.numbers) & set(numbers)), self.business_hours)
+        wanted = {number_digits(n) for n in numbers}
+        return next((c.hours for c in self.calendars if wanted & {number_digits(n) for n in c.numbers}),
+                    self.business_hours)
 
     @model_validator(mode="after")
     def _hours_need_a_duration(self) -> Absence:

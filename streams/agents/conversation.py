@@ -27,7 +27,7 @@ from typing import Any
 from aiokafka.partitioner import murmur2
 
 from chatwatch.detectors.alerts import conversation_alert
-from chatwatch.detectors.conversation import ConversationEngine, RateCounter, Seen, State, next_deadline
+from chatwatch.detectors.conversation import ConversationEngine, RateCounter, Seen, State, next_deadline, rate_subject
 from chatwatch.detectors.redaction import mask_phone
 from chatwatch.rules import Pack, RuleSet
 from chatwatch.settings import Settings
@@ -117,7 +117,7 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
             outputs += _alerts(engine.on_message(key, state, seen), key, packs, state.header, topics)
             for rule in engine.rate_events(seen):
                 event = {"rule": rule.id, "key": key, "header": state.header, "seen": _evidence_json(seen)}
-                outputs.append(Output(topics.rates, seen.employee.encode(), json.dumps(event).encode()))
+                outputs.append(Output(topics.rates, rate_subject(seen).encode(), json.dumps(event).encode()))
             states[k] = state
         except Exception as exc:  # a bug must not take the batch with it (Faust would skip it)
             log.exception("conversation rules failed at %s[%s]@%s", msg.topic, msg.partition, msg.offset)

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatwatch.settings import Settings
 from chatwatch.streams import metrics
+from chatwatch.streams.ingest.routing import routing_key
 from chatwatch.streams.ingest.whatsapp_webhook import (
     SIGNATURE_HEADER,
     signature_is_valid,
@@ -103,7 +104,7 @@ def create_webhook_app(settings: Settings) -> web.Application:
         headers = [("source", b"whatsapp_cloud_api")]
         try:
             await asyncio.wait_for(
-                request.app[PRODUCER].send_and_wait(raw_topic, value=body, headers=headers),
+                request.app[PRODUCER].send_and_wait(raw_topic, value=body, key=routing_key(body), headers=headers),
                 timeout=settings.webhook_produce_timeout_s,
             )
         except (TimeoutError, KafkaError) as exc:

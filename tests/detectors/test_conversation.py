@@ -210,3 +210,15 @@ def test_alert_ids_are_deterministic_and_state_stays_small():
                                               T0 + timedelta(minutes=minute), sender, frozenset(rules),
                                               frozenset(pii), snippet="x" * 300))
         assert len(state.encode()) <= MAX_STATE_BYTES
+
+
+def test_a_calendar_written_with_spaces_and_plus_applies_to_the_digits_whatsapp_sends():
+    from chatwatch.rules import SHIPPED_PACKS, load_rules_dir
+
+    rule = next(r for _, r in load_rules_dir(SHIPPED_PACKS).conversation_rules() if r.absence and r.absence.calendars)
+    calendar = rule.absence.calendars[0]
+    written = calendar.numbers[0]
+    digits = "".join(c for c in written if c.isdigit())
+    assert written != digits  # the shipped pack writes "+52 55 1234 5678"
+    assert rule.absence.hours_for(("106540352242922", digits)) == calendar.hours
+    assert rule.absence.hours_for(("106540352242922", "551140040000")) == rule.absence.business_hours

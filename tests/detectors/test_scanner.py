@@ -289,3 +289,18 @@ def test_a_redact_list_is_masked_even_when_another_rule_fires(tmp_path):
     hits, masked = s.scan_masked(Subject(text=text, direction="inbound", timestamp=WED_NOON_UTC))
     assert [h.rule.id for h in hits] == ["p.urgent"]
     assert [text[m.start:m.end] for m in masked] == ["ALFA-2291"]
+
+
+def test_business_numbers_match_however_the_pack_writes_them(tmp_path):
+    s = scanner_for(tmp_path, """
+        - id: p.mx
+          title: t
+          severity: low
+          category: c
+          scope: {numbers: ["+52 55 1234-5678"]}
+          match: {any: [hola]}
+          exceptions: {numbers: ["+55 11 4004 0000"]}
+        """)
+    assert fired(s, "hola", numbers=("106540352242922", "525512345678")) == ["p.mx"]
+    assert fired(s, "hola", numbers=("525512345678", "551140040000")) == []  # the exception, written alike
+    assert fired(s, "hola", numbers=("106540352242922", "551140040000")) == []

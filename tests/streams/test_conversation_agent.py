@@ -81,6 +81,33 @@ def test_after_hours_messages_are_counted_per_employee_across_conversations():
     assert alert.message_id == "wamid.cv-night-5.5"  # the sixth: "more than 5"
 
 
+def test_replayed_rate_records_count_once():
+    """A kill -9 before the commit replays scan and rate records (issue 25 saw 128 false `after_hours.frequent`
+    alerts after one); counted by message id, a replayed message counts once."""
+    night = [scan_record(i, f"cv-replay-{i}", "employee", "boa noite", ["after_hours.employee_message"], minutes=i)
+             for i in range(5)]
+    outputs, _ = on_records(night + night, RULES, lambda k: State(), TOPICS)  # the batch, replayed
+    rates = [o for o in outputs if o.topic == TOPICS.rates]
+    docs: dict[bytes, dict] = {}
+    events = [SimpleNamespace(value=o.value, key=o.key, topic=TOPICS.rates, partition=0, offset=i)
+              for i, o in enumerate(rates + rates)]
+    alerts, _ = on_rates(events, RULES, lambda k: docs.setdefault(k, {}), TOPICS)
+    assert alerts == []  # five messages, not twenty: "more than 5" does not hold
+    sixth = scan_record(6, "cv-replay-6", "employee", "boa noite", ["after_hours.employee_message"], minutes=6)
+    more, _ = on_records([sixth], RULES, lambda k: State(), TOPICS)
+    event = [SimpleNamespace(value=o.value, key=o.key, topic=TOPICS.rates, partition=0, offset=99)
+             for o in more if o.topic == TOPICS.rates]
+    (alert,) = [Alert.model_validate_json(o.value) for o in on_rates(event, RULES, lambda k: docs[k], TOPICS)[0]]
+    assert alert.message_id == "wamid.cv-replay-6.6"
+
+
+def test_without_an_employee_rates_count_the_business_number():
+    night = [scan_record(i, f"cv-nobody-{i}", "employee", "boa noite", ["after_hours.employee_message"], minutes=i,
+                         employee=None) for i in range(6)]
+    outputs, _ = on_records(night, RULES, lambda k: State(), TOPICS)
+    assert {o.key for o in outputs if o.topic == TOPICS.rates} == {b"277321005464405"}
+
+
 def test_deadlines_follow_message_time_while_messages_flow_and_the_wall_clock_when_quiet():
     from chatwatch.streams.agents.conversation import StreamClock
 
