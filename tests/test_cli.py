@@ -144,3 +144,23 @@ conversation:
     (tmp_path / "packs" / "sla.yaml").write_text(pack.replace("WHEN", "09:20"))  # the reply comes too late
     late = runner.invoke(cli, ["rules", "test", str(tmp_path / "packs")])
     assert late.exit_code == 1 and "sla.unanswered: 1/2" in late.output
+
+
+def test_rules_explain_conversation_json_names_the_lines_that_made_an_alert(tmp_path: Path):
+    script = tmp_path / "chat.yaml"
+    script.write_text('lines:\n  - {at: "12:00", from: customer, text: "Mi tarjeta es 4111 1111 1111 1111"}\n'
+                      '  - {at: "12:01", from: employee, text: "Pásame también el código de seguridad"}\n')
+    result = runner.invoke(cli, ["rules", "explain", str(SHIPPED_PACKS), "--conversation", str(script), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    (alert,) = [a for a in doc["lines"][1]["conversation_alerts"] if a["rule"] == "payment_data.card_and_code"]
+    assert alert["because_of_lines"] == [1, 2] and doc["lines"][1]["at"].startswith("2026-11-18T12:01")
+    assert {"rule": "payment_data.card_and_code", "kind": "accumulation", "severity": "critical", "fired": True,
+            "state": "events seen: 2 of 2"} in doc["conversation_rules"]
+
+
+def test_rules_explain_conversation_refuses_unknown_script_keys(tmp_path: Path):
+    script = tmp_path / "chat.yaml"
+    script.write_text('numero: "5215550001111"\nlines:\n  - {at: "12:00", from: customer, text: "hola"}\n')
+    result = runner.invoke(cli, ["rules", "explain", str(SHIPPED_PACKS), "--conversation", str(script)])
+    assert result.exit_code == 1 and "unknown key(s) ['numero']" in result.output

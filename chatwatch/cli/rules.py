@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -83,12 +84,14 @@ def explain(
     conversation: Path | None = typer.Option(None, "--conversation", "-c", help="A scripted conversation (YAML: "
                                              "a list of {at, from, text} lines, or {lines: [...], until: HH:MM}) "
                                              "to play through the conversation rules instead of one message."),
+    as_json: bool = typer.Option(False, "--json", help="With --conversation: one JSON document (for CI logs and "
+                                                       "scripts; tables are cut at the terminal's width)."),
 ) -> None:
     """Show the normalized text, every hit with offsets, and for each rule why it fired or did not.
     With --conversation: each line's message rules and PII, what conversation rules fired when, and
     where each conversation rule stands at the end."""
     if conversation is not None:
-        _explain_conversation(_load(paths), conversation)
+        _explain_conversation(_load(paths), conversation, as_json)
         raise typer.Exit(0)
     scanner = Scanner(_load(paths))
     pii = PiiDetector(PiiConfig(ner=False)).patterns(text)
@@ -121,18 +124,26 @@ def explain(
     raise typer.Exit(0)
 
 
-def _explain_conversation(ruleset: RuleSet, path: Path) -> None:
+SCRIPT_KEYS = {"lines", "until"}
+
+
+def _explain_conversation(ruleset: RuleSet, path: Path, as_json: bool = False) -> None:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         doc = doc if isinstance(doc, dict) else {"lines": doc}
+        if unknown := set(doc) - SCRIPT_KEYS:
+            raise ValueError(f"unknown key(s) {sorted(unknown)}; a script has {sorted(SCRIPT_KEYS)}")
         script = [ConversationExample.model_validate(line) for line in doc.get("lines") or []]
-    except (OSError, yaml.YAMLError, ValidationError, TypeError) as exc:
+    except (OSError, yaml.YAMLError, ValidationError, TypeError, ValueError) as exc:
         err.print(f"{path}: not a conversation script: {exc}", markup=False)
         raise typer.Exit(1) from None
     if not script:
         err.print(f"{path}: the script has no lines")
         raise typer.Exit(1)
     steps, standing = explain_conversation(ruleset, script, doc.get("until"))
+    if as_json:
+        typer.echo(json.dumps(_conversation_json(ruleset, steps, standing), ensure_ascii=False, indent=2))
+        return
     table = Table(title="conversation, line by line")
     for col in ("at", "from", "text", "message rules", "pii", "conversation alerts"):
         table.add_column(col)
@@ -150,6 +161,25 @@ def _explain_conversation(ruleset: RuleSet, path: Path) -> None:
         rules_table.add_row(rule.id, rule.severity.value, "[green]yes[/]" if rule.id in fired_ids else "no",
                             standing[rule.id])
     console.print(rules_table)
+
+
+def _conversation_json(ruleset: RuleSet, steps: list, standing: dict[str, str]) -> dict:
+    """Each line with its date and time, what fired on it and which script lines made it fire."""
+    def line_of(message_id: str) -> int | None:
+        return int(message_id.rsplit("-", 1)[1]) if message_id.startswith("example-") else None
+
+    lines = [{"line": n + 1 if step.line else None, "at": step.at.isoformat(),
+              "from": str(step.line.sender) if step.line else None, "text": step.line.text if step.line else None,
+              "clock_runs_on": step.line is None,
+              "message_rules": sorted(step.seen.rules) if step.seen else [],
+              "pii": sorted(step.seen.pii) if step.seen else [],
+              "conversation_alerts": [{"rule": f.rule.id, "why": f.why, "at": f.at.isoformat(),
+                                       "because_of_lines": [line_of(e.message_id) for e in f.evidence]}
+                                      for f in step.fired]} for n, step in enumerate(steps)]
+    fired = {f.rule.id for s in steps for f in s.fired}
+    rules = [{"rule": rule.id, "kind": rule.kind, "severity": rule.severity.value, "fired": rule.id in fired,
+              "state": standing[rule.id]} for _, rule in ruleset.conversation_rules()]
+    return {"lines": lines, "conversation_rules": rules}
 
 
 def _attachment(spec: str) -> AttachmentInfo:
