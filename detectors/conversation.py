@@ -265,21 +265,27 @@ class ConversationEngine:
         return out
 
     def _accumulation(self, key: str, state: State, rule: ConversationRule, seen: Seen) -> list[Fired]:
-        spec, added = rule.accumulation, False
+        # Each event and identifier type keeps its newest sighting by message time, not by arrival: history
+        # syncs and imports deliver newest first, and the window is about when things were written.
+        spec, added, at = rule.accumulation, False, _epoch(seen.at)
         for i, event in enumerate(spec.events):
-            if matches(event, seen, state):
-                state.sightings[f"{rule.id}#{i}"] = [_epoch(seen.at), seen.message_id, state.messages, seen.sender,
-                                                     _snippet(seen)]
+            slot = f"{rule.id}#{i}"
+            if matches(event, seen, state) and (slot not in state.sightings or state.sightings[slot][0] <= at):
+                state.sightings[slot] = [at, seen.message_id, state.messages, seen.sender, _snippet(seen)]
                 added = True
         if spec.distinct_pii_at_least and seen.kind == "message" and seen.pii:
+            kept = state.pii_seen.setdefault(rule.id, {})
             for pii in seen.pii:
-                if not spec.pii or pii in spec.pii:
-                    state.pii_seen.setdefault(rule.id, {})[pii] = [_epoch(seen.at), seen.message_id, seen.sender]
+                if (not spec.pii or pii in spec.pii) and (pii not in kept or kept[pii][0] <= at):
+                    kept[pii] = [at, seen.message_id, seen.sender]
                     added = True
         if not added:
             return []  # nothing new: it cannot have come true with this message
         span = self._spans[rule.id]
-        horizon = _epoch(seen.at - span) if span else None
+        times = [e[0] for e in (state.sightings.get(f"{rule.id}#{i}") for i in range(len(spec.events))) if e]
+        times += [t[0] for t in state.pii_seen.get(rule.id, {}).values()]
+        newest = max(times, default=at)  # the window ends at the newest thing written, not at this arrival
+        horizon = newest - int(span.total_seconds()) if span else None
 
         def live(at: int) -> bool:
             return horizon is None or at >= horizon
@@ -294,7 +300,7 @@ class ConversationEngine:
         for at, message_id, sender in types.values():
             found.setdefault(message_id, Evidence(message_id, _time(at), sender, None))
         evidence = tuple(sorted(found.values(), key=lambda e: e.at))
-        window = int(seen.at.timestamp() // span.total_seconds()) if span else 0
+        window = int(newest // span.total_seconds()) if span else 0
         why = f"{len(types)} identifier types: {', '.join(sorted(types))}" if types else "every event occurred"
         return self._fire(key, state, rule, f"w{window}", seen.at, evidence, why)
 

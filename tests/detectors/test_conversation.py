@@ -222,3 +222,18 @@ def test_a_calendar_written_with_spaces_and_plus_applies_to_the_digits_whatsapp_
     assert written != digits  # the shipped pack writes "+52 55 1234 5678"
     assert rule.absence.hours_for(("106540352242922", digits)) == calendar.hours
     assert rule.absence.hours_for(("106540352242922", "551140040000")) == rule.absence.business_hours
+
+
+def test_accumulation_windows_are_measured_in_message_time_whatever_the_arrival_order():
+    """A history sync or an import delivers newest first: three identifier types written over 25 hours
+    are as quiet in reverse order as in time order; written within a day they fire either way, once."""
+    engine = ConversationEngine([PILING_UP])
+    spread = [(0, "customer", (), ("br_cpf",)), (12 * 60, "customer", (), ("email",)),
+              (25 * 60, "customer", (), ("phone",))]
+    assert play(engine, spread) == []
+    assert play(engine, spread[::-1]) == []  # before: fired, the window measured from the oldest arrival
+    close = [(0, "customer", (), ("br_cpf",)), (10 * 60, "customer", (), ("email",)),
+             (20 * 60, "customer", (), ("phone",))]
+    in_order, reverse = play(engine, close), play(engine, close[::-1])
+    assert len(in_order) == len(reverse) == 1
+    assert in_order[0].alert_id == reverse[0].alert_id  # the same window, so the same alert
