@@ -25,6 +25,7 @@ MAX_STATE_BYTES = 1024
 RECENT_IDS = 8  # short ids of the last messages: a replayed message is recognised
 FLAGGED_IDS = 8  # short ids of recent messages an alerting rule fired on: deleting one is an event
 FIRED_IDS = 16
+ORPHANS = 4  # edits and deletes whose original has not arrived (yet): played again when it does
 SNIPPET_CHARS = 80
 
 
@@ -62,6 +63,17 @@ class Fired:
     why: str
 
 
+def seen_doc(seen: Seen) -> list:
+    """An edit or delete kept in the state until its original arrives (compact JSON list)."""
+    return [seen.message_id, _epoch(seen.at), seen.sender, sorted(seen.rules), sorted(seen.pii), seen.employee,
+            seen.kind, seen.target, seen.flagged, _snippet(seen), list(seen.numbers)]
+
+
+def seen_of_doc(doc: list) -> Seen:
+    return Seen(doc[0], _time(doc[1]), doc[2], frozenset(doc[3]), frozenset(doc[4]), doc[5], doc[6], doc[7], doc[8],
+                doc[9], tuple(doc[10]))
+
+
 def rate_subject(seen: Seen) -> str | None:
     """Who a per-employee rate counts: the employee, or — where the source does not say who typed it —
     the business number the message went out from, as the archive's queries do."""
@@ -97,11 +109,14 @@ class State:
     counts: dict[str, list] = field(default_factory=dict)  # per-conversation rate rule -> [period, n]
     fired: list[str] = field(default_factory=list)  # alert ids (prefixes)
     header: dict[str, str] = field(default_factory=dict)  # the worker's: business number, masked customer…
+    orphans: list[list] = field(default_factory=list)  # [short target id, the edit/delete as `seen_doc`]
 
     def encode(self) -> bytes:
         doc = {"s": self.started, "l": self.last, "n": self.messages, "r": self.recent, "f": self.flagged,
                "c": self.clocks, "g": self.sightings, "p": self.pii_seen, "q": self.counts, "x": self.fired,
                "h": self.header}
+        if self.orphans:
+            doc["o"] = self.orphans
         raw = _dumps(doc)
         for shrink in (_drop_snippets, _drop_old_sightings):
             if len(raw) <= MAX_STATE_BYTES:
@@ -115,7 +130,8 @@ class State:
         if not raw:
             return cls()
         d = json.loads(raw)
-        return cls(d["s"], d["l"], d["n"], d["r"], d["f"], d["c"], d["g"], d["p"], d["q"], d["x"], d["h"])
+        return cls(d["s"], d["l"], d["n"], d["r"], d["f"], d["c"], d["g"], d["p"], d["q"], d["x"], d["h"],
+                   d.get("o", []))
 
     def pending(self) -> bool:
         return any(c[4] is None for c in self.clocks.values())
@@ -130,6 +146,8 @@ def _drop_snippets(doc: dict) -> None:
         clock[5] = None
     for sighting in doc["g"].values():
         sighting[4] = None
+    for orphan in doc.get("o", ()):
+        orphan[1][9] = None
 
 
 def _drop_old_sightings(doc: dict) -> None:
@@ -140,6 +158,8 @@ def _drop_old_sightings(doc: dict) -> None:
         doc["p"][rule] = dict(sorted(types.items(), key=lambda kv: kv[1][0], reverse=True)[:4])
     doc["f"] = doc["f"][-2:]
     doc["r"] = doc["r"][-4:]
+    if doc.get("o"):
+        doc["o"] = doc["o"][-1:]
 
 
 def matches(event: Event, seen: Seen, state: State | None = None) -> bool:
@@ -173,6 +193,10 @@ class ConversationEngine:
         if short(seen.message_id) in state.recent:
             return []  # replayed after a restart: already counted
         out = self.on_time(key, state, seen.at)
+        if seen.kind != "message" and seen.target and short(seen.target) not in state.recent:
+            # Its original may not have arrived yet (out of order): kept, and played again after it. It is
+            # also played now: the original may be older than the ids this state remembers.
+            state.orphans = [*state.orphans, [short(seen.target), seen_doc(seen)]][-ORPHANS:]
         state.recent = [*state.recent, short(seen.message_id)][-RECENT_IDS:]
         state.last = max(state.last or 0, _epoch(seen.at))
         if seen.kind == "message":
@@ -182,6 +206,13 @@ class ConversationEngine:
                 state.flagged = [*state.flagged, short(seen.message_id)][-FLAGGED_IDS:]
         for rule, step in self._steps:  # per-employee rates are counted across conversations (`RateCounter`)
             out.extend(step(key, state, rule, seen))
+        if seen.kind == "message" and state.orphans:
+            mine = short(seen.message_id)
+            waiting = [seen_of_doc(doc) for target, doc in state.orphans if target == mine]
+            state.orphans = [o for o in state.orphans if o[0] != mine]
+            for late in waiting:  # the edit or delete that came first, now that its original is here
+                for rule, step in self._steps:
+                    out.extend(step(key, state, rule, late))
         return out
 
     def on_time(self, key: str, state: State, now: datetime) -> list[Fired]:

@@ -237,3 +237,36 @@ def test_accumulation_windows_are_measured_in_message_time_whatever_the_arrival_
     in_order, reverse = play(engine, close), play(engine, close[::-1])
     assert len(in_order) == len(reverse) == 1
     assert in_order[0].alert_id == reverse[0].alert_id  # the same window, so the same alert
+
+
+def arrive(engine: ConversationEngine, lines: list[tuple], until_min: int | None = None) -> list:
+    """(id, minute, sender, rules, kind, target) in the order they ARRIVE (not the order they were written)."""
+    state, fired = State(), []
+    for message_id, minute, sender, rules, kind, target in lines:
+        seen = Seen(message_id, T0 + timedelta(minutes=minute), sender, frozenset(rules), frozenset(), employee="e1",
+                    kind=kind, target=target, flagged="flagged" in rules)
+        fired += engine.on_message("cv_1", state, seen)
+        state = State.decode(state.encode())
+    if until_min is not None:
+        fired += engine.on_time("cv_1", state, T0 + timedelta(minutes=until_min))
+    return fired
+
+
+def test_a_delete_that_arrives_before_its_original_still_counts():
+    engine = ConversationEngine([DELETED_FLAGGED])
+    original = ("m0", 0, "employee", ("flagged",), "message", None)
+    delete = ("m1", 1, "employee", (), "deleted", "m0")
+    (in_order,) = arrive(engine, [original, delete])
+    (delete_first,) = arrive(engine, [delete, original])  # issue 25 saw 0 of 10 fire before
+    assert ids(in_order) == ids(delete_first) == ("m1",) and in_order.alert_id == delete_first.alert_id
+
+
+def test_a_notice_edited_away_before_it_arrived_is_still_missing():
+    engine = ConversationEngine([NOTICE])
+    start = ("m0", 0, "customer", (), "message", None)
+    notice = ("m1", 1, "employee", ("privacy.notice",), "message", None)
+    edit = ("m2", 5, "employee", (), "edited", "m1")  # the new text has no notice
+    assert len(arrive(engine, [start, notice, edit], until_min=120)) == 1
+    assert len(arrive(engine, [start, edit, notice], until_min=120)) == 1  # before: the edit was dropped
+    kept = ("m2", 5, "employee", ("privacy.notice",), "edited", "m1")
+    assert arrive(engine, [start, kept, notice], until_min=120) == []
