@@ -103,7 +103,8 @@ class State:
     messages: int = 0
     recent: list[str] = field(default_factory=list)  # short ids
     flagged: list[str] = field(default_factory=list)  # short ids
-    clocks: dict[str, list] = field(default_factory=dict)  # absence rule -> [since, due, id, counted, met, snippet, sender]
+    clocks: dict[str, list] = field(default_factory=dict)  # absence rule -> [since, due, id, counted, met, snippet,
+    # sender, later messages that met it too]
     sightings: dict[str, list] = field(default_factory=dict)  # "rule#event" -> [at, id, n, sender, snippet]
     pii_seen: dict[str, dict[str, list]] = field(default_factory=dict)  # accumulation rule -> {type: [at, id, sender]}
     counts: dict[str, list] = field(default_factory=dict)  # per-conversation rate rule -> [period, n]
@@ -246,14 +247,25 @@ class ConversationEngine:
         spec = rule.absence
         clock = state.clocks.get(rule.id)
         if seen.kind != "message":
-            if clock is not None and clock[4] is not None and seen.target is not None and clock[4] == short(seen.target) \
-                    and (seen.kind == "deleted" or not matches(spec.expect, seen)):
+            gone = seen.target is not None and (seen.kind == "deleted" or not matches(spec.expect, seen))
+            if clock is None or clock[4] is None or not gone:
+                return []
+            also = clock[7] if len(clock) > 7 else []  # later messages that met it too
+            if short(seen.target) in also:
+                also.remove(short(seen.target))
+            elif clock[4] == short(seen.target):
+                if also:
+                    clock[4] = also.pop(0)  # a later reply or notice still stands
+                    return []
                 clock[4] = None  # what was expected was deleted or edited away: the clock runs again
                 return self.on_time(key, state, seen.at)
             return []
         if clock is not None and clock[4] is None and matches(spec.expect, seen):
             clock[4] = short(seen.message_id)  # came in time; kept, met, in case it is deleted
             return []
+        if clock is not None and clock[4] is not None and matches(spec.expect, seen):
+            also = clock[7] if len(clock) > 7 else []
+            clock[7:] = [[*also, short(seen.message_id)][-3:]]  # met again: stands if the first is deleted
         counts = spec.within.messages and spec.expect.sender in (None, seen.sender)  # the sender's, or all
         if clock is not None and clock[4] is None and counts:
             clock[3] += 1

@@ -270,3 +270,14 @@ def test_a_notice_edited_away_before_it_arrived_is_still_missing():
     assert len(arrive(engine, [start, edit, notice], until_min=120)) == 1  # before: the edit was dropped
     kept = ("m2", 5, "employee", ("privacy.notice",), "edited", "m1")
     assert arrive(engine, [start, kept, notice], until_min=120) == []
+
+
+def test_deleting_the_first_reply_leaves_the_clock_met_when_a_later_one_survives():
+    engine = ConversationEngine([NOTICE])
+    start = ("m0", 0, "customer", (), "message", None)
+    first = ("m1", 1, "employee", ("privacy.notice",), "message", None)
+    again = ("m2", 2, "employee", ("privacy.notice",), "message", None)  # the notice sent twice
+    delete_first = ("m3", 3, "employee", (), "deleted", "m1")
+    assert arrive(engine, [start, first, again, delete_first], until_min=120) == []  # before: it fired
+    delete_both = [start, first, again, delete_first, ("m4", 4, "employee", (), "deleted", "m2")]
+    assert len(arrive(engine, delete_both, until_min=120)) == 1
