@@ -190,7 +190,8 @@ def retro_scan_cmd(
                                        help="Scan these chat exports instead of the archive (with --employee, --number)."),
     employee: str | None = typer.Option(None, help="For --export: the employee's name or number."),
     number: str | None = typer.Option(None, help="For --export: the business number."),
-    tz: str = typer.Option("UTC", help="For --export: the phone's time zone."),
+    tz: str | None = typer.Option(None, help="For --export: the phone's time zone (default: the business "
+                                             "number's, else UTC)."),
     write_alerts: bool = typer.Option(False, "--write-alerts", help="Store the alerts in the archive, marked "
                                                                     "historical and tagged retro (never notified)."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Processes that run the rules (0: one per core from "

@@ -13,7 +13,14 @@ from rich.progress import Progress
 
 from chatwatch.cli.root import cli, console, err, load_settings
 from chatwatch.cli.run import webhook_cli
-from chatwatch.streams.ingest.chat_export import ImportOptions, authors, employee_key, read_export, to_messages
+from chatwatch.streams.ingest.chat_export import (
+    ImportOptions,
+    authors,
+    employee_key,
+    read_export,
+    time_zone,
+    to_messages,
+)
 from chatwatch.streams.ingest.publish import publish_messages
 from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
 from chatwatch.streams.topics import TopicNames, ensure_topics
@@ -47,7 +54,8 @@ def import_exports(
     employee: str = typer.Option(..., "--employee", help="The employee's name or number as the export shows it "
                                                           "(their messages are outbound)."),
     number: str = typer.Option(..., "--number", help="The business number the chats were held on."),
-    tz: str = typer.Option("UTC", "--tz", help="The phone's time zone (exports carry local times), "
+    tz: str | None = typer.Option(None, "--tz", help="The phone's time zone (exports carry local times); default: "
+                                                   "the business number's, else UTC; "
                                               "e.g. America/Sao_Paulo."),
     day_first: bool | None = typer.Option(None, "--day-first/--month-first",
                                           help="Only for files that cannot tell (every day ≤ 12)."),
@@ -62,6 +70,7 @@ def import_exports(
             for msg in messages:
                 sys.stdout.write(msg.model_dump_json(exclude_none=True) + "\n")
         return
+    err.print(f"times read in {time_zone(options)}" + ("" if tz else " (the business number's zone; --tz to change)"))
     settings = load_settings()
     topic = TopicNames.from_settings(settings).messages
     asyncio.run(ensure_topics(settings))

@@ -25,6 +25,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import phonenumbers
+from phonenumbers.timezone import time_zones_for_number as phone_time_zones
+
 from chatwatch.records import Attachment, Direction, Message, MessageType, Origin, conversation_key
 
 _SPACE = r"[ \t\u00a0\u202f]"
@@ -194,8 +197,29 @@ def _author_and_text(rest: str) -> tuple[str | None, str]:
 class ImportOptions:
     employee: str  # the employee's name or number as the export writes it
     number: str  # the business number (phone number id / display number of the chat's phone)
-    tz: str = "UTC"  # the phone's time zone: exports carry local times
+    tz: str | None = None  # the phone's time zone (exports carry local times); None: the business number's
     day_first: bool | None = None  # when the file cannot tell (every day ≤ 12 and both orders plausible)
+
+
+def time_zone(options: ImportOptions) -> str:
+    """The zone export times are read in: `--tz`, else the business number's (a São Paulo export's 21:47
+    is 21:47 in São Paulo, not in UTC), else UTC."""
+    return options.tz or number_time_zone(options.number) or "UTC"
+
+
+def number_time_zone(number: str) -> str | None:
+    """The time zone of a phone number's area, when phonenumbers knows one ("+52 1 55…": Mexico City)."""
+    digits = re.sub(r"\D", "", number or "")
+    if digits.startswith("521") and len(digits) == 13:
+        digits = "52" + digits[3:]  # WhatsApp's Mexican mobile prefix
+    try:
+        parsed = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    zones = [z for z in phone_time_zones(parsed) if z != "Etc/Unknown"]
+    return zones[0] if zones else None
 
 
 def authors(export: ExportFile, options: ImportOptions) -> set[str]:
@@ -212,7 +236,7 @@ def to_messages(export: ExportFile, options: ImportOptions) -> list[Message]:
     a chat with more than one other person is a group (its key is the chat's name). Ids are deterministic
     (chat, time, author, text and the count of identical ones before), so importing twice adds nothing."""
     lines = parse_export(export.text, options.day_first)
-    zone = ZoneInfo(options.tz)
+    zone = ZoneInfo(time_zone(options))
     employee = _person(options.employee)
     others = sorted({_person(x.author) for x in lines if x.author and _person(x.author) != employee})
     group = export.name if len(others) > 1 else None

@@ -233,3 +233,17 @@ def test_placeholders_of_es_and_pt_exports(body, kind, deleted):
                          ImportOptions(employee="Loja", number="1"))[:1]
     assert msg.type is kind and (msg.text is None)
     assert bool(msg.details.get("media_omitted")) is not deleted
+
+
+def test_export_times_default_to_the_business_numbers_time_zone():
+    """A São Paulo export's 21:47 is 21:47 in São Paulo (before: read as UTC, an after-hours message
+    counted as in business hours)."""
+    from chatwatch.streams.ingest.chat_export import number_time_zone, time_zone
+
+    msgs = to_messages(export(PT_BR_ANDROID), ImportOptions(employee="Carlos Loja", number="5511940001111"))
+    assert msgs[1].timestamp.utcoffset().total_seconds() == -3 * 3600
+    assert number_time_zone("+52 1 55 5000 1111") == number_time_zone("5215550001111") == "America/Mexico_City"
+    assert number_time_zone("34910000000") == "Europe/Madrid"
+    assert number_time_zone("106540352242922") is None  # a phone number id, not a number: UTC, said so
+    assert time_zone(ImportOptions(employee="x", number="106540352242922")) == "UTC"
+    assert time_zone(ImportOptions(employee="x", number="5511940001111", tz="Europe/Lisbon")) == "Europe/Lisbon"
