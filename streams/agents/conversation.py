@@ -215,7 +215,12 @@ class StreamClock:
     """The time a partition's deadlines are judged by. While messages flow it is the newest message time
     seen in the partition, so a backlog replayed after an outage (or a history import, or messages
     that arrive late) cannot fire an absence that its own later messages meet; once the partition has
-    been quiet for `grace_s`, the wall clock, so a conversation that goes silent still fires."""
+    been quiet for `grace_s`, the wall clock, so a conversation that goes silent still fires.
+
+    A partition this worker has just been given (a start, a restart, a rebalance) counts as "messages
+    flowing, none read yet": nothing is due until its backlog starts coming or `grace_s` passes without
+    one. Before, the wall clock judged the states restored from the changelog at once, and 20 of 20
+    conversations whose notice was in the unread backlog got a false "privacy notice missing"."""
 
     def __init__(self, grace_s: float, wall: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic):
@@ -226,6 +231,11 @@ class StreamClock:
     def saw(self, partition: int, at: datetime) -> None:
         self._newest[partition] = max(self._newest.get(partition, 0.0), at.timestamp())
         self._last_record[partition] = self._monotonic()
+
+    def assigned(self, partitions: set[int]) -> None:
+        """Partitions just given to this worker: their backlog has not been read yet."""
+        for partition in partitions:
+            self._last_record[partition] = self._monotonic()
 
     def now(self, partition: int) -> float:
         quiet = self._monotonic() - self._last_record.get(partition, float("-inf")) >= self.grace_s
@@ -318,6 +328,7 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
             return
         active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.scans}
         if active != owned["partitions"] or time.monotonic() - owned["swept"] > SWEEP_EVERY_S:
+            clock.assigned(active - (owned["partitions"] or set()))
             owned["partitions"], owned["swept"] = active, time.monotonic()
             await sweep(active)
         partitions = app.conf.topic_partitions

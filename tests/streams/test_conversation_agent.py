@@ -108,6 +108,22 @@ def test_without_an_employee_rates_count_the_business_number():
     assert {o.key for o in outputs if o.topic == TOPICS.rates} == {b"277321005464405"}
 
 
+def test_a_partition_just_assigned_waits_for_its_backlog_before_the_wall_clock_judges():
+    """After a restart the states come back from the changelog before the backlog holding their replies
+    has been read: nothing is due until the backlog flows, or the grace passes without any."""
+    from chatwatch.streams.agents.conversation import StreamClock
+
+    wall, mono = [T0.timestamp() + 3600], [0.0]
+    clock = StreamClock(30, wall=lambda: wall[0], monotonic=lambda: mono[0])
+    clock.assigned({0, 1})
+    assert clock.now(0) == 0.0  # before: the wall clock, and every restored deadline fired
+    mono[0] += 5
+    clock.saw(0, T0 + timedelta(minutes=1))  # the backlog: an hour-old reply arrives in time
+    assert clock.now(0) == (T0 + timedelta(minutes=1)).timestamp()
+    mono[0] += 30
+    assert clock.now(1) == wall[0]  # partition 1 had no backlog: after the grace, the wall clock
+
+
 def test_deadlines_follow_message_time_while_messages_flow_and_the_wall_clock_when_quiet():
     from chatwatch.streams.agents.conversation import StreamClock
 
