@@ -32,7 +32,7 @@ from chatwatch.detectors.redaction import mask_phone
 from chatwatch.rules import Pack, RuleSet
 from chatwatch.settings import Settings
 from chatwatch.streams import metrics
-from chatwatch.streams.agents.outputs import Delivery, Output, bytes_topic, dead_letter_output
+from chatwatch.streams.agents.outputs import Delivery, Output, acked_when_done, bytes_topic, dead_letter_output
 from chatwatch.streams.agents.state_table import StateTable
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
@@ -280,7 +280,7 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
     async def conversation(stream: Any) -> None:
         async for events in stream.take_events(settings.scan_batch_size, within=settings.scan_batch_wait_s):
             started = time.perf_counter()
-            async with lock:
+            async with lock, acked_when_done(app, events):
                 outputs, states = on_records([e.message for e in events], rules, read, topics, clock,
                                             keep_text=settings.alert_snippet != "none")
                 await deliver(outputs)  # acknowledged before the states say "fired"
@@ -291,11 +291,12 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
     @app.agent(bytes_topic(app, topics.rates), name="chatwatch.conversation-rates")
     async def rates(stream: Any) -> None:
         async for events in stream.take_events(500, within=settings.scan_batch_wait_s):
-            outputs, docs = on_rates([e.message for e in events], rules,
-                                     lambda k: json.loads(rate_table.get(k) or b"{}"), topics)
-            await deliver(outputs)
-            for key, doc in docs.items():
-                rate_table[key] = json.dumps(doc, separators=(",", ":")).encode()
+            async with acked_when_done(app, events):
+                outputs, docs = on_rates([e.message for e in events], rules,
+                                         lambda k: json.loads(rate_table.get(k) or b"{}"), topics)
+                await deliver(outputs)
+                for key, doc in docs.items():
+                    rate_table[key] = json.dumps(doc, separators=(",", ":")).encode()
 
     async def sweep(active: set[int]) -> None:
         """Index the deadlines of the partitions this worker owns now; drop idle states."""

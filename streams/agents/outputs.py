@@ -21,9 +21,10 @@ and dead-letters only the ones that raise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,6 +181,8 @@ class InFlight:
     batches wait, then the agent waits too. So no offset is committed before its outputs are on
     Kafka, as with a delivery awaited per batch, without a broker round trip per batch."""
 
+    RETRY_S = 1.0
+
     def __init__(self, app: Any, delivery: Delivery, window: int):
         self._app = app
         self._delivery = delivery
@@ -196,13 +199,18 @@ class InFlight:
         """Runs beside the agent: settle each batch in order, then release its input events."""
         while True:
             events, outputs, sent = await self._queue.get()
-            try:
-                await self._delivery.settle(outputs, sent)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bug, not Kafka: send the batch again rather than lose it
-                log.exception("confirming a batch of %d output(s) failed; sending it again", len(outputs))
-                await self._delivery(outputs)
+            while True:  # this task must not die: the agent would wait on a full queue forever
+                try:
+                    if sent is None:
+                        sent = await self._delivery.send(outputs)
+                    await self._delivery.settle(outputs, sent)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a bug, not Kafka: send the batch again rather than lose it
+                    log.exception("confirming a batch of %d output(s) failed; sending it again", len(outputs))
+                    sent = None
+                    await asyncio.sleep(self.RETRY_S)
             for event in events:
                 event.message.ack(self._app.consumer)
 
@@ -211,11 +219,20 @@ class Accumulator:
     """Gathers a slow sink's input events into large batches: `store` runs when `max_batch` events wait,
     when the oldest has waited `within_s`, or at once when the worker stops (`flush_now`). Events are
     held past Faust's own ack and released only after `store` returned, so their offsets are committed
-    only once stored; at most two batches wait, then the agent waits too."""
+    only once stored; at most two batches wait, then the agent waits too.
+
+    `store` retries the sink's own outages. Any other failure is a record no code path expected (or a
+    bug): the batch is tried `attempts` times, then split in halves until the events that fail alone
+    are found; those go to `poison` (a dead letter) and are released, so one bad record cannot stall
+    every partition behind it."""
+
+    ATTEMPTS = 3
 
     def __init__(self, app: Any, store: Callable[[list[Any]], Awaitable[None]], max_batch: int, within_s: float,
-                 pending: Any = None):
+                 pending: Any = None, poison: Callable[[list[Any], BaseException], Awaitable[None]] | None = None,
+                 retry_s: float = 1.0):
         self._app, self._store, self._max, self._within = app, store, max_batch, within_s
+        self._poison, self._retry_s = poison, retry_s
         self._pending = pending  # a Prometheus gauge of the events waiting, or None
         self._events: list[Any] = []
         self._oldest = 0.0
@@ -261,23 +278,50 @@ class Accumulator:
                 continue
             batch, self._events = self._events[:self._max], self._events[self._max:]
             self._oldest = time.monotonic()
-            try:
-                await self._store(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bug, not the sink (the store retries its own outages): keep the batch, retry
-                log.exception("storing a batch of %d record(s) failed; retrying in 1s", len(batch))
-                self._events[:0] = batch
-                await asyncio.sleep(1.0)
-                continue
+            await self._store_or_isolate(batch)
             for event in batch:
                 event.message.ack(self._app.consumer)
             self._count()
             self._room.set()
 
+    async def _store_or_isolate(self, batch: list[Any]) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._store(batch)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # not the sink's outage (the store retries those itself)
+                error = exc
+                log.exception("storing a batch of %d record(s) failed (attempt %d)", len(batch), attempt)
+                await asyncio.sleep(self._retry_s)
+            if attempt >= self.ATTEMPTS and self._poison is not None:
+                break  # without a place for poison, keep trying, as before
+        if len(batch) == 1:
+            log.error("a record fails alone (%s); dead-lettered, the partition moves on", type(error).__name__)
+            await self._poison(batch, error)
+            return
+        half = len(batch) // 2
+        await self._store_or_isolate(batch[:half])
+        await self._store_or_isolate(batch[half:])
+
     def _count(self) -> None:
         if self._pending is not None:
             self._pending.set(len(self._events))
+
+
+@contextlib.asynccontextmanager
+async def acked_when_done(app: Any, events: list[Any]) -> AsyncIterator[None]:
+    """The batch's offsets become committable only once the body finished. Faust acks a batch's events
+    when the next batch is taken, even after the body raised: the batch would be committed without its
+    alerts and states. Held, a batch whose body raised keeps its partition's offset where it was (the
+    stuck-partition check then fails /healthz, and the restart replays it)."""
+    hold(events)
+    yield
+    for event in events:
+        event.message.ack(app.consumer)
 
 
 def hold(events: list[Any]) -> None:

@@ -89,6 +89,11 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: Archive
                 detail = validation_summary(exc)
                 dead.append(dead_letter_output(STAGE, Reason.invalid_record, detail, msg.value or b"",
                                                topics.deadletter, msg.topic, msg.partition, msg.offset))
+            except Exception as exc:  # valid, yet no row can be made of it: a bug to fix, not a reason to stall
+                log.exception("no archive row for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                dead.append(dead_letter_output(STAGE, Reason.processing_error, type(exc).__name__, msg.value or b"",
+                                               topics.deadletter, msg.topic, msg.partition, msg.offset,
+                                               error_class=type(exc).__name__))
         for index, error in await writer.write(batches):
             msg = kept[index]
             dead.append(dead_letter_output(STAGE, Reason.store_rejected, error, msg.value or b"",
@@ -99,7 +104,12 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: Archive
         metrics.batch_size.labels(STAGE).observe(len(events))
         metrics.batch_seconds.labels(STAGE).observe(time.perf_counter() - started)
 
-    batches = Accumulator(app, store, max_batch, within_s, archive_metrics.archive_pending)
+    async def poison(events: list[Any], exc: BaseException) -> None:
+        await deliver([dead_letter_output(STAGE, Reason.processing_error, type(exc).__name__, e.message.value or b"",
+                                          topics.deadletter, e.message.topic, e.message.partition, e.message.offset,
+                                          error_class=type(exc).__name__) for e in events])
+
+    batches = Accumulator(app, store, max_batch, within_s, archive_metrics.archive_pending, poison)
     app.before_stop.append(batches.flush_now)
 
     @app.agent(bytes_topic(app, topics.scans, topics.alerts), name="chatwatch.record")
