@@ -110,9 +110,9 @@ class Notifier:
             if allowed > now:
                 continue  # quiet hours or rate limit: it stays pending, nothing is dropped
             notification = grouping.take(group, now)
-            self.state[key] = group
+            self._enqueue(receiver.name, notification)  # the outbox first: a kill before the group is written
+            self.state[key] = group                      # sends it twice (ids dedupe), never loses it
             self.state[sent_key] = [*sent, now]
-            self._enqueue(receiver.name, notification)
             queued += 1
         queued += self._escalate(now)
         self._resume_outbox()

@@ -205,6 +205,43 @@ def test_critical_escalates_unless_acknowledged():
     assert len(escalated) == 1 and escalated[0]["alerts"][0]["rule_id"] == "other"
 
 
+def test_a_kill_between_taking_a_group_and_writing_its_outbox_entry_loses_nothing():
+    """The state is written key by key (a Faust table: each write its own changelog record). A kill
+    right after the first write of a due group must leave the notification recoverable: the outbox
+    entry is that first write (before: the group without its alerts was, and the notification was lost)."""
+    clock = Clock()
+    cfg = config([HOOK], {"receivers": ["hook"], "group_wait_s": 0})
+
+    class Killed(Exception):
+        pass
+
+    class DiesAfterOneWrite(dict):
+        armed = False
+
+        def __setitem__(self, key, value):
+            super().__setitem__(key, value)
+            if self.armed:
+                raise Killed
+
+    state = DiesAfterOneWrite()
+
+    async def scenario():
+        first = Notifier(cfg, DIRECTORY, state, None, clock=clock, sleep=no_sleep)
+        first.send = lambda name, notification: asyncio.sleep(3600)
+        first.on_alert(alert(1))
+        state.armed = True
+        try:
+            await first.tick()
+        except Killed:
+            pass
+        state.armed = False
+        await first.close()
+        survived = dict(state)
+        assert [k for k in survived if k.startswith("outbox:")], "the kill lost the notification"
+
+    run(scenario())
+
+
 def test_outbox_resends_what_a_crash_left_unsent_with_the_same_id():
     """A notification is removed from the outbox only after the channel accepted it: a process that dies
     while the channel hangs leaves it there, and the next process (same state) sends it, same id."""
