@@ -2,7 +2,7 @@
 
 Pages on the worker's web port:
   /metrics   Prometheus exposition
-  /healthz   200 while the process runs
+  /healthz   200 while the process runs; 503 when a partition is stuck or NER children keep dying
   /ready     200 once partitions are assigned and no rebalance is in progress (503 before)
   /rules     the running rule packs (ids, versions), when they loaded, the last rejected reload
 """
@@ -111,9 +111,12 @@ def create_app(settings: Settings, active: ActiveRules | None) -> faust.App:
         app.identity_links = IdentityLinks()
         normalize.register(app, topics, settings.normalize_batch_size, settings.normalize_batch_wait_s, settings,
                            app.identity_links)
+    ner_pool = None
     if "scan" in roles:
         assert active is not None, "the scan role needs rule packs"
-        scan.register(app, topics, lambda: active.scanner, scan_options(settings), settings.scan_batch_size,
+        options = scan_options(settings)
+        ner_pool = options.ner_pool
+        scan.register(app, topics, lambda: active.scanner, options, settings.scan_batch_size,
                       settings.scan_batch_wait_s)
         _register_rule_reload(app, active, settings.rules_reload_interval_s)
     if "conversation" in roles:
@@ -127,7 +130,7 @@ def create_app(settings: Settings, active: ActiveRules | None) -> faust.App:
         notifier = notify.register(app, topics, settings)
         app.before_stop.append(lambda: notify.flush(app, notifier, topics, settings.shutdown_grace_s))
     watchdog = _register_watchdog(app, topics, settings.stuck_partition_after_s)
-    _register_pages(app, active, watchdog)
+    _register_pages(app, active, watchdog, ner_pool)
     return app
 
 
@@ -174,7 +177,8 @@ def scan_options(settings: Settings) -> scan.ScanOptions:
     if settings.pii_enabled:
         config = PiiConfig.from_settings(settings)
         if config.ner and settings.pii_ner_processes > 0:
-            pool = NerPool(config.models, settings.pii_ner_processes)  # the models load in the children
+            pool = NerPool(config.models, settings.pii_ner_processes,  # the models load in the children
+                           on_restart=metrics.ner_child_restarts.inc)
             for lang in pool.missing:
                 metrics.pii_ner_model_missing.labels(lang).set(1)
             config = config.model_copy(update={"ner": False})
@@ -217,7 +221,8 @@ def _register_watchdog(app: faust.App, topics: TopicNames, stuck_after_s: float)
     return watchdog
 
 
-def _register_pages(app: faust.App, active: ActiveRules | None, watchdog: PartitionWatchdog | None) -> None:
+def _register_pages(app: faust.App, active: ActiveRules | None, watchdog: PartitionWatchdog | None,
+                    ner_pool: NerPool | None = None) -> None:
     @app.page("/rules")
     async def rules_info(self: Any, request: Any) -> Any:
         return self.json(active.info() if active else {"packs": [], "note": "this worker has no scan role"})
@@ -229,8 +234,10 @@ def _register_pages(app: faust.App, active: ActiveRules | None, watchdog: Partit
     @app.page("/healthz")
     async def healthz(self: Any, request: Any) -> Any:
         stuck = [f"{topic}[{partition}]" for topic, partition in (watchdog.stuck if watchdog else [])]
-        return self.json({"status": "stuck" if stuck else "ok", "stuck_partitions": stuck},
-                         status=503 if stuck else 200)
+        ner_failing = ner_pool is not None and not ner_pool.healthy  # its children keep dying
+        status = "stuck" if stuck else "ner_unavailable" if ner_failing else "ok"
+        return self.json({"status": status, "stuck_partitions": stuck, "ner": "unavailable" if ner_failing else "ok"},
+                         status=503 if stuck or ner_failing else 200)
 
     @app.page("/ready")
     async def ready(self: Any, request: Any) -> Any:

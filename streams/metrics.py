@@ -43,6 +43,9 @@ end_to_end_seconds = Histogram("chatwatch_end_to_end_seconds", "From the webhook
                                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 pii_ner_model_missing = Gauge("chatwatch_pii_ner_model_missing",
                               "1 when the configured NER model of a language is not installed.", ["lang"])
+ner_child_restarts = Counter("chatwatch_ner_child_restarts_total", "NER child processes started again after one died.")
+ner_unavailable = Counter("chatwatch_ner_unavailable_total", "Messages scanned without NER because its children kept "
+                          "dying (their name-like words were masked instead).")
 
 # every agent (streams/agents/outputs.py)
 dead_letters = Counter("chatwatch_dead_letters_total", "Records sent to the dead-letter topic.", ["stage", "reason"])

@@ -151,6 +151,20 @@ def may_have_names(text: str) -> bool:
     return False
 
 
+def name_like(text: str) -> list[Finding]:
+    """The words the gate above would send to NER, as `person` findings: what is masked when NER could
+    not run (its child died twice), so a redacted copy never shows a name the model would have caught."""
+    found, previous_end = [], -1
+    for match in _CAPITALIZED.finditer(text):
+        starts_sentence = _at_sentence_start(text[:match.start()])
+        follows_capital = previous_end >= 0 and not text[previous_end:match.start()].strip()
+        previous_end = match.end()
+        if match.group().casefold() not in NOT_NAMES and (not starts_sentence or follows_capital):
+            found.append(Finding("person", match.start(), match.end(), 0.5, "ner-unavailable:capitalized",
+                                 source="fallback"))
+    return found
+
+
 def _common(name: str) -> bool:
     """One word that is a function word, an everyday verb or our own order/case vocabulary."""
     word = name.strip().casefold()

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -46,10 +46,24 @@ def _entities(texts: list[str], lang: str) -> list[list[Finding]]:
     return _engine.entities(texts, lang) if _engine else [[] for _ in texts]
 
 
+class NerUnavailable(RuntimeError):
+    """NER could not run for a batch: its children kept dying."""
+
+
 class NerPool:
-    def __init__(self, models: dict[str, str], processes: int = 1):
+    """A child that dies (out of memory, killed) is replaced once per death, however many batches were
+    waiting on it (each used to start its own pool); a batch waits for NER through `attempts` deaths,
+    then `entities` raises NerUnavailable and the caller masks what NER would have looked at.
+    `healthy` is False from such a failure until NER answers again."""
+
+    def __init__(self, models: dict[str, str], processes: int = 1, attempts: int = 3, backoff_s: float = 0.5,
+                 on_restart: Callable[[], None] = lambda: None):
         self._models, self._processes = dict(models), processes
+        self._attempts, self._backoff_s, self._on_restart = attempts, backoff_s, on_restart
         self._pool = self._start()
+        self._generation = 0
+        self.restarts = 0
+        self.healthy = True
         # Load the models now (the worker is not ready before), and learn which are missing.
         self.missing: dict[str, str] = self._pool.submit(_missing).result()
 
@@ -61,13 +75,28 @@ class NerPool:
         if lang in self.missing or not texts:
             return [[] for _ in texts]
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, _entities, list(texts), lang)
-        except BrokenProcessPool:  # a child died (out of memory, killed): start new ones, try once more
-            log.error("NER child process died; starting a new one")
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._start()
-            return await loop.run_in_executor(self._pool, _entities, list(texts), lang)
+        for attempt in range(self._attempts):
+            generation = self._generation
+            try:
+                found = await loop.run_in_executor(self._pool, _entities, list(texts), lang)
+                self.healthy = True
+                return found
+            except BrokenProcessPool:
+                self._restart(generation)
+                await asyncio.sleep(self._backoff_s * 2 ** attempt)
+        self.healthy = False
+        raise NerUnavailable(f"NER children died {self._attempts} times while a batch waited")
+
+    def _restart(self, generation: int) -> None:
+        """One new pool per death: the batches that saw the same broken pool retry on the new one."""
+        if generation != self._generation:
+            return
+        log.error("NER child process died; starting a new one")
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start()
+        self._generation += 1
+        self.restarts += 1
+        self._on_restart()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

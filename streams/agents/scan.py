@@ -22,6 +22,7 @@ from chatwatch.detectors.attachments import AttachmentInfo
 from chatwatch.detectors.pii import Finding, PiiDetector
 from chatwatch.detectors.pii.contact import region_of
 from chatwatch.detectors.pii.detector import PiiInput, add_entities
+from chatwatch.detectors.pii.ner import name_like
 from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.detectors.redaction import merged, redact
 from chatwatch.detectors.scanner import Scanner, Subject
@@ -226,11 +227,14 @@ def _register_with_ner_pool(app: Any, topics: TopicNames, current_scanner: Calla
     async def finish() -> None:
         while True:
             events, decoded, outputs, results, ner = await waiting.get()
-            try:
-                for indexes, entities in ner:
+            for indexes, entities in ner:
+                try:
                     add_entities(results, indexes, await entities)
-            except Exception:
-                log.exception("NER failed for a batch of %d; using patterns only for this batch", len(decoded))
+                except Exception as exc:  # never silent, never names in clear: the name-like words are masked
+                    log.error("NER unavailable for %d message(s) (%s); their name-like words are masked instead",
+                              len(indexes), type(exc).__name__)
+                    metrics.ner_unavailable.inc(len(indexes))
+                    add_entities(results, indexes, [name_like(decoded[i][1].text or "") for i in indexes])
             _count(results)
             await in_flight.submit(events, outputs + _scan(decoded, results, current_scanner(), topics, options),
                                    held=True)
