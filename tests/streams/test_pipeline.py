@@ -152,7 +152,7 @@ def test_worker_health_pages(stack: LocalStack, path: str):
     with urllib.request.urlopen(f"{stack.worker_url}{path}", timeout=5) as resp:
         assert resp.status == 200
         if path == "/healthz":  # after the earlier tests' traffic: no partition judged stuck
-            assert json.loads(resp.read()) == {"status": "ok", "stuck_partitions": []}
+            assert json.loads(resp.read()) == {"status": "ok", "stuck_partitions": [], "ner": "ok"}
 
 
 def test_pii_rule_fires_and_the_alert_carries_only_redacted_text(stack: LocalStack, wamid: str):
