@@ -64,7 +64,7 @@ def seen_of(record: dict, keep_text: bool = True) -> tuple[str, Seen, dict]:
     the state keeps for alerts raised later by the timer. Read as plain JSON, not `ScanRecord`: the scan
     agent wrote and validated it, and a second full validation per message would double this step."""
     m = record["message"]
-    kind = m["type"] if m["type"] in ("edited", "deleted") else "message"
+    kind = m["type"] if m["type"] in ("edited", "deleted", "system") else "message"
     # never raw text into alerts, and no text at all when alerts carry none (ALERT_SNIPPET=none)
     text = m.get("text") if keep_text and record.get("text_mode") == "redacted" else None
     seen = Seen(m["message_id"], datetime.fromisoformat(m["timestamp"]),
@@ -110,6 +110,8 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
             continue
         if clock is not None:
             clock.saw(msg.partition, seen.at)
+        if seen.kind == "system":
+            continue  # "messages are end-to-end encrypted", "X joined": written by neither party
         try:
             k = key.encode()
             state = states.get(k) or read(k)

@@ -53,6 +53,17 @@ def test_with_alert_snippets_off_conversation_alerts_carry_no_text_either():
     assert b"queja" not in b"".join(o.value for o in outputs)
 
 
+def test_system_lines_are_nobodys_messages():
+    """An export's "Los mensajes y las llamadas están cifrados…" line opened the conversation as if the
+    customer had written it: the privacy-notice and service-level clocks started on it."""
+    system = scan_record(1, "cv-sys", "customer", "Los mensajes y las llamadas están cifrados de extremo a extremo")
+    doc = json.loads(system.value)
+    doc["message"]["type"] = "system"
+    system.value = json.dumps(doc).encode()
+    outputs, states = on_records([system], RULES, lambda k: State.decode(None), TOPICS)
+    assert outputs == [] and states == {}
+
+
 def test_silence_fires_from_the_timer_and_bad_records_are_dead_lettered():
     table: dict[bytes, bytes] = {}
     read = lambda k: State.decode(table.get(k))
