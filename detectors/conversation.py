@@ -439,7 +439,7 @@ class Played:
 
 def play(engine: ConversationEngine, lines: list[ConversationExample],
          message_level: Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str], bool]],
-         until: str | None = None) -> tuple[list[Played], State]:
+         until: str | None = None, number: str | None = None) -> tuple[list[Played], State]:
     """Each line through the message level (`message_level` gives the rules that fire on it, its PII types
     and whether an alerting rule fired, as the scan agent would) and then the conversation rules; the
     clock runs on to `until`, or an hour past the last line, so absences fire on silence. Per-employee
@@ -453,7 +453,8 @@ def play(engine: ConversationEngine, lines: list[ConversationExample],
         seen = Seen(f"example-{n + 1}", at, line.sender, rules | frozenset(line.rules), pii | frozenset(line.pii),
                     line.employee or ("employee" if line.sender == "employee" else None),
                     "deleted" if line.deletes else "edited" if line.edits else "message",
-                    f"example-{target}" if target else None, flagged, line.text or None)
+                    f"example-{target}" if target else None, flagged, line.text or None,
+                    (number,) if number else ())
         fired = engine.on_message("example", state, seen)
         for rule in engine.rate_events(seen):
             who = rate_subject(seen)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from chatwatch.detectors.attachments import AttachmentInfo
 from chatwatch.detectors.conversation import ConversationEngine, Played, play, play_example, status
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.pii.contact import region_of
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.rules import Rule, RuleSet
 from chatwatch.rules.conversation import ConversationExample
@@ -64,7 +65,7 @@ def run_examples(ruleset: RuleSet, scanner: Scanner | None = None) -> list[Examp
 MessageLevel = Callable[[ConversationExample, datetime], tuple[frozenset[str], frozenset[str], bool]]
 
 
-def message_level(ruleset: RuleSet, scanner: Scanner | None = None) -> MessageLevel:
+def message_level(ruleset: RuleSet, scanner: Scanner | None = None, number: str | None = None) -> MessageLevel:
     """What the scan agent makes of a script line: the message rules that fire on it (alerting or
     marking), its PII types (patterns), and whether an alerting rule fired."""
     scanner = scanner or Scanner(ruleset)
@@ -73,8 +74,9 @@ def message_level(ruleset: RuleSet, scanner: Scanner | None = None) -> MessageLe
 
     def level(line: ConversationExample, at: datetime) -> tuple[frozenset[str], frozenset[str], bool]:
         direction = "outbound" if line.sender == "employee" else "inbound"
-        found = tuple(f.type for f in pii.patterns(line.text)) if line.text else ()
-        hits = scanner.scan(Subject(text=line.text, direction=direction, timestamp=at, pii=found))
+        found = tuple(f.type for f in pii.patterns(line.text, region_of(number))) if line.text else ()
+        hits = scanner.scan(Subject(text=line.text, direction=direction, timestamp=at, pii=found,
+                                    numbers=(number,) if number else ()))
         rules = frozenset(h.rule.id for h in hits)
         return rules, frozenset(found), bool(rules & alerting)
 
@@ -96,10 +98,10 @@ def run_conversation_examples(ruleset: RuleSet, scanner: Scanner | None = None) 
     return results
 
 
-def explain_conversation(ruleset: RuleSet, script: list[ConversationExample],
-                         until: str | None = None) -> tuple[list[Played], dict[str, str]]:
+def explain_conversation(ruleset: RuleSet, script: list[ConversationExample], until: str | None = None,
+                         number: str | None = None) -> tuple[list[Played], dict[str, str]]:
     """A script played line by line through every conversation rule: what each line was at the message
     level and what fired on it; then where each rule stands at the end."""
     engine = ConversationEngine(r for _, r in ruleset.conversation_rules())
-    steps, state = play(engine, script, message_level(ruleset), until)
+    steps, state = play(engine, script, message_level(ruleset, number=number), until, number)
     return steps, {r.id: status(r, state) for r in engine.rules}

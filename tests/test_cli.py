@@ -164,3 +164,16 @@ def test_rules_explain_conversation_refuses_unknown_script_keys(tmp_path: Path):
     script.write_text('numero: "5215550001111"\nlines:\n  - {at: "12:00", from: customer, text: "hola"}\n')
     result = runner.invoke(cli, ["rules", "explain", str(SHIPPED_PACKS), "--conversation", str(script)])
     assert result.exit_code == 1 and "unknown key(s) ['numero']" in result.output
+
+
+def test_rules_explain_conversation_takes_the_business_number(tmp_path: Path):
+    """The shipped service-level rule has a Mexico calendar: with the number, its clock follows it."""
+    script = tmp_path / "chat.yaml"
+    script.write_text('number: "+52 55 1234 5678"\nlines:\n  - {at: "12:00", from: customer, text: "hola"}\n')
+    result = runner.invoke(cli, ["rules", "explain", str(SHIPPED_PACKS), "--conversation", str(script), "--json"])
+    assert result.exit_code == 0, result.output
+    with_number = {r["rule"]: r["state"] for r in json.loads(result.output)["conversation_rules"]}
+    script.write_text('lines:\n  - {at: "12:00", from: customer, text: "hola"}\n')
+    without = {r["rule"]: r["state"] for r in json.loads(runner.invoke(
+        cli, ["rules", "explain", str(SHIPPED_PACKS), "--conversation", str(script), "--json"]).output)["conversation_rules"]}
+    assert with_number != without  # a different calendar, a different deadline

@@ -82,7 +82,8 @@ def explain(
     team: str = typer.Option("", help="Sender's team."),
     only_fired: bool = typer.Option(False, "--fired", help="Show only the rules that fired."),
     conversation: Path | None = typer.Option(None, "--conversation", "-c", help="A scripted conversation (YAML: "
-                                             "a list of {at, from, text} lines, or {lines: [...], until: HH:MM}) "
+                                             "a list of {at, from, text} lines, or {lines: [...], until: HH:MM, number: N}, N the business "
+                                             "number: its calendar and phone region) "
                                              "to play through the conversation rules instead of one message."),
     as_json: bool = typer.Option(False, "--json", help="With --conversation: one JSON document (for CI logs and "
                                                        "scripts; tables are cut at the terminal's width)."),
@@ -124,7 +125,7 @@ def explain(
     raise typer.Exit(0)
 
 
-SCRIPT_KEYS = {"lines", "until"}
+SCRIPT_KEYS = {"lines", "until", "number"}  # number: the business number (its calendar, its phone region)
 
 
 def _explain_conversation(ruleset: RuleSet, path: Path, as_json: bool = False) -> None:
@@ -140,7 +141,8 @@ def _explain_conversation(ruleset: RuleSet, path: Path, as_json: bool = False) -
     if not script:
         err.print(f"{path}: the script has no lines")
         raise typer.Exit(1)
-    steps, standing = explain_conversation(ruleset, script, doc.get("until"))
+    steps, standing = explain_conversation(ruleset, script, doc.get("until"),
+                                           str(doc["number"]) if doc.get("number") else None)
     if as_json:
         typer.echo(json.dumps(_conversation_json(ruleset, steps, standing), ensure_ascii=False, indent=2))
         return
