@@ -20,7 +20,9 @@ from chatwatch.detectors.pii.findings import Finding
 
 # Password words, folded ("contrasena" for contraseña): each is a secret word on its own.
 PASSWORD_WORDS = ("contrasena", "contrasenas", "senha", "senhas", "password", "passwords", "passwd", "pwd", "clave",
-                  "claves", "pin", "nip", "token", "passcode", "otp", "2fa")
+                  "claves", "pin", "nip", "token", "passcode", "otp", "2fa", "cvv", "cvv2", "cvc", "cvc2")
+# Words that name a secret only right before a colon or "=": "user: ana pass: Tigre99" (not "I'll pass").
+LABEL_WORDS = ("pass", "pw", "psw", "contra", "senh", "clav")
 # Code words: a secret word only next to a qualifier ("de verificación", "que te llegó", "one-time").
 CODE_WORDS = ("codigo", "codigos", "code", "codes", "cod")
 QUALIFIERS = ("verifica", "valida", "acces", "acess", "access", "segur", "secur", "confirma", "autentica", "authentica",
@@ -48,7 +50,8 @@ STOPWORDS = frozenset({"para", "por", "que", "de", "del", "the", "and", "com", "
                        "required", "larga", "longa", "long", "corta", "curta", "short", "igual", "diferente"})
 FILLERS_MAX = 9  # words between the secret word and the copula ("que chegou no seu celular")
 _TOKEN = re.compile(r"\S+")
-_WORD = re.compile(r"(?<!\w)(?:" + "|".join(sorted({*PASSWORD_WORDS, *CODE_WORDS}, key=len, reverse=True)) + r")(?!\w)")
+_WORD = re.compile(r"(?<!\w)(?:" + "|".join(sorted({*PASSWORD_WORDS, *CODE_WORDS, *LABEL_WORDS}, key=len, reverse=True))
+                   + r")(?!\w)")
 _EDGE_OPEN = "\"'“‘«(<[*_:="
 _EDGE_CLOSE = "\"'”’»)>]*_,;.?:"
 _SENTENCE_END = re.compile(r"[.?!;]$")
@@ -61,7 +64,8 @@ API_KEY = re.compile(
     r"|eyJ[0-9A-Za-z_\-]{8,}\.[0-9A-Za-z_\-]{8,}\.[0-9A-Za-z_\-]{8,})\b")
 # Lower-cased beginnings of every secret word and key prefix: the detector's cheap prefilter.
 HINTS = ("contrase", "senha", "password", "passwd", "pwd", "clave", "pin", "nip", "token", "passcode", "otp", "2fa",
-         "codigo", "código", "code", "cod", *(p.lower() for p in KEY_PREFIXES))
+         "cvv", "cvc", "codigo", "código", "code", "cod", *(w + sep for w in LABEL_WORDS for sep in (":", "=", " :")),
+         *(p.lower() for p in KEY_PREFIXES))
 
 
 def secrets(text: str) -> Iterator[Finding]:
@@ -71,6 +75,8 @@ def secrets(text: str) -> Iterator[Finding]:
     seen: set[tuple[int, int]] = set()
     for start, end in words:
         if folded[start:end] in CODE_WORDS and not _qualified(folded, start, end):
+            continue
+        if folded[start:end] in LABEL_WORDS and not folded[end:end + 3].lstrip().startswith((":", "=")):
             continue
         for found in (_after(text, end), _before(text, start)):
             if found and (found.start, found.end) not in seen:

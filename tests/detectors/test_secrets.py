@@ -63,6 +63,11 @@ def test_ordinary_sentences_about_passwords_and_codes_are_not_secrets(text: str)
     ("clave del banco Tigre99#", "Tigre99#"),
     ("la contraseña de tu cuenta de Netflix del mes pasado es Pepe2024", "Pepe2024"),
     ("la clave que te di es Tigre99#", "Tigre99#"),
+    ("user: ana pass: Tigre99", "Tigre99"),
+    ("la contra: perro2020", "perro2020"),
+    ("pw=hunter22", "hunter22"),
+    ("mi cvv es 123", "123"),
+    ("CVV: 4821", "4821"),
 ])
 def test_more_phrasings(text: str, secret: str):
     assert [text[f.start:f.end] for f in DETECTOR.detect(text) if f.type == "secret"] == [secret]
@@ -74,6 +79,7 @@ def test_more_phrasings(text: str, secret: str):
     "el código del banco es 0049", "el código del mensaje de error es 500", "El PIN de la tarjeta llega por correo",
     "La contraseña debe tener 8 caracteres", "Tu contraseña fue cambiada el 12/05/2024 a las 10:15",
     "la clave: paciencia y constancia",
+    "I'll pass it to the team in 2 days", "en contra de 3 votos", "te paso el pase 12",
 ])
 def test_prices_times_offers_and_error_codes_are_not_secrets(text: str):
     assert [text[f.start:f.end] for f in DETECTOR.detect(text) if f.type == "secret"] == []
