@@ -99,6 +99,11 @@ class Settings(BaseSettings):
                                              "by the newest message time of their partition (a backlog replayed "
                                              "after an outage does not fire absences its own later messages meet); "
                                              "after this long without messages, by the wall clock.")
+    conversation_lateness_s: float = Field(60.0, ge=0, description="How late (in message time) a message may "
+                                           "arrive and still count in its place: absences wait this long past "
+                                           "their deadline, or past the message that used up their count, before "
+                                           "firing; a message older than ones already seen is played again in its "
+                                           "place with the conversation's recent messages.")
     conversation_idle_days: float = Field(8.0, gt=0, description="A conversation's rule state is dropped after this "
                                           "long without a message (keep it longer than the longest rule window).")
     notify_ack_link_days: float = Field(7.0, gt=0, description="Acknowledge links in notifications expire after "

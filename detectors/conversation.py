@@ -6,22 +6,35 @@ State is a compact JSON document per conversation (what the worker's table holds
 `MAX_STATE_BYTES`: times as epoch seconds, message ids of the recent past as short hashes, one
 clock per absence rule, the last sighting per sequence/accumulation event, and the ids of what
 already fired. Replaying a message (after a crash) changes nothing: its short id is remembered.
+
+Order: the state keeps the conversation's last `WINDOW` messages by message time and the state as it
+was before them (`base`). A message older than ones already played (a webhook retried late, a history
+sync, a chat import, a backlog from two sources) is put in its place and the window is played again
+from `base`: the rules see the conversation in the order it was written. What fires is held (`held`)
+for `lateness_s` of message time before it goes out: a late message played again in its place can
+still change it (the reply that met the deadline after all, the complaint that came right before the
+invitation), so what goes out is what the in-order conversation raises. Alerts released are never
+raised twice (their ids are remembered).
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import hashlib
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from chatwatch.rules.conversation import ConversationExample, ConversationRule, Event
 
 NAMESPACE = uuid.UUID("2f6a3c8e-0f4f-4a43-9d5e-6b1c7a9e2d10")
-MAX_STATE_BYTES = 1024
+MAX_STATE_BYTES = 4096
+WINDOW = 12  # the last messages by time: a message arriving later than these is played again among them
 RECENT_IDS = 8  # short ids of the last messages: a replayed message is recognised
 FLAGGED_IDS = 8  # short ids of recent messages an alerting rule fired on: deleting one is an event
 FIRED_IDS = 16
@@ -69,6 +82,34 @@ def seen_doc(seen: Seen) -> list:
             seen.kind, seen.target, seen.flagged, _snippet(seen), list(seen.numbers)]
 
 
+def window_doc(seen: Seen) -> list:
+    """A message as the window keeps it: no text (a dozen snippets would triple the state), defaults left
+    off the end: [id, at, c|e, numbers, employee, flagged, rules, pii, kind, target]."""
+    doc = [seen.message_id, _epoch(seen.at), seen.sender[0], list(seen.numbers), seen.employee, int(seen.flagged),
+           sorted(seen.rules), sorted(seen.pii), seen.kind, seen.target]
+    while doc[-1] in (None, 0, [], "message"):
+        doc.pop()
+    return doc
+
+
+_SENDERS = {"c": "customer", "e": "employee"}
+_WINDOW_DEFAULTS = [None, None, None, [], None, 0, [], [], "message", None]
+
+
+def seen_of_window(doc: list) -> Seen:
+    d = doc + _WINDOW_DEFAULTS[len(doc):]
+    return Seen(d[0], _time(d[1]), _SENDERS[d[2]], frozenset(d[6]), frozenset(d[7]), d[4], d[8], d[9], bool(d[5]),
+                None, tuple(d[3]))
+
+
+def _snippets(state: State) -> dict[str, str | None]:
+    """The snippets a state holds (sightings, clocks, held alerts), by message id."""
+    known = {g[1]: g[4] for g in state.sightings.values()}
+    known.update((c[2], c[5]) for c in state.clocks.values())
+    known.update((e[0], e[3]) for held in state.held for e in held[3])
+    return known
+
+
 def seen_of_doc(doc: list) -> Seen:
     return Seen(doc[0], _time(doc[1]), doc[2], frozenset(doc[3]), frozenset(doc[4]), doc[5], doc[6], doc[7], doc[8],
                 doc[9], tuple(doc[10]))
@@ -112,14 +153,31 @@ class State:
     header: dict[str, str] = field(default_factory=dict)  # the worker's: business number, masked customer…
     orphans: list[list] = field(default_factory=list)  # [short target id, the edit/delete as `seen_doc`]
 
-    def encode(self) -> bytes:
+    held: list[list] = field(default_factory=list)  # fired, not out yet: [rule, alert id, at, evidence, why]
+    window: list[list] = field(default_factory=list)  # the last messages as `seen_doc`, oldest first
+    base: dict | None = None  # the state before window[0] (as `doc()`, no header or fired ids)
+
+    def doc(self) -> dict:
         doc = {"s": self.started, "l": self.last, "n": self.messages, "r": self.recent, "f": self.flagged,
                "c": self.clocks, "g": self.sightings, "p": self.pii_seen, "q": self.counts, "x": self.fired,
                "h": self.header}
         if self.orphans:
             doc["o"] = self.orphans
+        if self.held:
+            doc["k"] = self.held
+        return doc
+
+    @classmethod
+    def of_doc(cls, d: dict) -> State:
+        return cls(d["s"], d["l"], d["n"], d["r"], d["f"], d["c"], d["g"], d["p"], d["q"], d.get("x", []),
+                   d.get("h", {}), d.get("o", []), d.get("k", []), d.get("w", []), d.get("b"))
+
+    def encode(self) -> bytes:
+        doc = self.doc()
+        if self.window:
+            doc["w"], doc["b"] = self.window, self.base
         raw = _dumps(doc)
-        for shrink in (_drop_snippets, _drop_old_sightings):
+        for shrink in (_drop_snippets, _drop_old_sightings, _drop_window):
             if len(raw) <= MAX_STATE_BYTES:
                 break
             shrink(doc)
@@ -128,23 +186,31 @@ class State:
 
     @classmethod
     def decode(cls, raw: bytes | None) -> State:
-        if not raw:
-            return cls()
-        d = json.loads(raw)
-        return cls(d["s"], d["l"], d["n"], d["r"], d["f"], d["c"], d["g"], d["p"], d["q"], d["x"], d["h"],
-                   d.get("o", []))
+        return cls.of_doc(orjson.loads(raw)) if raw else cls()
 
     def pending(self) -> bool:
-        return any(c[4] is None for c in self.clocks.values())
+        return bool(self.held) or any(c[4] is None for c in self.clocks.values())
 
 
 def _dumps(doc: dict) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    # orjson's output keeps its buffer's spare capacity (~8 KiB resident for a 2 KiB state, measured):
+    # the table holds a million of these, so a right-sized copy
+    return bytes(memoryview(orjson.dumps(doc)))
+
+
+def _drop_window(doc: dict) -> None:
+    """Last resort for an oversized state: forget the window (late messages are then played where they
+    arrive, as they were before windows existed)."""
+    doc.pop("w", None)
+    doc.pop("b", None)
 
 
 def _drop_snippets(doc: dict) -> None:
     for clock in doc["c"].values():
         clock[5] = None
+    for fired in doc.get("k", ()):
+        for evidence in fired[3]:
+            evidence[3] = None
     for sighting in doc["g"].values():
         sighting[4] = None
     for orphan in doc.get("o", ()):
@@ -181,19 +247,64 @@ def _snippet(seen: Seen) -> str | None:
 
 
 class ConversationEngine:
-    def __init__(self, rules: Iterable[ConversationRule]):
+    def __init__(self, rules: Iterable[ConversationRule], lateness_s: float = 0.0):
         self.rules = [r for r in rules if r.enabled]
+        self.lateness = timedelta(seconds=lateness_s)
         self.employee_rates = [r for r in self.rules if r.rate is not None and r.rate.by == "employee"]
         self.absences = {r.id for r in self.rules if r.absence is not None}
         self._steps = [(r, getattr(self, f"_{r.kind}")) for r in self.rules if not (r.rate and r.rate.by == "employee")]
         self._spans = {r.id: getattr(r, r.kind).within.duration for r in self.rules if r.rate is None}
+        self.replays = self.beyond_window = 0  # late messages played again in place / too late for the window
 
     def on_message(self, key: str, state: State, seen: Seen) -> list[Fired]:
-        """Update `state` with a message; what fires now. A message later than a clock's deadline first
-        lets that clock fire (the timer may not have run yet)."""
-        if short(seen.message_id) in state.recent:
+        """Update `state` with a message; what fires now. A message older than ones already played is put
+        in its place among the window's messages, which are played again (`_replay`)."""
+        if short(seen.message_id) in state.recent or any(w[0] == seen.message_id for w in state.window):
             return []  # replayed after a restart: already counted
-        out = self.on_time(key, state, seen.at)
+        at = _epoch(seen.at)
+        place = bisect.bisect_right([w[1] for w in state.window], at)
+        if place < len(state.window) and (place > 0 or len(state.window) < WINDOW):
+            self._replay(key, state, seen, place)
+        else:
+            if place < len(state.window):
+                self.beyond_window += 1  # older than the whole window: played where it arrives
+            self._apply(key, state, seen)
+            state.window.insert(place, window_doc(seen))
+            if len(state.window) > WINDOW:
+                self._fold(key, state)
+        return self._release(state, seen.at - self.lateness)
+
+    def _fold(self, key: str, state: State) -> None:
+        """The window's oldest message leaves it: `base` moves past it (what fires there was raised when
+        the message was first played)."""
+        base = State.of_doc(state.base) if state.base else State()
+        self._apply(key, base, seen_of_window(state.window.pop(0)))
+        base.fired, base.held, base.header = [], [], {}
+        state.base = base.doc()
+
+    def _replay(self, key: str, state: State, seen: Seen, place: int) -> None:
+        """Play the window again from `base` with `seen` in its place: what is held is decided again,
+        alerts already out stay out (their ids are remembered)."""
+        self.replays += 1
+        window = [*state.window[:place], window_doc(seen), *state.window[place:]]
+        known = _snippets(state)  # the window keeps no text: what the state remembers, by message id
+        known[seen.message_id] = _snippet(seen)
+        base = orjson.loads(orjson.dumps(state.base)) if state.base else None  # a copy: `base` stays as it is
+        rebuilt = State.of_doc(base) if base else State()
+        rebuilt.fired, rebuilt.held, rebuilt.header = list(state.fired), [], state.header
+        for doc in window:
+            self._apply(key, rebuilt, dataclasses.replace(seen_of_window(doc), snippet=known.get(doc[0])))
+        rebuilt.recent = [*state.recent, short(seen.message_id)][-RECENT_IDS:]
+        rebuilt.last = max(state.last or 0, _epoch(seen.at))
+        rebuilt.window, rebuilt.base = window, state.base
+        if len(rebuilt.window) > WINDOW:
+            self._fold(key, rebuilt)
+        state.__dict__.update(rebuilt.__dict__)
+
+    def _apply(self, key: str, state: State, seen: Seen) -> None:
+        """One message, played in order; what fires is held. A message later than a clock's deadline first
+        lets that clock fire (the timer may not have run yet)."""
+        self._clocks(key, state, seen.at)
         if seen.kind != "message" and seen.target and short(seen.target) not in state.recent:
             # Its original may not have arrived yet (out of order): kept, and played again after it. It is
             # also played now: the original may be older than the ids this state remembers.
@@ -206,18 +317,22 @@ class ConversationEngine:
             if seen.flagged:
                 state.flagged = [*state.flagged, short(seen.message_id)][-FLAGGED_IDS:]
         for rule, step in self._steps:  # per-employee rates are counted across conversations (`RateCounter`)
-            out.extend(step(key, state, rule, seen))
+            step(key, state, rule, seen)
         if seen.kind == "message" and state.orphans:
             mine = short(seen.message_id)
             waiting = [seen_of_doc(doc) for target, doc in state.orphans if target == mine]
             state.orphans = [o for o in state.orphans if o[0] != mine]
             for late in waiting:  # the edit or delete that came first, now that its original is here
                 for rule, step in self._steps:
-                    out.extend(step(key, state, rule, late))
-        return out
+                    step(key, state, rule, late)
 
     def on_time(self, key: str, state: State, now: datetime) -> list[Fired]:
-        """Absences whose deadline passed with nothing expected arriving."""
+        """Absences whose deadline passed with nothing expected arriving, and what was held until `now`
+        (the timer's time already allows for lateness): what goes out now."""
+        self._clocks(key, state, now)
+        return self._release(state, now)
+
+    def _clocks(self, key: str, state: State, now: datetime) -> list[Fired]:
         if not state.clocks:
             return []
         for gone in [r for r in state.clocks if r not in self.absences]:
@@ -232,6 +347,23 @@ class ConversationEngine:
                 evidence = (Evidence(clock[2], _time(clock[0]), clock[6], clock[5]),)
                 out.extend(self._fire(key, state, rule, clock[2], _time(clock[1]), evidence,
                                       f"nothing expected by {_time(clock[1]).isoformat()}"))
+        return out
+
+    def _release(self, state: State, now: datetime) -> list[Fired]:
+        """Held alerts written before `now`: no late message can change them any more."""
+        if not state.held:
+            return []
+        by_id = {r.id: r for r in self.rules}
+        out, kept = [], []
+        for held in state.held:
+            rule_id, alert_id, at, evidence, why = held
+            if at >= _epoch(now) and self.lateness:
+                kept.append(held)
+            elif rule_id in by_id:  # else its rule was removed by a reload
+                state.fired = [*state.fired, alert_id[:13]][-FIRED_IDS:]
+                out.append(Fired(by_id[rule_id], alert_id, _time(at),
+                                 tuple(Evidence(i, _time(t), who, text) for i, t, who, text in evidence), why))
+        state.held = kept
         return out
 
     def rate_events(self, seen: Seen) -> list[ConversationRule]:
@@ -258,7 +390,7 @@ class ConversationEngine:
                     clock[4] = also.pop(0)  # a later reply or notice still stands
                     return []
                 clock[4] = None  # what was expected was deleted or edited away: the clock runs again
-                return self.on_time(key, state, seen.at)
+                return self._clocks(key, state, seen.at)
             return []
         if clock is not None and clock[4] is None and matches(spec.expect, seen):
             clock[4] = short(seen.message_id)  # came in time; kept, met, in case it is deleted
@@ -360,10 +492,11 @@ class ConversationEngine:
     def _fire(self, key: str, state: State, rule: ConversationRule, window: str, at: datetime,
               evidence: tuple[Evidence, ...], why: str) -> list[Fired]:
         alert_id = conversation_alert_id(key, rule.id, window)
-        if alert_id[:13] in state.fired:
+        if alert_id[:13] in state.fired or any(h[1] == alert_id for h in state.held):
             return []
-        state.fired = [*state.fired, alert_id[:13]][-FIRED_IDS:]
-        return [Fired(rule, alert_id, at, evidence, why)]
+        state.held.append([rule.id, alert_id, _epoch(at), [[e.message_id, _epoch(e.at), e.sender, e.snippet]
+                                                            for e in evidence], why])
+        return []
 
 
 def conversation_alert_id(key: str, rule_id: str, window: str) -> str:
@@ -411,6 +544,7 @@ class RateCounter:
 def next_deadline(state: State) -> int | None:
     """When `on_time` could next fire for this conversation (epoch seconds; for the timer's index)."""
     dues = [c[1] for c in state.clocks.values() if c[4] is None and c[1] is not None]
+    dues += [held[2] for held in state.held]
     return min(dues) if dues else None
 
 

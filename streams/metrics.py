@@ -88,8 +88,12 @@ def field_label(field: str) -> str:
 conversation_states = Gauge("chatwatch_conversation_states", "Conversations with rule state in this worker's active "
                             "partitions (the table's size).")
 conversation_state_bytes = Histogram("chatwatch_conversation_state_bytes", "Size of a conversation's rule state "
-                                     "when written (bounded to 1 KiB).",
-                                     buckets=(64, 128, 256, 384, 512, 768, 1024))
+                                     "when written (bounded to 4 KiB).",
+                                     buckets=(128, 256, 512, 1024, 1536, 2048, 3072, 4096))
+conversation_late = Counter("chatwatch_conversation_late_messages_total", "Messages older than ones their "
+                            "conversation had already played: 'replayed' were put in their place and the recent "
+                            "messages played again; 'beyond_window' were older than the whole window (played "
+                            "where they arrived).", ["placed"])
 conversation_deadlines = Gauge("chatwatch_conversation_deadlines", "Absence deadlines waiting in this worker.")
 conversation_expired = Counter("chatwatch_conversation_states_expired_total", "Conversation states dropped after "
                                "the idle time.")

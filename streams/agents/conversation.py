@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiokafka.partitioner import murmur2
 
 from chatwatch.detectors.alerts import conversation_alert
@@ -45,8 +46,8 @@ SWEEP_EVERY_S = 3600.0
 class Rules:
     """The running rule set's conversation rules, rebuilt when the set is swapped by a reload."""
 
-    def __init__(self, current: Callable[[], RuleSet]):
-        self._current, self._for = current, None
+    def __init__(self, current: Callable[[], RuleSet], lateness_s: float = 0.0):
+        self._current, self._for, self._lateness = current, None, lateness_s
         self._engine, self._packs = ConversationEngine([]), {}
 
     def get(self) -> tuple[ConversationEngine, dict[str, Pack]]:
@@ -54,7 +55,7 @@ class Rules:
         if ruleset is not self._for:
             self._for = ruleset
             pairs = ruleset.conversation_rules()
-            self._engine = ConversationEngine(r for _, r in pairs)
+            self._engine = ConversationEngine((r for _, r in pairs), self._lateness)
             self._packs = {r.id: p for p, r in pairs}
         return self._engine, self._packs
 
@@ -102,9 +103,10 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
     engine, packs = rules.get()
     outputs: list[Output] = []
     states: dict[bytes, State] = {}
+    replays, beyond = engine.replays, engine.beyond_window
     for msg in messages:
         try:
-            key, seen, header = seen_of(json.loads(msg.value), keep_text)
+            key, seen, header = seen_of(orjson.loads(msg.value), keep_text)
         except (ValueError, KeyError, TypeError) as exc:
             outputs.append(_dead(Reason.invalid_record, exc, msg, topics))
             continue
@@ -124,6 +126,8 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
         except Exception as exc:  # a bug must not take the batch with it (Faust would skip it)
             log.exception("conversation rules failed at %s[%s]@%s", msg.topic, msg.partition, msg.offset)
             outputs.append(_dead(Reason.processing_error, exc, msg, topics))
+    metrics.conversation_late.labels("replayed").inc(engine.replays - replays)
+    metrics.conversation_late.labels("beyond_window").inc(engine.beyond_window - beyond)
     return outputs, states
 
 
@@ -217,7 +221,9 @@ class StreamClock:
     """The time a partition's deadlines are judged by. While messages flow it is the newest message time
     seen in the partition, so a backlog replayed after an outage (or a history import, or messages
     that arrive late) cannot fire an absence that its own later messages meet; once the partition has
-    been quiet for `grace_s`, the wall clock, so a conversation that goes silent still fires.
+    been quiet for `grace_s`, the wall clock, so a conversation that goes silent still fires. While
+    messages flow, time is held back by `lateness_s`: a reply written before the deadline but delivered
+    a little after newer messages of the partition still meets it.
 
     A partition this worker has just been given (a start, a restart, a rebalance) counts as "messages
     flowing, none read yet": nothing is due until its backlog starts coming or `grace_s` passes without
@@ -225,8 +231,8 @@ class StreamClock:
     conversations whose notice was in the unread backlog got a false "privacy notice missing"."""
 
     def __init__(self, grace_s: float, wall: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic):
-        self.grace_s, self._wall, self._monotonic = grace_s, wall, monotonic
+                 monotonic: Callable[[], float] = time.monotonic, lateness_s: float = 0.0):
+        self.grace_s, self._wall, self._monotonic, self.lateness_s = grace_s, wall, monotonic, lateness_s
         self._newest: dict[int, float] = {}
         self._last_record: dict[int, float] = {}
 
@@ -241,7 +247,7 @@ class StreamClock:
 
     def now(self, partition: int) -> float:
         quiet = self._monotonic() - self._last_record.get(partition, float("-inf")) >= self.grace_s
-        return self._wall() if quiet else self._newest.get(partition, 0.0)
+        return self._wall() if quiet else self._newest.get(partition, 0.0) - self.lateness_s
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -251,7 +257,7 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 
 def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet], settings: Settings) -> Any:
-    rules = Rules(current_ruleset)
+    rules = Rules(current_ruleset, settings.conversation_lateness_s)
     deliver = Delivery(app, STAGE, topics.deadletter)
     types = {"key_type": bytes, "value_type": bytes}  # the changelog's serializers follow these types
     table = app.tables.add(StateTable(app, name="conversations", default=None, use_partitioner=True,
@@ -261,7 +267,7 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
                                            beacon=app.tables.beacon, **types,
                                            changelog_name=f"{settings.base_group_id}-conversation-rates-changelog"))
     deadlines = Deadlines()
-    clock = StreamClock(settings.conversation_idle_grace_s)
+    clock = StreamClock(settings.conversation_idle_grace_s, lateness_s=settings.conversation_lateness_s)
     lock = asyncio.Lock()  # the agent and the timer never interleave on one state
     idle_s = settings.conversation_idle_days * 86400
     owned: dict[str, Any] = {"partitions": None, "swept": 0.0}

@@ -9,6 +9,7 @@ import yaml
 
 from chatwatch.detectors.conversation import (
     MAX_STATE_BYTES,
+    WINDOW,
     ConversationEngine,
     RateCounter,
     Seen,
@@ -281,3 +282,73 @@ def test_deleting_the_first_reply_leaves_the_clock_met_when_a_later_one_survives
     assert arrive(engine, [start, first, again, delete_first], until_min=120) == []  # before: it fired
     delete_both = [start, first, again, delete_first, ("m4", 4, "employee", (), "deleted", "m2")]
     assert len(arrive(engine, delete_both, until_min=120)) == 1
+
+
+def arrive_late(engine: ConversationEngine, lines: list[tuple], until_min: int) -> tuple[list, list]:
+    """`arrive`, returning what went out at each arrival and what the timer released at `until_min`."""
+    state, at_arrival = State(), []
+    for message_id, minute, sender, rules, kind, target in lines:
+        seen = Seen(message_id, T0 + timedelta(minutes=minute), sender, frozenset(rules), frozenset(), employee="e1",
+                    kind=kind, target=target, flagged="flagged" in rules, snippet=f"text of {message_id}")
+        at_arrival.append(engine.on_message("cv_1", state, seen))
+        state = State.decode(state.encode())
+    return at_arrival, engine.on_time("cv_1", state, T0 + timedelta(minutes=until_min))
+
+
+def test_a_late_complaint_is_played_in_its_place_and_the_alert_names_the_complaint_that_preceded():
+    """Complaint m0, complaint m1, invitation m2; m1 arrives last. In order the invitation follows m1; a
+    worker that fired at once named m0 (another alert id) and could not take it back."""
+    engine = ConversationEngine([OFF_CHANNEL], lateness_s=120)
+    m0 = ("m0", 0, "customer", ("complaint",), "message", None)
+    m1 = ("m1", 1, "customer", ("complaint",), "message", None)
+    m2 = ("m2", 2, "employee", ("off_channel.personal_contact",), "message", None)
+    at_arrival, released = arrive_late(engine, [m0, m2, m1], until_min=10)
+    assert at_arrival == [[], [], []]  # held for the lateness: nothing out before the order is known
+    (in_order,) = play(ConversationEngine([OFF_CHANNEL]), [(0, "customer", ("complaint",), ()),
+                                                            (1, "customer", ("complaint",), ()),
+                                                            (2, "employee", ("off_channel.personal_contact",), ())])
+    (late,) = released
+    assert ids(late) == ("m1", "m2") and late.alert_id == in_order.alert_id
+    assert [e.snippet for e in late.evidence] == ["text of m1", "text of m2"]  # the window keeps no text; the
+    # alert's evidence still has it
+
+
+def test_a_reply_written_before_the_deadline_but_delivered_after_newer_messages_meets_it():
+    engine = ConversationEngine([UNANSWERED], lateness_s=300)
+    question = ("m0", 0, "customer", (), "message", None)
+    reply = ("m1", 14, "employee", (), "message", None)  # in time (15 minutes)
+    again = ("m2", 17, "customer", (), "message", None)  # newer, delivered before the reply
+    at_arrival, released = arrive_late(engine, [question, again, reply], until_min=30)
+    assert at_arrival == [[], [], []] and [f.evidence[0].message_id for f in released] == []
+    # without the reply, m0's and m2's clocks both run out
+    at_arrival, released = arrive_late(engine, [question, again], until_min=40)
+    assert sorted(f.evidence[0].message_id for f in released) == ["m0", "m2"]
+
+
+def test_what_is_held_goes_out_once_the_conversation_has_moved_past_the_lateness():
+    engine = ConversationEngine([OFF_CHANNEL], lateness_s=60)
+    complaint = ("m0", 0, "customer", ("complaint",), "message", None)
+    invite = ("m1", 1, "employee", ("off_channel.personal_contact",), "message", None)
+    later = ("m2", 5, "customer", (), "message", None)  # four minutes on: the invitation can't change now
+    at_arrival, released = arrive_late(engine, [complaint, invite, later], until_min=5)
+    assert [len(out) for out in at_arrival] == [0, 0, 1] and released == []
+
+
+def test_a_message_older_than_the_whole_window_is_played_where_it_arrives_and_counted():
+    engine = ConversationEngine([OFF_CHANNEL], lateness_s=60)
+    state = State()
+    for n in range(WINDOW + 2):
+        engine.on_message("cv_1", state, Seen(f"m{n}", T0 + timedelta(minutes=10 + n), "customer"))
+    assert len(state.window) == WINDOW and state.base["n"] == 2  # the two oldest folded into the base
+    engine.on_message("cv_1", state, Seen("old", T0, "customer"))
+    assert engine.beyond_window == 1 and engine.replays == 0 and state.messages == WINDOW + 3
+    engine.on_message("cv_1", state, Seen("m3", T0 + timedelta(minutes=13), "customer"))  # a duplicate
+    assert state.messages == WINDOW + 3
+
+
+def test_states_written_before_windows_existed_still_decode():
+    old = (b'{"s":1,"l":2,"n":1,"r":["ab"],"f":[],"c":{},"g":{},"p":{},"q":{},"x":[],"h":{"b":"1"}}')
+    state = State.decode(old)
+    assert state.messages == 1 and state.window == [] and state.base is None and state.held == []
+    ConversationEngine([OFF_CHANNEL, NOTICE], lateness_s=60).on_message("cv_1", state, Seen("m9", T0, "customer"))
+    assert State.decode(state.encode()).window[0][0] == "m9"
