@@ -14,6 +14,15 @@ can stop it, and a fresh receiver + worker per fault (own topics, own embedded C
               nesting, wrong encodings; then good messages must still alert
   signatures  forged and missing signatures must all get 401
 
+Conversation rows (scripted conversations of bench/conversation_load.py; the alerts must be those of one
+in-order pass over the same scan records: 0 missing, 0 wrong, 0 duplicate records):
+
+  backlog_order    messages up to 45 s late, posted by 4 threads with no worker; the worker starts on it
+  late_edits       every edit and delete posted before its original
+  restart_backlog  SIGTERM mid-stream, 20 s of backlog, a new worker (also counts scan records made twice)
+  kill9_rates      at night (after-hours rates per business number), kill -9 at 40%
+  ner_deaths       NER on, its child killed twice in a row three times; names in clear, restarts per death
+
 Columns: messages in, scanned (scan records out), archived (rows in ClickHouse), alerts expected /
 present / duplicate records, dead letters, seconds from the end of the fault until everything was out,
 peak worker memory. "Lost" is messages in minus scanned (or archived when the archive is on).
@@ -43,6 +52,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+from conversation_load import CONVERSATION_RULES, bodies, conversation_load, deliver_order, in_order_alerts
 from harness import Broker, TopicCounter, rss_mb
 
 from chatwatch.streams.demo import envelopes
@@ -484,8 +494,198 @@ def fault_signatures(broker: Broker, work: Path, n: int) -> Row:
     return row
 
 
+# --- conversation rules under disorder ---------------------------------------------------------
+# Each row compares the conversation alerts the faulted run raised with one in-order pass over the
+# same scan records (bench/conversation_load.py): "missing" and "wrong" must be 0, and so must the
+# duplicate alert records. Alerts exp/present count conversation alerts only.
+
+NIGHT = 1_763_604_000  # 2025-11-20 02:00 UTC, 23:00 in São Paulo: every employee message is after hours
+
+
+class ConversationWatch:
+    def __init__(self, stack: LocalStack, bootstrap: str):
+        self.scans = TopicCounter(bootstrap, stack.topic("scans"), lambda v: v)
+        self.alerts = TopicCounter(bootstrap, stack.topic("alerts"), conversation_alert)
+        self.dead = TopicCounter(bootstrap, stack.topic("deadletter"), lambda v: json.loads(v).get("reason"))
+
+    def scanned_ids(self) -> set[str]:
+        return {json.loads(v)["message"]["message_id"] for v in list(self.scans.items)}
+
+    def stop(self) -> None:
+        for c in (self.scans, self.alerts, self.dead):
+            c.stop()
+
+
+def conversation_alert(value: bytes) -> tuple[str, str] | None:
+    alert = json.loads(value)
+    return (alert["rule_id"], alert["alert_id"]) if alert["rule_id"] in CONVERSATION_RULES else None
+
+
+def settle(watch: ConversationWatch, ids: set[str], row: Row, timeout_s: float = 600) -> None:
+    """Wait until every message was scanned and the conversation alerts stopped changing (held alerts go
+    out once the partitions are quiet), then compare with the in-order pass."""
+    started = time.monotonic()
+    while not ids <= watch.scanned_ids() and time.monotonic() - started < timeout_s:
+        time.sleep(0.5)
+    row.recover_s = time.monotonic() - started
+    want = in_order_alerts([v for v in list(watch.scans.items) if json.loads(v)["message"]["message_id"] in ids])
+    quiet_since, seen = time.monotonic(), 0
+    while time.monotonic() - quiet_since < 45 and time.monotonic() - started < timeout_s:
+        if len(watch.alerts.items) != seen:
+            seen, quiet_since = len(watch.alerts.items), time.monotonic()
+        time.sleep(1)
+    got = list(watch.alerts.items)
+    scanned = [json.loads(v)["message"]["message_id"] for v in list(watch.scans.items)]
+    row.messages, row.scanned = len(ids), len(set(scanned) & ids)
+    row.alerts_expected, row.alerts_present = len(want), len(want & set(got))
+    row.alert_duplicates = len(got) - len(set(got))
+    row.dead_letters = len(watch.dead.items)
+    row.notes.append(f"missing {len(want - set(got))}, wrong {len(set(got) - want)}")
+    row.notes.append(f"scan records twice: {len(scanned) - len(set(scanned))}")
+
+
+@contextmanager
+def conversation_stack(broker: Broker, work: Path, name: str, row: Row, worker: bool = True,
+                       **env: str) -> Iterator[tuple[LocalStack, ConversationWatch]]:
+    stack, stop, watch = new_stack(broker, work, name, **env), threading.Event(), None
+    try:
+        stack.spawn("webhook")
+        stack.wait_until(f"http://127.0.0.1:{stack.webhook_port}/ready", 150)
+        if worker:
+            stack.spawn("worker")
+            stack.wait_until(f"{stack.worker_url}/ready", 150)
+        watch = ConversationWatch(stack, broker.bootstrap)
+        peak_sampler(stack, row, stop)
+        yield stack, watch
+    finally:
+        stop.set()
+        if watch is not None:
+            watch.stop()
+        stack.stop()
+
+
+def fault_backlog_order(broker: Broker, work: Path, n: int) -> Row:
+    """Messages up to 45 s late, posted by 4 threads while no worker runs; the worker starts on the backlog."""
+    row, run = Row("conversations: backlog of late deliveries"), os.urandom(4).hex()
+    said = conversation_load(run, max(60, n // 50), T0)
+    with conversation_stack(broker, work, "backlog-order", row, worker=False) as (stack, watch):
+        post_all(stack, bodies(deliver_order(said, late_s=45)))
+        stack.spawn("worker")
+        settle(watch, {s.wamid for s in said}, row)
+    return row
+
+
+def fault_late_edits(broker: Broker, work: Path, n: int) -> Row:
+    """Every edit and delete posted just before the message it edits or deletes; others up to 20 s late."""
+    row, run = Row("conversations: edits and deletes before their originals"), os.urandom(4).hex()
+    said = conversation_load(run, max(60, n // 50), T0, seed=8)
+    order = deliver_order(said, late_s=20, edits_first=True)
+    row.notes.append(f"{sum(1 for s in said if s.edits or s.revokes)} edits/deletes")
+    with conversation_stack(broker, work, "late-edits", row) as (stack, watch):
+        for body in bodies(order, per_body=3):
+            post(stack, body)
+        settle(watch, {s.wamid for s in said}, row)
+    return row
+
+
+def fault_restart_backlog(broker: Broker, work: Path, n: int) -> Row:
+    """SIGTERM mid-stream; messages keep coming for 20 s with no worker; a new worker starts on the backlog."""
+    row, run = Row("conversations: SIGTERM, restart on a backlog"), os.urandom(4).hex()
+    said = conversation_load(run, max(60, n // 30), T0, seed=9)
+    ids = {s.wamid for s in said}
+    with conversation_stack(broker, work, "restart-backlog", row) as (stack, watch):
+        poster = threading.Thread(target=lambda: [post(stack, b) for b in bodies(deliver_order(said, late_s=10), 5)],
+                                  daemon=True)
+        poster.start()
+        while len(watch.scanned_ids() & ids) < len(ids) * 0.3:
+            time.sleep(0.1)
+        stack.signal("worker", signal.SIGTERM)
+        stack.processes["worker"].wait(60)
+        row.notes.append(f"stopped at {len(watch.scanned_ids() & ids)} scanned")
+        time.sleep(20)
+        stack.spawn("worker")
+        poster.join()
+        settle(watch, ids, row)
+    return row
+
+
+def fault_kill9_rates(broker: Broker, work: Path, n: int) -> Row:
+    """At night (every employee message counts for the after-hours rate per business number); kill -9 at 40%."""
+    row, run = Row("conversations: kill -9 with after-hours rates"), os.urandom(4).hex()
+    said = conversation_load(run, max(60, n // 40), NIGHT, business_numbers=6, seed=10)
+    ids = {s.wamid for s in said}
+    with conversation_stack(broker, work, "kill9-rates", row) as (stack, watch):
+        poster = threading.Thread(target=lambda: post_all(stack, bodies(deliver_order(said, late_s=10), 5), 2),
+                                  daemon=True)
+        poster.start()
+        while len(watch.scanned_ids() & ids) < len(ids) * 0.4:
+            time.sleep(0.1)
+        stack.signal("worker", signal.SIGKILL)
+        stack.processes["worker"].wait(30)
+        row.notes.append(f"killed at {len(watch.scanned_ids() & ids)} scanned")
+        stack.spawn("worker")
+        poster.join()
+        settle(watch, ids, row)
+        rate_alerts = sum(1 for a in set(watch.alerts.items) if a[0] == "after_hours.frequent")
+        row.notes.append(f"{rate_alerts} after-hours rate alerts")
+    return row
+
+
+NAMES = ["Juan Carlos Pérez", "María Fernanda López", "Ana Beatriz Souza", "José Antonio Martínez"]
+
+
+def ner_children(worker_pid: int) -> list[int]:
+    """The worker's NER processes (multiprocessing spawn children)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"PPid:\t{worker_pid}\n" in (proc / "status").read_text() \
+                    and b"spawn_main" in (proc / "cmdline").read_bytes():
+                out.append(int(proc.name))
+        except OSError:
+            continue
+    return out
+
+
+def fault_ner_deaths(broker: Broker, work: Path, n: int) -> Row:
+    """NER on; its child process is killed twice in quick succession, three times during the load. No
+    name may reach the redacted archive, and each death must cost exactly one new child."""
+    row, run = Row("conversations: NER child deaths"), os.urandom(4).hex()
+    said = conversation_load(run, max(60, n // 50), T0, seed=12)
+    rng = random.Random(3)
+    for s in said:
+        if not s.outbound and not s.edits and not s.revokes and rng.random() < 0.3:
+            s.text = f"Soy {rng.choice(NAMES)}, {s.text}"
+    ids = {s.wamid for s in said}
+    deaths = 0
+    with conversation_stack(broker, work, "ner-deaths", row, CHATWATCH_PII_NER="true",
+                            CHATWATCH_ARCHIVE_TEXT="redacted") as (stack, watch):
+        poster = threading.Thread(target=lambda: [post(stack, b) for b in bodies(deliver_order(said), 5)],
+                                  daemon=True)
+        poster.start()
+        for share in (0.2, 0.45, 0.7):
+            while len(watch.scanned_ids() & ids) < len(ids) * share and poster.is_alive():
+                time.sleep(0.1)
+            for _ in range(2):
+                for pid in ner_children(stack.processes["worker"].pid)[:1]:
+                    os.kill(pid, signal.SIGKILL)
+                    deaths += 1
+                time.sleep(0.3)
+        poster.join()
+        settle(watch, ids, row)
+        restarts = metric_sum(stack, "chatwatch_ner_child_restarts_total")
+        unavailable = metric_sum(stack, "chatwatch_ner_unavailable_total")
+        in_clear = sum(1 for v in list(watch.scans.items) for name in NAMES if name.split()[0] in
+                       (json.loads(v)["message"].get("text") or "") and json.loads(v)["text_mode"] == "redacted")
+        row.notes.append(f"{deaths} children killed, {restarts:.0f} restarts, {unavailable:.0f} batches without NER, "
+                         f"{in_clear} redacted records with a name in clear")
+    return row
+
+
 FAULTS = {"kill9": fault_kill9, "broker": fault_broker, "clickhouse": fault_clickhouse, "notify": fault_notify,
-          "fuzz": fault_fuzz, "signatures": fault_signatures}
+          "fuzz": fault_fuzz, "signatures": fault_signatures, "backlog_order": fault_backlog_order,
+          "late_edits": fault_late_edits, "restart_backlog": fault_restart_backlog, "kill9_rates": fault_kill9_rates,
+          "ner_deaths": fault_ner_deaths}
 
 
 def main() -> None:
