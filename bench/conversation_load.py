@@ -132,8 +132,10 @@ def deliver_order(said: list[Said], late_s: float = 0.0, edits_first: bool = Fal
     return order
 
 
-def bodies(said: list[Said], per_body: int = 10) -> list[bytes]:
-    """Webhook bodies of up to `per_body` messages each, in the order given."""
+def bodies(said: list[Said], per_body: int = 1) -> list[bytes]:
+    """Webhook bodies of up to `per_body` messages each, in the order given. One, as WhatsApp sends live
+    messages: a body of several conversations is routed by its first, and the others may then overtake
+    each other by more than any lateness allowance while a backlog is read partition by partition."""
     out = []
     for i in range(0, len(said), per_body):
         entry = [e for s in said[i:i + per_body] for e in s.envelope()["entry"]]

@@ -44,6 +44,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -540,8 +541,14 @@ def settle(watch: ConversationWatch, ids: set[str], row: Row, timeout_s: float =
     row.alerts_expected, row.alerts_present = len(want), len(want & set(got))
     row.alert_duplicates = len(got) - len(set(got))
     row.dead_letters = len(watch.dead.items)
-    row.notes.append(f"missing {len(want - set(got))}, wrong {len(set(got) - want)}")
+    row.notes.append(f"missing {by_rule(want - set(got))}, wrong {by_rule(set(got) - want)}")
     row.notes.append(f"scan records twice: {len(scanned) - len(set(scanned))}")
+
+
+def by_rule(alerts: set[tuple[str, str]]) -> str:
+    """"3 (privacy.notice_missing 2, after_hours.frequent 1)": what a count is made of."""
+    counts = Counter(rule for rule, _ in alerts)
+    return f"{len(alerts)}" + (f" ({', '.join(f'{r} {c}' for r, c in counts.most_common())})" if counts else "")
 
 
 @contextmanager
@@ -582,7 +589,7 @@ def fault_late_edits(broker: Broker, work: Path, n: int) -> Row:
     order = deliver_order(said, late_s=20, edits_first=True)
     row.notes.append(f"{sum(1 for s in said if s.edits or s.revokes)} edits/deletes")
     with conversation_stack(broker, work, "late-edits", row) as (stack, watch):
-        for body in bodies(order, per_body=3):
+        for body in bodies(order):
             post(stack, body)
         settle(watch, {s.wamid for s in said}, row)
     return row
@@ -594,7 +601,7 @@ def fault_restart_backlog(broker: Broker, work: Path, n: int) -> Row:
     said = conversation_load(run, max(60, n // 30), T0, seed=9)
     ids = {s.wamid for s in said}
     with conversation_stack(broker, work, "restart-backlog", row) as (stack, watch):
-        poster = threading.Thread(target=lambda: [post(stack, b) for b in bodies(deliver_order(said, late_s=10), 5)],
+        poster = threading.Thread(target=lambda: [post(stack, b) for b in bodies(deliver_order(said, late_s=10))],
                                   daemon=True)
         poster.start()
         while len(watch.scanned_ids() & ids) < len(ids) * 0.3:
@@ -615,7 +622,7 @@ def fault_kill9_rates(broker: Broker, work: Path, n: int) -> Row:
     said = conversation_load(run, max(60, n // 40), NIGHT, business_numbers=6, seed=10)
     ids = {s.wamid for s in said}
     with conversation_stack(broker, work, "kill9-rates", row) as (stack, watch):
-        poster = threading.Thread(target=lambda: post_all(stack, bodies(deliver_order(said, late_s=10), 5), 2),
+        poster = threading.Thread(target=lambda: post_all(stack, bodies(deliver_order(said, late_s=10)), 2),
                                   daemon=True)
         poster.start()
         while len(watch.scanned_ids() & ids) < len(ids) * 0.4:
@@ -660,7 +667,7 @@ def fault_ner_deaths(broker: Broker, work: Path, n: int) -> Row:
     deaths = 0
     with conversation_stack(broker, work, "ner-deaths", row, CHATWATCH_PII_NER="true",
                             CHATWATCH_ARCHIVE_TEXT="redacted") as (stack, watch):
-        poster = threading.Thread(target=lambda: [post(stack, b) for b in bodies(deliver_order(said), 5)],
+        poster = threading.Thread(target=lambda: [post(stack, b) for b in bodies(deliver_order(said))],
                                   daemon=True)
         poster.start()
         for share in (0.2, 0.45, 0.7):

@@ -94,6 +94,10 @@ conversation_late = Counter("chatwatch_conversation_late_messages_total", "Messa
                             "conversation had already played: 'replayed' were put in their place and the recent "
                             "messages played again; 'beyond_window' were older than the whole window (played "
                             "where they arrived).", ["placed"])
+conversation_upstream_behind = Gauge("chatwatch_conversation_upstream_behind_seconds", "How far behind the wall clock "
+                                     "the time is up to which every received message has reached the conversation "
+                                     "rules (raw, messages and scans read and committed); quiet partitions judge "
+                                     "deadlines no later than it. Grows while normalize or scan lag or are down.")
 conversation_deadlines = Gauge("chatwatch_conversation_deadlines", "Absence deadlines waiting in this worker.")
 conversation_expired = Counter("chatwatch_conversation_states_expired_total", "Conversation states dropped after "
                                "the idle time.")

@@ -35,6 +35,7 @@ from chatwatch.settings import Settings
 from chatwatch.streams import metrics
 from chatwatch.streams.agents.outputs import Delivery, Output, acked_when_done, bytes_topic, dead_letter_output
 from chatwatch.streams.agents.state_table import StateTable
+from chatwatch.streams.agents.upstream import KafkaOffsets, Stage, UpstreamProbe
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -228,11 +229,17 @@ class StreamClock:
     A partition this worker has just been given (a start, a restart, a rebalance) counts as "messages
     flowing, none read yet": nothing is due until its backlog starts coming or `grace_s` passes without
     one. Before, the wall clock judged the states restored from the changelog at once, and 20 of 20
-    conversations whose notice was in the unread backlog got a false "privacy notice missing"."""
+    conversations whose notice was in the unread backlog got a false "privacy notice missing".
+
+    Quiet is not enough when the backlog waits further up (normalize or scan behind, or not started):
+    with `trusted` (upstream.py) the wall clock goes no further than the time up to which every
+    received message has reached this agent."""
 
     def __init__(self, grace_s: float, wall: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic, lateness_s: float = 0.0):
+                 monotonic: Callable[[], float] = time.monotonic, lateness_s: float = 0.0,
+                 trusted: Callable[[], float | None] = lambda: None):
         self.grace_s, self._wall, self._monotonic, self.lateness_s = grace_s, wall, monotonic, lateness_s
+        self._trusted = trusted  # the caught-up time of upstream.py, None when unknown
         self._newest: dict[int, float] = {}
         self._last_record: dict[int, float] = {}
 
@@ -247,7 +254,19 @@ class StreamClock:
 
     def now(self, partition: int) -> float:
         quiet = self._monotonic() - self._last_record.get(partition, float("-inf")) >= self.grace_s
-        return self._wall() if quiet else self._newest.get(partition, 0.0) - self.lateness_s
+        if not quiet:
+            return self._newest.get(partition, 0.0) - self.lateness_s
+        trusted = self._trusted()
+        return self._wall() if trusted is None else max(min(self._wall(), trusted),
+                                                        self._newest.get(partition, 0.0) - self.lateness_s)
+
+
+def is_idle(state: State, partition_now: float, idle_s: float) -> bool:
+    """A state with nothing pending whose last message is `idle_s` older than its partition's clock (message
+    time while messages flow). Judged by the wall clock, every conversation of a history import or a chat
+    export months old lost its state between two of its messages, and started again (a second privacy-notice
+    clock, a complaint forgotten)."""
+    return partition_now - (state.last or 0) > idle_s and not state.pending()
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -267,7 +286,11 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
                                            beacon=app.tables.beacon, **types,
                                            changelog_name=f"{settings.base_group_id}-conversation-rates-changelog"))
     deadlines = Deadlines()
-    clock = StreamClock(settings.conversation_idle_grace_s, lateness_s=settings.conversation_lateness_s)
+    offsets = KafkaOffsets(settings)
+    probe = UpstreamProbe([Stage(topics.raw), Stage(topics.messages), Stage(topics.scans, (settings.group_id,))],
+                          offsets.ends, offsets.committed)
+    clock = StreamClock(settings.conversation_idle_grace_s, lateness_s=settings.conversation_lateness_s,
+                        trusted=probe.trusted)
     lock = asyncio.Lock()  # the agent and the timer never interleave on one state
     idle_s = settings.conversation_idle_days * 86400
     owned: dict[str, Any] = {"partitions": None, "swept": 0.0}
@@ -309,27 +332,36 @@ def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet
     async def sweep(active: set[int]) -> None:
         """Index the deadlines of the partitions this worker owns now; drop idle states."""
         deadlines.clear()
-        now, live, idle = time.time(), 0, []
+        live, idle = 0, []
         partitions = app.conf.topic_partitions
         for n, (key, raw) in enumerate(list(table.items())):
             if n % 5000 == 4999:
                 await asyncio.sleep(0)  # a million states: let the agents run meanwhile
-            if raw is None or partition_of(key, partitions) not in active:
+            if raw is None or (partition := partition_of(key, partitions)) not in active:
                 continue
             state = State.decode(raw)
-            if now - (state.last or 0) > idle_s and not state.pending():
+            if is_idle(state, clock.now(partition), idle_s):
                 idle.append(key)
                 continue
             live += 1
             deadlines.add(key, next_deadline(state))
         async with lock:
             for key in idle:
-                if (state := table.get(key)) is not None and now - (State.decode(state).last or 0) > idle_s:
+                state = table.get(key)
+                if state is not None and is_idle(State.decode(state), clock.now(partition_of(key, partitions)), idle_s):
                     del table[key]
                     metrics.conversation_expired.inc()
         metrics.conversation_states.set(live)
         log.info("conversation states: %d in partitions %s, %d deadline(s), %d expired", live, sorted(active),
                  len(deadlines), len(idle))
+
+    @app.task
+    async def follow_upstream() -> None:
+        await offsets.start()
+        try:
+            await probe.run()
+        finally:
+            await offsets.stop()
 
     @app.timer(settings.conversation_tick_s)
     async def deadlines_due() -> None:

@@ -148,3 +148,24 @@ def test_deadlines_follow_message_time_while_messages_flow_and_the_wall_clock_wh
     mono[0] += 31  # quiet: the conversation really went silent
     assert clock.now(0) == wall[0]
     assert clock.now(1) == wall[0]  # a partition with no messages at all
+
+
+def test_a_history_import_months_old_keeps_its_states_while_it_flows():
+    """The sweep judged idleness by the wall clock: each conversation of an import months old lost its state
+    between two of its messages and started again (a second privacy-notice clock fired on a conversation
+    whose notice had been sent). Idle is measured on the partition's clock, in message time while it flows."""
+    from chatwatch.streams.agents.conversation import StreamClock, is_idle
+
+    wall, mono = [T0.timestamp() + 86400 * 200], [0.0]  # the import is 200 days old
+    clock = StreamClock(30, wall=lambda: wall[0], monotonic=lambda: mono[0])
+    table: dict[bytes, bytes] = {}
+    first = [scan_record(1, "cv-old", "customer", "Olá, meu pedido não chegou"),
+             scan_record(2, "cv-old", "employee", "Olá! Seus dados seguem nossa Política de Privacidade",
+                         ["privacy_notice.sent"], minutes=1)]
+    _, states = on_records(first, RULES, lambda k: State.decode(table.get(k)), TOPICS, clock)
+    state = states[b"cv-old"]
+    assert not state.pending()  # the notice met its clock: nothing keeps the state alive but its age
+    clock.saw(0, T0 + timedelta(minutes=1))
+    assert not is_idle(state, clock.now(0), 8 * 86400)  # before: 200 days idle by the wall, dropped
+    mono[0] += 31  # the import is over and the partition quiet: now the wall clock says idle
+    assert is_idle(state, clock.now(0), 8 * 86400)

@@ -115,3 +115,51 @@ def test_a_worker_killed_before_the_deadline_still_raises_it_exactly_once(
         stack.spawn("worker")
         stack.wait_until(f"{stack.worker_url}/ready", 150)
         assert len(notice_alerts(stack, run, settle_s=10)) == 1
+
+
+def test_a_conversation_worker_waits_for_normalize_and_scan_before_the_wall_clock_judges(
+        kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
+    """Roles apart: normalize+scan stop after a customer's first message; the employee's notice, sent in
+    time, waits in the raw topic. The conversation worker's partition is quiet, but the notice is upstream:
+    before, the wall clock fired "notice missing" after the grace (1 s here); now the time goes no further
+    than what every stage has read, so it waits, and once normalize and scan are back only the conversation
+    that really went without the notice alerts. (Before: 2 alerts while normalize was down, one false.)"""
+    from chatwatch.settings import Settings
+    from chatwatch.streams.demo.stack import free_port
+    from chatwatch.streams.topics import ensure_topics
+
+    stack = stack_with_deadline(tmp_path_factory.mktemp("conv-upstream"), kafka_bootstrap, 25)
+    ports = {"front": free_port(), "conv": free_port()}
+
+    def spawn(name: str, roles: str) -> None:
+        stack.spawn(name, "worker", "--roles", roles, env={"CHATWATCH_WORKER_PORT": str(ports[name])})
+        stack.wait_until(f"http://127.0.0.1:{ports[name]}/ready", 150)
+
+    try:
+        asyncio.run(ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=stack.topic_prefix,
+                                           topic_partitions=stack.partitions)))
+        stack.spawn("webhook")
+        stack.wait_until(f"http://127.0.0.1:{stack.webhook_port}/ready", 150)
+        spawn("conv", "conversation")
+        spawn("front", "normalize,scan")
+        run, answered, silent = uuid.uuid4().hex[:8], new_customer(), new_customer()
+        asked = time.time()
+        say(stack, answered, f"wamid.{run}.a1", "Oi, quero abrir uma conta")
+        say(stack, silent, f"wamid.{run}.s1", "Hola, quiero un préstamo")
+        changelog = f"{stack.topic_prefix}-worker-conversations-changelog"
+        states = asyncio.run(read_topic(stack.kafka_bootstrap, changelog, 2, 60, where=lambda s: s["n"] == 1))
+        assert len(states) == 2  # both conversations are in the conversation worker's state
+        stack.signal("front", signal.SIGTERM)
+        assert stack.processes["front"].wait(60) == 0
+        say(stack, answered, f"wamid.{run}.a2", "Oi! Nosso aviso de privacidade: https://exemplo.com.br/lgpd",
+            outbound=True)  # in time, but nobody normalizes it now
+        assert time.time() < asked + 20, "the notice must be sent before the deadline for this test to mean anything"
+        time.sleep(max(0.0, asked + 25 + 10 - time.time()))  # the deadline and the grace (1 s) pass
+        early = stack.read("alerts", 1, 3, where=lambda a: a["rule_id"] == RULE and run in a["message_id"])
+        assert early == [], "judged by the wall clock while the notice waited in the raw topic"
+        spawn("front", "normalize,scan")
+        alerts = stack.read("alerts", 1, 90, settle_s=8,
+                            where=lambda a: a["rule_id"] == RULE and run in a["message_id"])
+        assert [a["message_id"] for a in alerts] == [f"wamid.{run}.s1"]
+    finally:
+        stack.stop()
