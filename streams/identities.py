@@ -15,10 +15,11 @@ import logging
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from chatwatch.settings import Settings
 from chatwatch.streams.kafka_security import aiokafka_options
-from chatwatch.streams.topics import until_kafka_answers
+from chatwatch.streams.topics import partitions_of, until_kafka_answers
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +80,19 @@ async def catch_up(links: IdentityLinks, settings: Settings, topic: str, timeout
     await until_kafka_answers(consumer.start, f"identities consumer on {settings.kafka_bootstrap}")
     read = 0
     try:
-        await consumer.topics()  # fetches the metadata partitions_for_topic reads
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+        await admin.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in await partitions_of(admin, topic)]
+        finally:
+            await admin.close()
         if not partitions:
             return 0
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         async with asyncio.timeout(timeout_s):
-            while any(await consumer.position(tp) < end[tp] for tp in partitions):
+            while any([await consumer.position(tp) < end[tp] for tp in partitions]):
                 for messages in (await consumer.getmany(*partitions, timeout_ms=500)).values():
                     for m in messages:
                         links.load(m.key, m.value)

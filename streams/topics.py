@@ -107,3 +107,12 @@ async def ensure_topics(settings: Settings) -> list[str]:
         return missing
     finally:
         await admin.close()
+
+
+async def partitions_of(admin: AIOKafkaAdminClient, topic: str) -> list[int]:
+    """A topic's partition numbers, asked of the broker. (`AIOKafkaConsumer.topics()` fetches metadata into a
+    copy it returns, so `partitions_for_topic` after it still knows nothing: an empty list, silently.)"""
+    (described,) = await admin.describe_topics([topic])
+    if described.get("error_code"):
+        raise LookupError(f"topic {topic}: error code {described['error_code']}")
+    return sorted(p["partition"] for p in described.get("partitions") or ())

@@ -30,6 +30,7 @@ from aiokafka.structs import TopicPartition
 from chatwatch.settings import Settings
 from chatwatch.streams import metrics
 from chatwatch.streams.kafka_security import aiokafka_options
+from chatwatch.streams.topics import partitions_of
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,9 @@ class KafkaOffsets:
         await self._admin.close()
 
     async def ends(self, topic: str) -> Offsets:
-        (described,) = await self._admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described.get("partitions") or ()]
-        if described.get("error_code") or not partitions:  # never "passed" for want of partitions to check
-            raise LookupError(f"topic {topic}: no partitions (error code {described.get('error_code')})")
+        partitions = [TopicPartition(topic, p) for p in await partitions_of(self._admin, topic)]
+        if not partitions:  # never "passed" for want of partitions to check
+            raise LookupError(f"topic {topic}: no partitions")
         found = await self._consumer.end_offsets(partitions)
         return {tp.partition: offset for tp, offset in found.items()}
 
