@@ -673,11 +673,16 @@ def fault_ner_deaths(broker: Broker, work: Path, n: int) -> Row:
         for share in (0.2, 0.45, 0.7):
             while len(watch.scanned_ids() & ids) < len(ids) * share and poster.is_alive():
                 time.sleep(0.1)
-            for _ in range(2):
-                for pid in ner_children(stack.processes["worker"].pid)[:1]:
+            killed: set[int] = set()
+            for _ in range(2):  # the child, then the one started in its place as soon as it appears
+                until = time.monotonic() + 20
+                while not (alive := [p for p in ner_children(stack.processes["worker"].pid) if p not in killed]) \
+                        and time.monotonic() < until:
+                    time.sleep(0.05)
+                for pid in alive[:1]:
                     os.kill(pid, signal.SIGKILL)
+                    killed.add(pid)
                     deaths += 1
-                time.sleep(0.3)
         poster.join()
         settle(watch, ids, row)
         restarts = metric_sum(stack, "chatwatch_ner_child_restarts_total")
