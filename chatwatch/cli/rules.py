@@ -16,9 +16,10 @@ from chatwatch.cli.root import cli, console, err
 from chatwatch.detectors.attachments import AttachmentInfo
 from chatwatch.detectors.normalize import fold
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
+from chatwatch.detectors.rule_quality import CorpusError, Report, Score, read_corpus, score
 from chatwatch.detectors.rule_tests import DEFAULT_TIME, explain_conversation, run_conversation_examples, run_examples
 from chatwatch.detectors.scanner import Scanner, Subject
-from chatwatch.rules import RulePackError, RuleSet, load_rules_dir
+from chatwatch.rules import SHIPPED_CORPUS, RulePackError, RuleSet, load_rules_dir
 from chatwatch.rules.conversation import ConversationExample
 
 rules_cli = typer.Typer(no_args_is_help=True, help="Validate, test and explain rule packs.")
@@ -188,3 +189,79 @@ def _attachment(spec: str) -> AttachmentInfo:
     name, _, rest = spec.partition(":")
     mime, _, size = rest.partition(":")
     return AttachmentInfo(filename=name or None, mime_type=mime or None, size=int(size) if size else None)
+
+
+@rules_cli.command("quality")
+def quality(
+    paths: list[Path] = PATHS,
+    corpus: list[Path] | None = typer.Option(None, "--corpus", help="Labelled chat lines (JSON lines: text, "
+                                             "sender, labels); may be given more than once. Default: the corpus "
+                                             "shipped with the packs."),
+    worst: int = typer.Option(10, help="How many misses and false alarms to list."),
+    min_precision: float = typer.Option(0.0, help="Exit 1 if a family's precision is below this."),
+    min_recall: float = typer.Option(0.0, help="Exit 1 if a family's recall is below this."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document instead of tables."),
+) -> None:
+    """Precision and recall of the packs on a labelled corpus, per family, rule and language, with the
+    lines they miss and the innocent lines they alert on. Labels are families (rule categories) or rule
+    ids; a line with none is innocent."""
+    ruleset = _load(paths)
+    try:
+        lines = [line for path in corpus or [SHIPPED_CORPUS] for line in read_corpus(path)]
+        report = score(ruleset, lines)
+    except (CorpusError, OSError) as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    failing = report.below(min_precision, min_recall)
+    if as_json:
+        console.print_json(json.dumps(_quality_doc(report, worst, failing), ensure_ascii=False))
+    else:
+        _quality_tables(report, worst, failing)
+    raise typer.Exit(1 if failing else 0)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _score_doc(s: Score, recall: bool = True) -> dict:
+    return {"tp": s.tp, "fp": s.fp, "fn": s.fn, "precision": s.precision, "recall": s.recall if recall else None}
+
+
+def _quality_doc(report: Report, worst: int, failing: list[str]) -> dict:
+    def line(outcome, family: str) -> dict:
+        return {"where": outcome.line.where, "text": outcome.line.text, "sender": outcome.line.sender,
+                "family": family, "labels": list(outcome.line.labels), "fired": sorted(outcome.rules)}
+
+    return {"lines": report.lines, "overall": _score_doc(report.overall),
+            "families": {k: _score_doc(v) for k, v in report.families.items()},
+            "rules": {k: _score_doc(v, k in report.named) for k, v in report.rules.items()},
+            "languages": {k: _score_doc(v) for k, v in sorted(report.languages.items())},
+            "misses": [line(o, f) for o, f in report.misses[:worst]],
+            "false_alarms": [line(o, f) for o, f in report.false_alarms[:worst]],
+            "below_bar": failing}
+
+
+def _quality_tables(report: Report, worst: int, failing: list[str]) -> None:
+    for title, scores in (("family", report.families), ("language", dict(sorted(report.languages.items()))),
+                          ("rule", report.rules)):
+        table = Table(title=f"by {title}")
+        for column in (title, "precision", "recall", "tp", "fp", "fn"):
+            table.add_column(column, justify="left" if column == title else "right")
+        for name, s in scores.items():
+            if s.tp + s.fp + s.fn == 0:
+                continue
+            mark = " [red](below the bar)[/]" if name in failing else ""
+            recall = s.recall if scores is not report.rules or name in report.named else None
+            table.add_row(Text(name) + Text.from_markup(mark), _ratio(s.precision), _ratio(recall),
+                          str(s.tp), str(s.fp), str(s.fn))
+        console.print(table)
+    o = report.overall
+    console.print(f"{report.lines} line(s); overall precision {_ratio(o.precision)}, recall {_ratio(o.recall)}")
+    for title, found in (("missed", report.misses), ("false alarms", report.false_alarms)):
+        if found:
+            console.print(f"{title} ({len(found)}; first {min(worst, len(found))}):")
+        for outcome, family in found[:worst]:
+            fired = ", ".join(sorted(outcome.rules)) or "nothing"
+            console.print(f"  {outcome.line.where}  [{family}] {outcome.line.sender}: {outcome.line.text!r} "
+                          f"(fired: {fired})", markup=False, highlight=False)

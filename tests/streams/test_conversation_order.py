@@ -52,7 +52,7 @@ def conversation(rng: random.Random, n: int) -> list[dict]:
             if roll < 0.2:
                 rules = ["off_channel.customer_complaint"]
             elif roll < 0.5:
-                pii = rng.sample(PII_TYPES + ["payment_card"], rng.randrange(1, 3))
+                pii = rng.sample([*PII_TYPES, "payment_card"], rng.randrange(1, 3))
                 alerted = rng.random() < 0.5
         message_id = f"wamid.{key}.{i}"
         docs.append(record(key, message_id, at, sender, rules, pii, alerted))
