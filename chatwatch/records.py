@@ -248,7 +248,7 @@ class DeadLetter(_Wire):
     be written."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    stage: str = Field(description="webhook | normalize | scan | record | notify")
+    stage: str = Field(description="normalize | scan | conversation | record | notify (the stage that wrote it)")
     reason: str = Field(description="Reason code from a fixed list (see chatwatch.streams.deadletter.Reason)")
     error: str = Field(description="Human-readable detail; never contains message text")
     error_class: str | None = Field(None, description="Exception class behind the failure, when there is one")
