@@ -188,8 +188,11 @@ def test_sigterm_on_a_backlog_reads_nothing_twice(kafka_bootstrap: str, tmp_path
     try:
         asyncio.run(ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=stack.topic_prefix,
                                            topic_partitions=stack.partitions)))
+        stack.spawn("webhook")  # meanwhile the new topics' leaders settle (producing at once met
+        stack.wait_until(f"http://127.0.0.1:{stack.webhook_port}/ready", 150)  # NotLeader retries)
         produce(kafka_bootstrap, topics.raw, bodies, rate=1_000_000)  # the backlog, before any worker
-        stack.start()
+        stack.spawn("worker")
+        stack.wait_until(f"{stack.worker_url}/ready", 150)
         stack.read("messages", 600, 120, where=mine)
         stack.signal("worker", signal.SIGTERM)
         assert stack.processes["worker"].wait(60) == 0
