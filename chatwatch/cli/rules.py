@@ -260,7 +260,7 @@ def _quality_tables(report: Report, worst: int, failing: list[str]) -> None:
     console.print(f"{report.lines} line(s); overall precision {_ratio(o.precision)}, recall {_ratio(o.recall)}")
     for title, found in (("missed", report.misses), ("false alarms", report.false_alarms)):
         if found:
-            console.print(f"{title} ({len(found)}; first {min(worst, len(found))}):")
+            console.print(f"{title}: {len(found)}" + (f"; the first {min(worst, len(found))}:" if worst > 0 else ""))
         for outcome, family in found[:worst]:
             fired = ", ".join(sorted(outcome.rules)) or "nothing"
             console.print(f"  {outcome.line.where}  [{family}] {outcome.line.sender}: {outcome.line.text!r} "
