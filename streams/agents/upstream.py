@@ -99,11 +99,8 @@ class UpstreamProbe:
 class KafkaOffsets:
     """End offsets (a consumer with no group) and committed offsets (the admin client) on the real broker."""
 
-    GROUPS_EVERY_S = 30.0  # the group list is asked of the cluster this often, not at every poll
-
-    def __init__(self, settings: Settings, monotonic: Callable[[], float] = time.monotonic):
-        self.prefix, self._settings, self._monotonic = settings.base_group_id, settings, monotonic
-        self._groups: tuple[float, list[str]] | None = None  # (when listed, the groups)
+    def __init__(self, settings: Settings):
+        self.prefix, self._settings = settings.base_group_id, settings
 
     async def start(self) -> None:
         """Made here, not in __init__: aiokafka's clients belong to the running event loop."""
@@ -124,14 +121,9 @@ class KafkaOffsets:
         return {tp.partition: offset for tp, offset in found.items()}
 
     async def groups(self) -> list[str]:
-        """This deployment's consumer groups: the base group id and its per-role-set variants. Listed
-        again every GROUPS_EVERY_S (a shared cluster may hold thousands of groups)."""
-        now = self._monotonic()
-        if self._groups is None or now - self._groups[0] >= self.GROUPS_EVERY_S:
-            listed = await self._admin.list_consumer_groups()
-            found = sorted({g[0] for g in listed if g[0] == self.prefix or g[0].startswith(self.prefix + ".")})
-            self._groups = (now, found)
-        return self._groups[1]
+        """This deployment's consumer groups: the base group id and its per-role-set variants."""
+        listed = await self._admin.list_consumer_groups()
+        return sorted({g[0] for g in listed if g[0] == self.prefix or g[0].startswith(self.prefix + ".")})
 
     async def committed(self, stage: Stage) -> Offsets:
         best: Offsets = {}

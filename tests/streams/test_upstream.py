@@ -79,27 +79,3 @@ def test_a_probe_kafka_keeps_refusing_leaves_the_wall_clock_alone_in_charge():
         return [first, probe.trusted()]
 
     assert asyncio.run(scenario()) == [0.0, None]
-
-
-def test_the_group_list_is_asked_of_the_cluster_now_and_then_not_at_every_poll():
-    from chatwatch.settings import Settings
-    from chatwatch.streams.agents.upstream import KafkaOffsets
-
-    class Admin:
-        calls = 0
-
-        async def list_consumer_groups(self):
-            Admin.calls += 1
-            return [("cw-worker", "consumer"), ("cw-worker.normalize-scan", "consumer"), ("cw-workers", "consumer"),
-                    ("other", "consumer")]
-
-    mono = [0.0]
-    offsets = KafkaOffsets(Settings(topic_prefix="cw"), monotonic=lambda: mono[0])
-    offsets._admin = Admin()
-    assert offsets.prefix == "cw-worker"
-    for _ in range(5):
-        assert asyncio.run(offsets.groups()) == ["cw-worker", "cw-worker.normalize-scan"]  # not cw-workers
-    assert Admin.calls == 1
-    mono[0] += KafkaOffsets.GROUPS_EVERY_S
-    asyncio.run(offsets.groups())
-    assert Admin.calls == 2
