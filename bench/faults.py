@@ -45,7 +45,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -219,12 +219,14 @@ def peak_sampler(stack: LocalStack, row: Row, stop: threading.Event) -> threadin
 
 
 @contextmanager
-def observed(stack: LocalStack, broker: Broker, row: Row) -> Iterator[Watch]:
-    """Start the stack, follow its topics and sample the worker's memory; stop all of it afterwards."""
+def observed(stack: LocalStack, broker: Broker, row: Row, watch_type: type[Watch] | None = None,
+             start: Callable[[], None] | None = None) -> Iterator[Watch]:
+    """Start the stack (`start`, default: receiver and worker), follow its topics and sample the worker's
+    memory; stop all of it afterwards."""
     stop, watch = threading.Event(), None
     try:
-        stack.start()
-        watch = Watch(stack, broker.bootstrap)
+        (start or stack.start)()
+        watch = (watch_type or Watch)(stack, broker.bootstrap)
         peak_sampler(stack, row, stop)
         yield watch
     finally:
@@ -503,7 +505,9 @@ def fault_signatures(broker: Broker, work: Path, n: int) -> Row:
 NIGHT = 1_763_604_000  # 2025-11-20 02:00 UTC, 23:00 in São Paulo: every employee message is after hours
 
 
-class ConversationWatch:
+class ConversationWatch(Watch):
+    """Whole scan records (the reference replays them) and conversation alerts only."""
+
     def __init__(self, stack: LocalStack, bootstrap: str):
         self.scans = TopicCounter(bootstrap, stack.topic("scans"), lambda v: v)
         self.alerts = TopicCounter(bootstrap, stack.topic("alerts"), conversation_alert)
@@ -511,10 +515,6 @@ class ConversationWatch:
 
     def scanned_ids(self) -> set[str]:
         return {json.loads(v)["message"]["message_id"] for v in list(self.scans.items)}
-
-    def stop(self) -> None:
-        for c in (self.scans, self.alerts, self.dead):
-            c.stop()
 
 
 def conversation_alert(value: bytes) -> tuple[str, str] | None:
@@ -524,14 +524,15 @@ def conversation_alert(value: bytes) -> tuple[str, str] | None:
 
 def settle(watch: ConversationWatch, ids: set[str], row: Row, timeout_s: float = 600) -> None:
     """Wait until every message was scanned and the conversation alerts stopped changing (held alerts go
-    out once the partitions are quiet), then compare with the in-order pass."""
+    out once the partitions are quiet and the stages upstream are proved caught up: 90 s without a new one),
+    then compare with the in-order pass."""
     started = time.monotonic()
     while not ids <= watch.scanned_ids() and time.monotonic() - started < timeout_s:
         time.sleep(0.5)
     row.recover_s = time.monotonic() - started
     want = in_order_alerts([v for v in list(watch.scans.items) if json.loads(v)["message"]["message_id"] in ids])
     quiet_since, seen = time.monotonic(), 0
-    while time.monotonic() - quiet_since < 45 and time.monotonic() - started < timeout_s:
+    while time.monotonic() - quiet_since < 90 and time.monotonic() - started < timeout_s:
         if len(watch.alerts.items) != seen:
             seen, quiet_since = len(watch.alerts.items), time.monotonic()
         time.sleep(1)
@@ -554,21 +555,17 @@ def by_rule(alerts: set[tuple[str, str]]) -> str:
 @contextmanager
 def conversation_stack(broker: Broker, work: Path, name: str, row: Row, worker: bool = True,
                        **env: str) -> Iterator[tuple[LocalStack, ConversationWatch]]:
-    stack, stop, watch = new_stack(broker, work, name, **env), threading.Event(), None
-    try:
+    stack = new_stack(broker, work, name, **env)
+
+    def start() -> None:  # the receiver, and the worker unless the row starts it on a backlog
         stack.spawn("webhook")
         stack.wait_until(f"http://127.0.0.1:{stack.webhook_port}/ready", 150)
         if worker:
             stack.spawn("worker")
             stack.wait_until(f"{stack.worker_url}/ready", 150)
-        watch = ConversationWatch(stack, broker.bootstrap)
-        peak_sampler(stack, row, stop)
+
+    with observed(stack, broker, row, ConversationWatch, start) as watch:
         yield stack, watch
-    finally:
-        stop.set()
-        if watch is not None:
-            watch.stop()
-        stack.stop()
 
 
 def fault_backlog_order(broker: Broker, work: Path, n: int) -> Row:
