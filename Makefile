@@ -20,7 +20,7 @@ PROMTOOL_VERSION ?= v0.304.2
 PROMTOOL ?= $(HOME)/.cache/chatwatch/bin/promtool
 export PROMTOOL_BIN := $(PROMTOOL)
 
-.PHONY: venv install kafka-start kafka-stop demo test lint clean helm promtool image browser
+.PHONY: venv install kafka-start kafka-stop docs demo test lint clean helm promtool image browser
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "chatwatch needs Python 3.11+")'
@@ -47,6 +47,9 @@ kafka-start:
 
 kafka-stop:
 	scripts/kafka-local stop
+
+docs: install
+	$(BIN)/chatwatch docs
 
 demo: install
 	scripts/kafka-local start

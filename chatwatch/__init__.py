@@ -6,8 +6,10 @@ One namespace, layers that depend one way (docs/architecture.md; tests/test_layo
     chatwatch.rules                         rule packs: the policy language, loader, shipped packs
     chatwatch.detectors                     pure functions: matching, PII, redaction, alert building
     chatwatch.sinks                         outputs: ClickHouse archive, manager notifications
-    chatwatch.streams                       Kafka/Faust wiring: ingestion, topics, agents, the worker app
-    chatwatch.cli                           the `chatwatch` command (top)
+    chatwatch.console | chatwatch.streams   two applications side by side: the compliance console, and
+                                            the worker and webhook receiver (Kafka/Faust wiring, roles)
+    chatwatch.cli                           the `chatwatch` command, and the demo (top)
 
-A package imports only from its own layer or the ones listed above it here.
+A package imports only from its own layer or the ones listed above it here; the console and the
+worker never import each other (the CLI starts the console inside a worker when asked).
 """

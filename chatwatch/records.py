@@ -29,6 +29,21 @@ class Severity(StrEnum):
     critical = "critical"
 
 
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)  # lowest first, as declared: an order, not a set
+
+
+class SnippetMode(StrEnum):
+    """How an alert carries its message's text (the `alert_snippet` setting): PII replaced by [TYPE], masked,
+    HMAC-hashed, raw, or not at all. One enum for the setting, the scan agent and `redaction.redact`, which
+    applies every mode but `none` (no text: nothing to redact)."""
+
+    replace = "replace"
+    mask = "mask"
+    hash = "hash"
+    keep = "keep"
+    none = "none"
+
+
 class Direction(StrEnum):
     inbound = "inbound"  # customer -> business
     outbound = "outbound"  # business (employee) -> customer

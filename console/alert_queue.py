@@ -10,11 +10,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from chatwatch.console import cases, days
+from chatwatch.records import SEVERITIES
 from chatwatch.sinks.clickhouse.client import Client
 from chatwatch.sinks.clickhouse.guard import in_list
 from chatwatch.sinks.clickhouse.queries import quote
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 SORTS = {
     "newest": "message_timestamp DESC", "oldest": "message_timestamp ASC",
     "severity": "severity_rank DESC, message_timestamp DESC", "due": "due_at ASC, severity_rank DESC",
@@ -84,7 +84,7 @@ def base_sql(database: str) -> str:
                a.message_timestamp AS message_timestamp, a.created_at AS created_at, a.snippet AS snippet,
                a.pii_types AS pii_types, a.historical AS historical, a.evidence AS evidence, a.held AS held,
                if(c.status = '', 'open', c.status) AS status, c.assignee AS assignee, c.reason AS reason,
-               indexOf(['info', 'low', 'medium', 'high', 'critical'], a.severity) AS severity_rank,
+               indexOf([{", ".join(f"'{s}'" for s in SEVERITIES)}], a.severity) AS severity_rank,
                {cases.due_sql('a.')} AS due_at
         FROM {database}.alerts AS a FINAL
         GLOBAL LEFT JOIN ({cases.state_sql(database)}) AS c ON a.alert_id = c.alert_id"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from chatwatch.detectors.conversation import Fired
+from chatwatch.detectors.conversation import Fired, Header
 from chatwatch.detectors.redaction import mask_phone
 from chatwatch.detectors.scanner import RuleHit
 from chatwatch.records import Alert, ContextLine, Direction, Evidence, Message
@@ -44,7 +44,7 @@ def to_alert(message: Message, hit: RuleHit, now: datetime | None = None, *, sni
         message_type=message.type,
         message_timestamp=message.timestamp,
         created_at=now or datetime.now(UTC),
-        evidence=[Evidence(kind=e.kind, term=e.label, start=e.start, end=e.end) for e in hit.evidence],
+        evidence=list(hit.evidence),
         pii=pii or {},
         context=context or [],
         historical=message.historical,
@@ -52,7 +52,7 @@ def to_alert(message: Message, hit: RuleHit, now: datetime | None = None, *, sni
     )
 
 
-def conversation_alert(fired: Fired, key: str, pack: Pack, header: dict, now: datetime | None = None) -> Alert:
+def conversation_alert(fired: Fired, key: str, pack: Pack, header: Header, now: datetime | None = None) -> Alert:
     """A conversation rule fired: the alert points at the last message that made it (or the one whose
     answer never came), lists every such message as evidence and shows their redacted lines as context.
     `header` is what the conversation's state remembers of it (business number, masked customer,
@@ -73,16 +73,16 @@ def conversation_alert(fired: Fired, key: str, pack: Pack, header: dict, now: da
         tags=[*rule.tags, "conversation", rule.kind],
         message_id=last.message_id,
         conversation_key=key,
-        business_phone_number_id=header.get("b", ""),
-        customer_masked=header.get("c", ""),
-        employee_id=header.get("e"),
+        business_phone_number_id=header.business or "",
+        customer_masked=header.customer or "",
+        employee_id=header.employee,
         direction=direction(last.sender),
-        message_type=header.get("y", "text"),
+        message_type=header.message_type or "text",
         message_timestamp=fired.at,
         created_at=now or datetime.now(UTC),
         evidence=[*(Evidence(kind="message", term=e.message_id) for e in fired.evidence),
                   Evidence(kind="conversation", term=fired.why)],
         context=[ContextLine(direction=direction(e.sender), timestamp=e.at, text=e.snippet)
                  for e in fired.evidence if e.snippet],
-        historical=True if header.get("h") else None,
+        historical=True if header.historical else None,
     )

@@ -60,7 +60,10 @@ class Seen:
 
 
 @dataclass(frozen=True)
-class Evidence:
+class CitedMessage:
+    """A message that made a conversation rule fire. On the wire it becomes an `Evidence(kind="message")`
+    and, with its snippet, a `ContextLine` (detectors.alerts): not the same data, so not the same name."""
+
     message_id: str
     at: datetime
     sender: str
@@ -72,7 +75,7 @@ class Fired:
     rule: ConversationRule
     alert_id: str  # deterministic: conversation + rule + window
     at: datetime
-    evidence: tuple[Evidence, ...]  # the messages that made it, oldest first
+    evidence: tuple[CitedMessage, ...]  # the messages that made it, oldest first
     why: str
 
 
@@ -135,9 +138,36 @@ def _time(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+@dataclass(frozen=True)
+class Header:
+    """What a conversation's state remembers for alerts raised later (by the timer, or per employee): the
+    business number, the masked customer, the employee, the last message's type, whether it is history.
+    None: not known yet. One-letter keys in JSON (in every state and every rate event): `doc`/`of_doc`."""
+
+    business: str | None = None  # business phone number id
+    customer: str | None = None  # masked
+    message_type: str | None = None
+    employee: str | None = None
+    historical: bool | None = None
+
+    def doc(self) -> dict:
+        doc = {"b": self.business, "c": self.customer, "y": self.message_type, "e": self.employee,
+               "h": 1 if self.historical else None}
+        return {k: v for k, v in doc.items() if v is not None}
+
+    @classmethod
+    def of_doc(cls, d: dict) -> Header:
+        return cls(d.get("b"), d.get("c"), d.get("y"), d.get("e"), True if d.get("h") else None)
+
+    def updated(self, newer: Header) -> Header:
+        """What `newer` knows, and what it does not say from here (an employee or `historical` stays known)."""
+        return dataclasses.replace(self, **{k: v for k, v in vars(newer).items() if v is not None})
+
+
 @dataclass
 class State:
-    """One conversation. Field names are one letter in JSON (the table holds a million of these)."""
+    """One conversation. Field names are one letter in JSON (the table holds a million of these): only `doc`,
+    `of_doc` and `encode` (with the shrinking it may need) know them; the rules read the named fields."""
 
     started: int | None = None
     last: int | None = None
@@ -150,7 +180,7 @@ class State:
     pii_seen: dict[str, dict[str, list]] = field(default_factory=dict)  # accumulation rule -> {type: [at, id, sender]}
     counts: dict[str, list] = field(default_factory=dict)  # per-conversation rate rule -> [period, n]
     fired: list[str] = field(default_factory=list)  # alert ids (prefixes)
-    header: dict[str, str] = field(default_factory=dict)  # the worker's: business number, masked customer…
+    header: Header = field(default_factory=Header)  # the worker's: business number, masked customer…
     orphans: list[list] = field(default_factory=list)  # [short target id, the edit/delete as `seen_doc`]
 
     held: list[list] = field(default_factory=list)  # fired, not out yet: [rule, alert id, at, evidence, why]
@@ -160,7 +190,7 @@ class State:
     def doc(self) -> dict:
         doc = {"s": self.started, "l": self.last, "n": self.messages, "r": self.recent, "f": self.flagged,
                "c": self.clocks, "g": self.sightings, "p": self.pii_seen, "q": self.counts, "x": self.fired,
-               "h": self.header}
+               "h": self.header.doc()}
         if self.orphans:
             doc["o"] = self.orphans
         if self.held:
@@ -170,14 +200,14 @@ class State:
     @classmethod
     def of_doc(cls, d: dict) -> State:
         return cls(d["s"], d["l"], d["n"], d["r"], d["f"], d["c"], d["g"], d["p"], d["q"], d.get("x", []),
-                   d.get("h", {}), d.get("o", []), d.get("k", []), d.get("w", []), d.get("b"))
+                   Header.of_doc(d.get("h", {})), d.get("o", []), d.get("k", []), d.get("w", []), d.get("b"))
 
     def encode(self) -> bytes:
         doc = self.doc()
         if self.window:
             doc["w"], doc["b"] = self.window, self.base
         raw = _dumps(doc)
-        for shrink in (_drop_snippets, _drop_old_sightings, _drop_window):
+        for shrink in (self._drop_snippets, self._drop_old_sightings, self._drop_window):
             if len(raw) <= MAX_STATE_BYTES:
                 break
             shrink(doc)
@@ -191,42 +221,42 @@ class State:
     def pending(self) -> bool:
         return bool(self.held) or any(c[4] is None for c in self.clocks.values())
 
+    @staticmethod
+    def _drop_snippets(doc: dict) -> None:
+        for clock in doc["c"].values():
+            clock[5] = None
+        for fired in doc.get("k", ()):
+            for evidence in fired[3]:
+                evidence[3] = None
+        for sighting in doc["g"].values():
+            sighting[4] = None
+        for orphan in doc.get("o", ()):
+            orphan[1][9] = None
+
+    @staticmethod
+    def _drop_old_sightings(doc: dict) -> None:
+        """Keep the newest half of the sightings and PII times: bounded beats complete."""
+        newest = sorted(doc["g"].items(), key=lambda kv: kv[1][0], reverse=True)
+        doc["g"] = dict(newest[: max(1, len(newest) // 2)])
+        for rule, types in doc["p"].items():
+            doc["p"][rule] = dict(sorted(types.items(), key=lambda kv: kv[1][0], reverse=True)[:4])
+        doc["f"] = doc["f"][-2:]
+        doc["r"] = doc["r"][-4:]
+        if doc.get("o"):
+            doc["o"] = doc["o"][-1:]
+
+    @staticmethod
+    def _drop_window(doc: dict) -> None:
+        """Last resort for an oversized state: forget the window (late messages are then played where they
+        arrive, as they were before windows existed)."""
+        doc.pop("w", None)
+        doc.pop("b", None)
+
 
 def _dumps(doc: dict) -> bytes:
     # orjson's output keeps its buffer's spare capacity (~8 KiB resident for a 2 KiB state, measured):
     # the table holds a million of these, so a right-sized copy
     return bytes(memoryview(orjson.dumps(doc)))
-
-
-def _drop_window(doc: dict) -> None:
-    """Last resort for an oversized state: forget the window (late messages are then played where they
-    arrive, as they were before windows existed)."""
-    doc.pop("w", None)
-    doc.pop("b", None)
-
-
-def _drop_snippets(doc: dict) -> None:
-    for clock in doc["c"].values():
-        clock[5] = None
-    for fired in doc.get("k", ()):
-        for evidence in fired[3]:
-            evidence[3] = None
-    for sighting in doc["g"].values():
-        sighting[4] = None
-    for orphan in doc.get("o", ()):
-        orphan[1][9] = None
-
-
-def _drop_old_sightings(doc: dict) -> None:
-    """Keep the newest half of the sightings and PII times: bounded beats complete."""
-    newest = sorted(doc["g"].items(), key=lambda kv: kv[1][0], reverse=True)
-    doc["g"] = dict(newest[: max(1, len(newest) // 2)])
-    for rule, types in doc["p"].items():
-        doc["p"][rule] = dict(sorted(types.items(), key=lambda kv: kv[1][0], reverse=True)[:4])
-    doc["f"] = doc["f"][-2:]
-    doc["r"] = doc["r"][-4:]
-    if doc.get("o"):
-        doc["o"] = doc["o"][-1:]
 
 
 def matches(event: Event, seen: Seen, state: State | None = None) -> bool:
@@ -279,7 +309,7 @@ class ConversationEngine:
         the message was first played)."""
         base = State.of_doc(state.base) if state.base else State()
         self._apply(key, base, seen_of_window(state.window.pop(0)))
-        base.fired, base.held, base.header = [], [], {}
+        base.fired, base.held, base.header = [], [], Header()
         state.base = base.doc()
 
     def _replay(self, key: str, state: State, seen: Seen, place: int) -> None:
@@ -344,7 +374,7 @@ class ConversationEngine:
                 continue
             if _epoch(now) > clock[1]:  # a reply at the deadline itself is in time
                 del state.clocks[rule.id]
-                evidence = (Evidence(clock[2], _time(clock[0]), clock[6], clock[5]),)
+                evidence = (CitedMessage(clock[2], _time(clock[0]), clock[6], clock[5]),)
                 out.extend(self._fire(key, state, rule, clock[2], _time(clock[1]), evidence,
                                       f"nothing expected by {_time(clock[1]).isoformat()}"))
         return out
@@ -362,7 +392,7 @@ class ConversationEngine:
             elif rule_id in by_id:  # else its rule was removed by a reload
                 state.fired = [*state.fired, alert_id[:13]][-FIRED_IDS:]
                 out.append(Fired(by_id[rule_id], alert_id, _time(at),
-                                 tuple(Evidence(i, _time(t), who, text) for i, t, who, text in evidence), why))
+                                 tuple(CitedMessage(i, _time(t), who, text) for i, t, who, text in evidence), why))
         state.held = kept
         return out
 
@@ -403,8 +433,8 @@ class ConversationEngine:
             clock[3] += 1
             if clock[3] >= spec.within.messages:  # the first N such messages went by without it
                 del state.clocks[rule.id]
-                evidence = (Evidence(clock[2], _time(clock[0]), clock[6], clock[5]),
-                            Evidence(seen.message_id, seen.at, seen.sender, _snippet(seen)))
+                evidence = (CitedMessage(clock[2], _time(clock[0]), clock[6], clock[5]),
+                            CitedMessage(seen.message_id, seen.at, seen.sender, _snippet(seen)))
                 return self._fire(key, state, rule, clock[2], seen.at, evidence,
                                   f"{spec.within.messages} messages went by without it")
         at_start = spec.after == "conversation_start"
@@ -432,8 +462,8 @@ class ConversationEngine:
             in_time = span is None or seen.at - _time(first[0]) <= span
             in_count = spec.within.messages is None or state.messages - first[2] <= spec.within.messages
             if in_time and in_count:
-                evidence = (Evidence(first[1], _time(first[0]), first[3], first[4]),
-                            Evidence(seen.message_id, seen.at, seen.sender, _snippet(seen)))
+                evidence = (CitedMessage(first[1], _time(first[0]), first[3], first[4]),
+                            CitedMessage(seen.message_id, seen.at, seen.sender, _snippet(seen)))
                 out = self._fire(key, state, rule, first[1], seen.at, evidence, "the second event followed the first")
         if matches(spec.first, seen, state):
             state.sightings[slot] = [_epoch(seen.at), seen.message_id, state.messages, seen.sender, _snippet(seen)]
@@ -471,9 +501,9 @@ class ConversationEngine:
         types = {t: seen_at for t, seen_at in state.pii_seen.get(rule.id, {}).items() if live(seen_at[0])}
         if spec.distinct_pii_at_least and len(types) < spec.distinct_pii_at_least:
             return []
-        found = {e[1]: Evidence(e[1], _time(e[0]), e[3], e[4]) for e in events}
+        found = {e[1]: CitedMessage(e[1], _time(e[0]), e[3], e[4]) for e in events}
         for at, message_id, sender in types.values():
-            found.setdefault(message_id, Evidence(message_id, _time(at), sender, None))
+            found.setdefault(message_id, CitedMessage(message_id, _time(at), sender, None))
         evidence = tuple(sorted(found.values(), key=lambda e: e.at))
         window = int(newest // span.total_seconds()) if span else 0
         why = f"{len(types)} identifier types: {', '.join(sorted(types))}" if types else "every event occurred"
@@ -485,12 +515,11 @@ class ConversationEngine:
         period, crossed = count_in_period(state.counts, rule, seen.at, seen.message_id)
         if not crossed:
             return []
-        return self._fire(key, state, rule, period, seen.at, (Evidence(seen.message_id, seen.at, seen.sender,
-                                                                       _snippet(seen)),),
-                          f"more than {rule.rate.more_than} in {period}")
+        cited = CitedMessage(seen.message_id, seen.at, seen.sender, _snippet(seen))
+        return self._fire(key, state, rule, period, seen.at, (cited,), f"more than {rule.rate.more_than} in {period}")
 
     def _fire(self, key: str, state: State, rule: ConversationRule, window: str, at: datetime,
-              evidence: tuple[Evidence, ...], why: str) -> list[Fired]:
+              evidence: tuple[CitedMessage, ...], why: str) -> list[Fired]:
         alert_id = conversation_alert_id(key, rule.id, window)
         if alert_id[:13] in state.fired or any(h[1] == alert_id for h in state.held):
             return []
@@ -537,7 +566,7 @@ class RateCounter:
             return None
         fired.append(alert_id[:13])
         del fired[:-FIRED_IDS]
-        return Fired(rule, alert_id, seen.at, (Evidence(seen.message_id, seen.at, seen.sender, _snippet(seen)),),
+        return Fired(rule, alert_id, seen.at, (CitedMessage(seen.message_id, seen.at, seen.sender, _snippet(seen)),),
                      f"{employee}: more than {rule.rate.more_than} in {period}")
 
 

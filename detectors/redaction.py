@@ -8,6 +8,7 @@ Alerts, notifications, logs and analytics call these instead of handling raw val
            revealing it (the key is a deployment secret; without it, a phone number's hash could be
            brute-forced)
   keep     the raw value (only where a deployment explicitly allows it)
+The modes are `chatwatch.records.SnippetMode`'s; its `none` (no text at all) is for the caller to honour.
 """
 
 from __future__ import annotations
@@ -17,15 +18,9 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
-
-class Mode(StrEnum):
-    replace = "replace"
-    mask = "mask"
-    hash = "hash"
-    keep = "keep"
+from chatwatch.records import SnippetMode
 
 
 class Span(Protocol):
@@ -84,12 +79,14 @@ def merged(spans: Iterable[Span]) -> list[tuple[str, int, int]]:
     return [(t, a, b) for t, a, b, _ in out]
 
 
-def redact(text: str, spans: Iterable[Span], mode: Mode | str = Mode.replace, key: bytes = b"") -> str:
+def redact(text: str, spans: Iterable[Span], mode: SnippetMode | str = SnippetMode.replace, key: bytes = b"") -> str:
     """The text with every span replaced as `mode` says; overlapping spans are merged first."""
-    mode = Mode(mode)
-    if mode is Mode.keep:
+    mode = SnippetMode(mode)
+    if mode is SnippetMode.none:
+        raise ValueError("'none' is not a redaction: the caller leaves the text out")
+    if mode is SnippetMode.keep:
         return text
-    if mode is Mode.hash and not key:
+    if mode is SnippetMode.hash and not key:
         raise ValueError("hash redaction needs a key (CHATWATCH_REDACTION_KEY)")
     out, pos = [], 0
     for kind, start, end in merged(spans):
@@ -98,9 +95,9 @@ def redact(text: str, spans: Iterable[Span], mode: Mode | str = Mode.replace, ke
             continue
         value = text[start:end]
         out.append(text[pos:start])
-        if mode is Mode.replace:
+        if mode is SnippetMode.replace:
             out.append(label(kind))
-        elif mode is Mode.mask:
+        elif mode is SnippetMode.mask:
             out.append(mask_value(value) if kind in TAIL_SHOWN else mask_value(value, keep=0))
         else:
             out.append(hash_value(kind, value, key))

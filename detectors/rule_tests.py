@@ -13,7 +13,7 @@ from chatwatch.detectors.pii.contact import region_of
 from chatwatch.detectors.scanner import Scanner, Subject
 from chatwatch.rules import Rule, RuleSet
 from chatwatch.rules.conversation import ConversationExample
-from chatwatch.rules.model import Direction, Example
+from chatwatch.rules.model import Example
 
 # A Wednesday, 11:00 UTC: inside ordinary business hours in Latin America and Spain.
 DEFAULT_TIME = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def example_subject(rule: Rule, example: str | Example, pii: PiiDetector | None 
         direction = "outbound" if ex.sender == "employee" else "inbound"
     else:
         scoped = rule.scope.effective_direction()
-        direction = "outbound" if scoped is Direction.both else scoped.value
+        direction = "outbound" if scoped == "both" else scoped
     numbers = (ex.number,) if ex.number else tuple(rule.scope.numbers[:1])
     team = ex.team if ex.team is not None else (rule.scope.teams[0] if rule.scope.teams else None)
     attachments = tuple(AttachmentInfo(a.filename, a.mime_type, a.size, a.sha256) for a in ex.attachments)

@@ -15,9 +15,9 @@ from datetime import datetime
 from chatwatch.detectors.attachments import AttachmentInfo, AttachmentPredicate, compile_regex
 from chatwatch.detectors.keywords import KeywordIndex, Matches, TermHit, TermSpec
 from chatwatch.detectors.normalize import fold, fold_accents_only
-from chatwatch.records import number_digits
+from chatwatch.records import Evidence, number_digits
 from chatwatch.rules import Pack, Rule, RuleSet
-from chatwatch.rules.model import Direction, Term, TermList, TermOptions
+from chatwatch.rules.model import Term, TermList, TermOptions
 
 Group = frozenset[int]  # the term ids one condition item stands for
 
@@ -36,14 +36,6 @@ class Subject:
 
 
 @dataclass(frozen=True)
-class Evidence:
-    kind: str  # keyword | regex | attachment | pii | scope
-    label: str  # the term, "regex[0]", "attachment[1]:extension", the PII type, "outside_hours"
-    start: int | None = None  # offsets in the original text, for keyword and regex evidence
-    end: int | None = None
-
-
-@dataclass(frozen=True)
 class Masked:
     """A span a fired rule says is sensitive (its `redact: match` regex matches, its `redact: true` lists'
     hits): masked wherever the message's text leaves the detectors, like a PII finding of `type`."""
@@ -55,6 +47,9 @@ class Masked:
 
 @dataclass(frozen=True)
 class RuleHit:
+    """A rule fired. Its evidence is already the alert's record (`chatwatch.records.Evidence`): what
+    matched is the same data here and on the wire, so one class and no copy in between."""
+
     pack: Pack
     rule: Rule
     evidence: tuple[Evidence, ...]
@@ -184,7 +179,7 @@ class Scanner:
         m, scope = rule.match, rule.scope
         c = _Compiled(pack, rule)
         direction = scope.effective_direction()
-        c.direction = None if direction is Direction.both else direction.value
+        c.direction = None if direction == "both" else direction
         c.numbers, c.teams = frozenset(map(number_digits, scope.numbers)), frozenset(scope.teams)
         c.exception_numbers = frozenset(map(number_digits, rule.exceptions.numbers))
         c.any = tuple(group(i) for i in m.any)
@@ -284,7 +279,7 @@ class Scanner:
                 return no(f"scope: sent within business hours ({hours.timezone})")
             if scope.within_hours is not None and not inside:
                 return no(f"scope: sent outside the hours window ({hours.timezone})")
-            evidence.append(Evidence("scope", "outside_hours" if scope.outside_hours else "within_hours"))
+            evidence.append(Evidence(kind="scope", term="outside_hours" if scope.outside_hours else "within_hours"))
         if r.exception_numbers and r.exception_numbers.intersection(map(number_digits, s.numbers)):
             return no("exception: business number is allow-listed")
         if exc.teams and s.team in exc.teams:
@@ -312,26 +307,30 @@ class Scanner:
             got = len({h.term_id for h in matched}) if cnt.distinct else len(matched)
             if got < cnt.at_least:
                 return no(f"count[{n}]: {got} {'distinct terms' if cnt.distinct else 'hits'}, needs {cnt.at_least}")
-        evidence.extend(Evidence("keyword", r.sensitive.get(h.term_id, h.term), *matches.span(h)) for h in live)
+        evidence.extend(_keyword(r.sensitive.get(h.term_id, h.term), matches.span(h)) for h in live)
         if r.regex:
             spans = [(i, m.span()) for i, rx in enumerate(r.regex) if (m := rx.search(s.text))]
             if not spans:
                 return no("regex: no pattern matches")
-            evidence.extend(Evidence("regex", f"regex[{i}]", a, b) for i, (a, b) in spans)
+            evidence.extend(Evidence(kind="regex", term=f"regex[{i}]", start=a, end=b) for i, (a, b) in spans)
         pii = r.rule.match.pii
         if pii is not None:
             wanted = [t for t in s.pii if not pii.types or t in pii.types]
             if len(wanted) < pii.at_least:
                 return no(f"pii: {len(wanted)} finding(s) of {pii.types or 'any type'}, needs {pii.at_least}")
-            evidence.extend(Evidence("pii", t) for t, _ in Tally(wanted).items())
+            evidence.extend(Evidence(kind="pii", term=t) for t, _ in Tally(wanted).items())
         if r.attachment:
             found = [(i, why) for i, att in enumerate(s.attachments) for p in r.attachment if (why := p.why(att))]
             if not found:
                 return no("attachment: no attachment satisfies the condition" if s.attachments
                           else "attachment: message has no attachment")
-            evidence.extend(Evidence("attachment", f"attachment[{i}]:{why}") for i, why in found)
+            evidence.extend(Evidence(kind="attachment", term=f"attachment[{i}]:{why}") for i, why in found)
         reason = "always (scope only)" if r.rule.match.always else "all conditions hold"
         return Verdict(r.pack, r.rule, True, reason, tuple(evidence), _masked(r, s.text, matches, live))
+
+
+def _keyword(term: str, span: tuple[int, int]) -> Evidence:
+    return Evidence(kind="keyword", term=term, start=span[0], end=span[1])
 
 
 def _masked(r: _Compiled, text: str, matches: Matches, live: list[TermHit]) -> tuple[Masked, ...]:

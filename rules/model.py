@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from chatwatch.records import StrictModel
+from chatwatch.records import Direction, StrictModel
 from chatwatch.rules.conversation import ConversationRule
 from chatwatch.rules.header import ID, RuleHeader
 from chatwatch.rules.hours import Hours
@@ -45,10 +45,9 @@ PII_TYPES = (
 )
 
 
-class Direction(StrEnum):
-    inbound = "inbound"
-    outbound = "outbound"
-    both = "both"
+# What a scope admits: a message's Direction, or "both". A Literal built from records.Direction rather than
+# a second enum, so "direction" means one thing everywhere (and a typo still gets one error listing all three).
+ScopeDirection = Literal[(*(d.value for d in Direction), "both")]  # type: ignore[valid-type]
 
 
 class Sender(StrEnum):
@@ -185,7 +184,7 @@ class Match(StrictModel):
 # --- scope -----------------------------------------------------------------------------------
 
 class Scope(StrictModel):
-    direction: Direction = Direction.both
+    direction: ScopeDirection = "both"
     sender: Sender = Sender.any
     numbers: list[str] = Field(default_factory=list, description="Business phone number ids or display numbers.")
     teams: list[str] = Field(default_factory=list)
@@ -195,15 +194,16 @@ class Scope(StrictModel):
     @model_validator(mode="after")
     def _consistent(self) -> Scope:
         implied = {Sender.employee: Direction.outbound, Sender.customer: Direction.inbound}.get(self.sender)
-        if implied and self.direction not in (Direction.both, implied):
-            raise ValueError(f"sender {self.sender.value} contradicts direction {self.direction.value}")
+        if implied and self.direction not in ("both", implied):
+            raise ValueError(f"sender {self.sender.value} contradicts direction {self.direction}")
         if self.outside_hours and self.within_hours:
             raise ValueError("give outside_hours or within_hours, not both")
         return self
 
-    def effective_direction(self) -> Direction:
-        return {Sender.employee: Direction.outbound, Sender.customer: Direction.inbound}.get(self.sender,
-                                                                                             self.direction)
+    def effective_direction(self) -> str:
+        """inbound, outbound or both: the direction, or the one the sender implies."""
+        implied = {Sender.employee: Direction.outbound, Sender.customer: Direction.inbound}.get(self.sender)
+        return str(implied or self.direction)
 
 
 class Exceptions(StrictModel):

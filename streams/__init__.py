@@ -1,4 +1,7 @@
-"""Kafka/Faust wiring: ingestion (webhook receiver, parser), topics, agents, the worker app, the demo.
+"""The worker and the webhook receiver: ingestion (receiver, parser), topics, the roles (agents/,
+roles.py), the worker app; and the demo.
 
-The top layer below the CLI: it may use sinks, detectors, rules and the records; nothing below imports it.
+Beside the console, below the CLI: it may use sinks, detectors, rules and the records; nothing below
+imports it, and it does not import the console (nor the console it). The demo (streams/demo/) runs
+everything and counts as the CLI layer.
 """

@@ -1,4 +1,4 @@
-"""Builds the Faust worker app from Settings: topics, agents, and the HTTP pages SREs need.
+"""Builds the Faust worker app from Settings: the selected roles (streams/roles.py), and the HTTP pages SREs need.
 
 Pages on the worker's web port:
   /metrics   Prometheus exposition
@@ -19,18 +19,10 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatwatch import logs
-from chatwatch.detectors.pii import PiiConfig, PiiDetector
-from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.settings import Settings
-from chatwatch.sinks.clickhouse.client import ClickHouseTarget
-from chatwatch.sinks.clickhouse.ddl import Renderer
-from chatwatch.sinks.clickhouse.guard import ArchiveGuard
-from chatwatch.sinks.clickhouse.migrate import migrate
-from chatwatch.sinks.clickhouse.writer import ArchiveWriter
-from chatwatch.streams import deadletter, identities, metrics
+from chatwatch.streams import deadletter, roles
 from chatwatch.streams.active_rules import ActiveRules
-from chatwatch.streams.agents import conversation, normalize, notify, record, scan
-from chatwatch.streams.identities import IdentityLinks
+from chatwatch.streams.agents.role import WorkerContext
 from chatwatch.streams.kafka_security import ssl_context
 from chatwatch.streams.topics import TopicNames, wait_for_topics
 from chatwatch.streams.watchdog import PartitionWatchdog
@@ -55,7 +47,6 @@ class WorkerApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.before_stop: list[Callable[[], Awaitable[None]]] = []
-        self.identity_links: IdentityLinks | None = None  # the normalize role's, loaded before the worker starts
 
     async def on_stop(self) -> None:
         for callback in self.before_stop:
@@ -66,19 +57,21 @@ class WorkerApp(faust.App):
         await super().on_stop()
 
 
-def create_app(settings: Settings, active: ActiveRules | None) -> faust.App:
-    """The worker app for `settings.roles`: only the agents, models and connections those roles need."""
-    topics = TopicNames.from_settings(settings)
-    roles = settings.roles
+def create_app(settings: Settings, active: ActiveRules | None,
+               attach: Callable[[WorkerApp, WorkerContext], None] | None = None) -> tuple[WorkerApp, WorkerContext]:
+    """The worker app for the configured roles: only the agents, models and connections those roles need.
+    `attach` adds what runs beside the roles in this process (the CLI's: the console on the archive's client)."""
+    selected = roles.select(settings.worker_roles)
+    ctx = WorkerContext(settings, TopicNames.from_settings(settings), roles.group_id(settings, selected), active)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     deadletter.limit_payload(settings.deadletter_max_payload_bytes)
     app = WorkerApp(
-        settings.group_id,
+        ctx.group_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
         autodiscover=False,
         store="memory://",
-        datadir=str(settings.data_dir / settings.group_id),
+        datadir=str(settings.data_dir / ctx.group_id),
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.topic_partitions,
@@ -106,86 +99,32 @@ def create_app(settings: Settings, active: ActiveRules | None) -> faust.App:
         web_stats_enabled=False,
         web_metrics_enabled=False,
     )
-    log.info("worker roles: %s (consumer group %s)", ", ".join(settings.roles_list), settings.group_id)
-    if "normalize" in roles:
-        app.identity_links = IdentityLinks()
-        normalize.register(app, topics, settings.normalize_batch_size, settings.normalize_batch_wait_s, settings,
-                           app.identity_links)
-    ner_pool = None
-    if "scan" in roles:
-        assert active is not None, "the scan role needs rule packs"
-        options = scan_options(settings)
-        ner_pool = options.ner_pool
-        scan.register(app, topics, lambda: active.scanner, options, settings.scan_batch_size,
-                      settings.scan_batch_wait_s)
+    log.info("worker roles: %s (consumer group %s)", ", ".join(r.name for r in selected), ctx.group_id)
+    for role in selected:
+        if role.needs_rules and active is None:
+            raise ValueError(f"the {role.name} role needs rule packs")
+        role.register(app, ctx)
+    if any(role.needs_rules for role in selected):
         _register_rule_reload(app, active, settings.rules_reload_interval_s)
-    if "conversation" in roles:
-        assert active is not None, "the conversation role needs rule packs"
-        conversation.register(app, topics, lambda: active.scanner.ruleset, settings)
-        if "scan" not in roles:
-            _register_rule_reload(app, active, settings.rules_reload_interval_s)
-    if "archive" in roles and settings.clickhouse_enabled:
-        _register_archive(app, settings, topics)
-    if "notify" in roles and settings.notify_config is not None:
-        notifier = notify.register(app, topics, settings)
-        app.before_stop.append(lambda: notify.flush(app, notifier, topics, settings.shutdown_grace_s))
-    watchdog = _register_watchdog(app, topics, settings.stuck_partition_after_s)
-    _register_pages(app, active, watchdog, ner_pool)
-    return app
+    if attach is not None:
+        attach(app, ctx)
+    watchdog = _register_watchdog(app, ctx.topics, settings.stuck_partition_after_s)
+    _register_pages(app, active, watchdog, ctx.health)
+    return app, ctx
 
 
-def run_worker(settings: Settings, rules: ActiveRules | None, loglevel: str) -> None:
-    """Wait for Kafka and create the topics, build the app and run it until SIGTERM/SIGINT (Faust's worker
-    owns the loop)."""
+def run_worker(settings: Settings, rules: ActiveRules | None, loglevel: str,
+               attach: Callable[[WorkerApp, WorkerContext], None] | None = None) -> None:
+    """Wait for Kafka and create the topics, build the app, run what the roles need done first (e.g. read
+    the identity links), then run it until SIGTERM/SIGINT (Faust's worker owns the loop)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(wait_for_topics(settings))
-    app = create_app(settings, rules)
-    if app.identity_links is not None:
-        loop.run_until_complete(identities.catch_up(app.identity_links, settings, TopicNames.from_settings(settings)
-                                                    .identities))
+    app, ctx = create_app(settings, rules, attach)
+    for step in ctx.before_start:
+        loop.run_until_complete(step())
     faust.Worker(app, loglevel=loglevel, loop=loop,
                  logging_config=logs.logging_config(loglevel, settings.log_format)).execute_from_commandline()
-
-
-def _register_archive(app: faust.App, settings: Settings, topics: TopicNames) -> None:
-    """Open ClickHouse, apply pending migrations, start the record agent."""
-    client = ClickHouseTarget.from_settings(settings).connect()
-    applied = migrate(client, Renderer(settings.clickhouse_database, settings.clickhouse_cluster,
-                                       settings.retention_days))
-    log.info("ClickHouse %s ready (migrations applied now: %s)",
-             settings.clickhouse_url or settings.clickhouse_path, applied or "none")
-    record.register(app, topics, ArchiveWriter(client), ArchiveGuard(client), settings.record_batch_size,
-                    settings.record_batch_wait_s)
-    if settings.console_in_worker:
-        # embedded chdb serves its folder to one process: this one, so the console shares its client.
-        # Imported here: workers without the console do not load Flask and its kin at start.
-        from chatwatch.console.server import ConsoleServer
-
-        server = ConsoleServer(settings, client).start()
-        log.info("compliance console on %s (served by this worker)", server.url)
-
-        async def stop_console() -> None:
-            await asyncio.to_thread(server.stop)
-
-        app.before_stop.append(stop_console)
-
-
-def scan_options(settings: Settings) -> scan.ScanOptions:
-    """PII detector (models load here, once) and snippet redaction, from settings."""
-    detector, pool = None, None
-    if settings.pii_enabled:
-        config = PiiConfig.from_settings(settings)
-        if config.ner and settings.pii_ner_processes > 0:
-            pool = NerPool(config.models, settings.pii_ner_processes,  # the models load in the children
-                           on_restart=metrics.ner_child_restarts.inc)
-            for lang in pool.missing:
-                metrics.pii_ner_model_missing.labels(lang).set(1)
-            config = config.model_copy(update={"ner": False})
-        detector = PiiDetector(config, on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
-    key = settings.redaction_key.get_secret_value().encode() if settings.redaction_key else b""
-    return scan.ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key,
-                            archive_text=settings.archive_text, recent=scan.RecentLines(), ner_pool=pool)
 
 
 def _register_rule_reload(app: faust.App, active: ActiveRules, interval_s: float) -> None:
@@ -222,7 +161,7 @@ def _register_watchdog(app: faust.App, topics: TopicNames, stuck_after_s: float)
 
 
 def _register_pages(app: faust.App, active: ActiveRules | None, watchdog: PartitionWatchdog | None,
-                    ner_pool: NerPool | None = None) -> None:
+                    health: dict[str, Callable[[], bool]]) -> None:
     @app.page("/rules")
     async def rules_info(self: Any, request: Any) -> Any:
         return self.json(active.info() if active else {"packs": [], "note": "this worker has no scan role"})
@@ -234,10 +173,11 @@ def _register_pages(app: faust.App, active: ActiveRules | None, watchdog: Partit
     @app.page("/healthz")
     async def healthz(self: Any, request: Any) -> Any:
         stuck = [f"{topic}[{partition}]" for topic, partition in (watchdog.stuck if watchdog else [])]
-        ner_failing = ner_pool is not None and not ner_pool.healthy  # its children keep dying
-        status = "stuck" if stuck else "ner_unavailable" if ner_failing else "ok"
-        return self.json({"status": status, "stuck_partitions": stuck, "ner": "unavailable" if ner_failing else "ok"},
-                         status=503 if stuck or ner_failing else 200)
+        failing = [name for name, healthy in health.items() if not healthy()]  # e.g. NER children that keep dying
+        status = "stuck" if stuck else f"{failing[0]}_unavailable" if failing else "ok"
+        parts = {name: "unavailable" if name in failing else "ok" for name in health}
+        return self.json({"status": status, "stuck_partitions": stuck, "ner": "ok", **parts},
+                         status=503 if stuck or failing else 200)
 
     @app.page("/ready")
     async def ready(self: Any, request: Any) -> Any:

@@ -19,39 +19,62 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class Topic:
+    """What a topic carries, for the people who read the docs (the roles say which of them read and write it)."""
+
+    suffix: str  # the name is `<prefix>.<suffix>`
+    key: str
+    holds: str
+    writers: str = ""  # writers that are not worker roles
+    readers: str = ""  # readers that are not worker roles
+
+
+TOPICS: dict[str, Topic] = {  # TopicNames attribute -> its description; docs/architecture.md's table comes from here
+    "raw": Topic("raw", "conversation (routing fields)", "webhook bodies exactly as received (headers: source, "
+                 "received_at)", writers="webhook receiver"),
+    "messages": Topic("messages", "conversation", "canonical Message JSON", writers="`chatwatch import`"),
+    "statuses": Topic("statuses", "conversation", "StatusUpdate JSON (sent, delivered, read, failed…)",
+                      readers="analytics"),
+    "events": Topic("events", "conversation or phone id", "CallEvent and WebhookError JSON (`kind`: call or error)",
+                    readers="operators, analytics"),
+    "identities": Topic("identities", "phone id:user id", "compacted: the latest phone <-> user id link seen together"),
+    "alerts": Topic("alerts", "conversation", "Alert JSON (rule, masked terms, offsets; never the message text)"),
+    "scans": Topic("scans", "conversation", "ScanRecord JSON: one per message (redacted text, PII counts, alert ids)"),
+    "rates": Topic("rates", "employee, else business number", "messages counted by per-employee rate rules"),
+    "deadletter": Topic("deadletter", "—", "DeadLetter JSON: inputs a stage could not process, outputs Kafka refused "
+                        "(reason, error, original bytes, source offset)", readers="operators"),
+    "notify": Topic("notify", "— (one partition)", "alerts again, on one partition: the notification state has a "
+                    "single owner"),
+    "notify_deadletter": Topic("notify.deadletter", "—", "notifications given up after retries (DeadLetter JSON)",
+                               readers="operators"),
+}
+
+
+@dataclass(frozen=True)
 class TopicNames:
-    raw: str  # webhook bodies exactly as received (bytes), headers: source, received_at
-    messages: str  # canonical Message JSON, key = conversation_key
-    statuses: str  # StatusUpdate JSON, key = conversation_key
-    events: str  # CallEvent and WebhookError JSON ("kind": call | error), key = conversation_key or phone id
-    identities: str  # compacted: "<phone id>:<user id>" -> {phone_id, user_id, phone} (streams/identities.py)
-    alerts: str  # Alert JSON, key = conversation_key
-    scans: str  # ScanRecord JSON (archive + analytics), key = conversation_key
-    rates: str  # messages counted by per-employee rate rules, key = employee id (re-partitioned by employee)
-    deadletter: str  # DeadLetter JSON
-    notify: str  # alerts again, ONE partition: the notification state has a single owner
-    notify_deadletter: str  # notifications given up after retries (DeadLetter JSON)
+    raw: str
+    messages: str
+    statuses: str
+    events: str
+    identities: str
+    alerts: str
+    scans: str
+    rates: str
+    deadletter: str
+    notify: str  # ONE partition
+    notify_deadletter: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TopicNames:
-        p = settings.topic_prefix
-        return cls(
-            raw=f"{p}.raw",
-            messages=f"{p}.messages",
-            statuses=f"{p}.statuses",
-            events=f"{p}.events",
-            identities=f"{p}.identities",
-            alerts=f"{p}.alerts",
-            scans=f"{p}.scans",
-            rates=f"{p}.rates",
-            deadletter=f"{p}.deadletter",
-            notify=f"{p}.notify",
-            notify_deadletter=f"{p}.notify.deadletter",
-        )
+        return cls.with_prefix(settings.topic_prefix)
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> TopicNames:
+        return cls(**{field: f"{prefix}.{topic.suffix}" for field, topic in TOPICS.items()})
 
     def all(self) -> list[str]:
-        return [self.raw, self.messages, self.statuses, self.events, self.identities, self.alerts, self.scans, self.rates,
-                self.deadletter, self.notify_deadletter]
+        """Every topic but `notify` (created with one partition, apart)."""
+        return [getattr(self, field) for field in TOPICS if field != "notify"]
 
 
 def topic_configs(name: str, settings: Settings) -> dict[str, str]:

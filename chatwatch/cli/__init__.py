@@ -8,13 +8,14 @@
     notify.py   notify test
     console.py  console (the web console), users add | list | disable | enable | reset
     capture.py  import (chat exports), webhook parse
+    docs.py     docs (hidden: rewrites the docs' tables taken from the code)
 """
 
 # Each module registers its commands on `cli` when imported; this order is the order of `--help`.
-from chatwatch.cli import run, rules, pii, archive, notify, console, capture  # noqa: I001
+from chatwatch.cli import run, rules, pii, archive, notify, console, capture, docs  # noqa: I001
 from chatwatch.cli.root import cli
 
-__all__ = ["archive", "capture", "cli", "console", "main", "notify", "pii", "rules", "run"]
+__all__ = ["archive", "capture", "cli", "console", "docs", "main", "notify", "pii", "rules", "run"]
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import multiprocessing
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -18,16 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chatwatch.detectors.alerts import alert_id
+from chatwatch.detectors.alerts import SNIPPET_CHARS, to_alert
 from chatwatch.detectors.attachments import AttachmentInfo
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.detectors.redaction import mask_phone, redact, stored_spans
 from chatwatch.detectors.scanner import RuleHit, Scanner, Subject
-from chatwatch.records import Message
+from chatwatch.records import Message, Origin
 from chatwatch.rules.loader import RuleSet, load_rules_dir
 from chatwatch.sinks.clickhouse.client import Client
 from chatwatch.sinks.clickhouse.queries import quote
-from chatwatch.sinks.clickhouse.rows import utc
+from chatwatch.sinks.clickhouse.rows import alert_rows, utc
 
 COLUMNS = ("message_id", "conversation_key", "business_phone_number_id", "business_display_number",
            "customer_wa_id", "direction", "timestamp", "text", "text_mode", "attachment_mime", "attachment_ext",
@@ -282,21 +282,30 @@ def _table(rows: list[dict]) -> Any:
 
 
 def alert_rows_of(report: RetroReport, now: datetime) -> list[dict]:
-    """The kept hits as rows of the archive's alerts table, marked historical and tagged `retro`; ids are
-    the live ids (message + rule), so a retro alert and a live one for the same message are one alert."""
+    """The kept hits as rows of the archive's alerts table, built by the live path (`to_alert`, `alert_rows`)
+    from the archived message, marked historical and tagged `retro`; ids are the live ids (message + rule),
+    so a retro alert and a live one for the same message are one alert."""
     out = []
     for row, hit in report.hits:
-        rule = hit.rule
-        out.append({
-            "alert_id": alert_id(row["message_id"], rule.id), "rule_id": rule.id, "rule_title": rule.title,
-            "pack_id": hit.pack.pack.id, "pack_version": hit.pack.pack.version, "severity": rule.severity.value,
-            "category": rule.category, "tags": [*rule.tags, "retro"], "message_id": row["message_id"],
-            "conversation_key": row["conversation_key"], "business_phone_number_id": row["business_phone_number_id"],
-            "customer_masked": mask_phone(row["customer_wa_id"]), "employee_id": row.get("employee_id") or "",
-            "team": row.get("team") or "", "direction": row["direction"], "message_type": row.get("type") or "text",
-            "message_timestamp": utc(_time(row) or now), "created_at": utc(now),
-            "snippet": row["text"][:280], "pii_types": sorted(set(row["pii_types"])), "held": 0, "historical": 1})
+        alert = to_alert(archived_message(row, now), hit, now, snippet=row["text"][:SNIPPET_CHARS],  # cut, no "…"
+                         pii=dict(Counter(row["pii_types"])))
+        (alert_row,) = alert_rows(alert.model_copy(update={"tags": [*alert.tags, "retro"]}))["alerts"]
+        del alert_row["evidence"]  # a retro hit has none (workers send back rule ids): the column's default
+        out.append({**alert_row, "team": row.get("team") or ""})
     return out
+
+
+def archived_message(row: dict, now: datetime) -> Message:
+    """An archive row (as `archived` or `rows_of_messages` give it) as the canonical message `to_alert`
+    reads, historical: what a retro-scan raises is about the past. The origin is not archived with these
+    columns and no alert reads it."""
+    kind = row.get("type") or "text"
+    return Message(message_id=row["message_id"], business_phone_number_id=row["business_phone_number_id"],
+                   business_display_number=row.get("business_display_number") or None,
+                   customer_wa_id=row["customer_wa_id"], conversation_key=row["conversation_key"],
+                   employee_id=row.get("employee_id") or None, direction=row["direction"],
+                   timestamp=_time(row) or now, type=kind, source_type=kind, text=row["text"], historical=True,
+                   origin=Origin(field="archive"))
 
 
 def _time(row: dict) -> datetime | None:

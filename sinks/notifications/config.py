@@ -25,9 +25,8 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from chatwatch.records import StrictModel
+from chatwatch.records import SEVERITIES, StrictModel
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 LABELS = ("severity", "category", "rule_id", "tags", "pack", "business_number", "team", "employee")
 TEAM_MANAGERS = "team_managers"  # a receiver name that means: the managers of the alert's team
 

@@ -28,12 +28,22 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from chatwatch.detectors.alerts import conversation_alert
-from chatwatch.detectors.conversation import ConversationEngine, RateCounter, Seen, State, next_deadline, rate_subject
+from chatwatch.detectors.conversation import (
+    ConversationEngine,
+    Header,
+    RateCounter,
+    Seen,
+    State,
+    next_deadline,
+    rate_subject,
+)
 from chatwatch.detectors.redaction import mask_phone
+from chatwatch.records import SnippetMode
 from chatwatch.rules import Pack, RuleSet
 from chatwatch.settings import Settings
 from chatwatch.streams import metrics
 from chatwatch.streams.agents.outputs import Delivery, Output, acked_when_done, bytes_topic, dead_letter_output
+from chatwatch.streams.agents.role import Role, WorkerContext
 from chatwatch.streams.agents.state_table import StateTable
 from chatwatch.streams.agents.upstream import KafkaOffsets, Stage, UpstreamProbe
 from chatwatch.streams.deadletter import Reason
@@ -61,7 +71,7 @@ class Rules:
         return self._engine, self._packs
 
 
-def seen_of(record: dict, keep_text: bool = True) -> tuple[str, Seen, dict]:
+def seen_of(record: dict, keep_text: bool = True) -> tuple[str, Seen, Header]:
     """A ScanRecord (as JSON) -> the conversation key, the message as the rules see it, and the header
     the state keeps for alerts raised later by the timer. Read as plain JSON, not `ScanRecord`: the scan
     agent wrote and validated it, and a second full validation per message would double this step."""
@@ -74,12 +84,9 @@ def seen_of(record: dict, keep_text: bool = True) -> tuple[str, Seen, dict]:
                 frozenset(record.get("pii") or ()), m.get("employee_id"), kind, m.get("target_message_id"),
                 bool(record.get("alert_ids")), text,
                 tuple(n for n in (m.get("business_phone_number_id"), m.get("business_display_number")) if n))
-    header = {"b": m.get("business_phone_number_id") or "", "c": _masked(m.get("customer_wa_id") or ""),
-              "y": m["type"] if kind == "message" else "text"}
-    if m.get("employee_id"):
-        header["e"] = m["employee_id"]
-    if m.get("historical"):
-        header["h"] = 1
+    header = Header(m.get("business_phone_number_id") or "", _masked(m.get("customer_wa_id") or ""),
+                    m["type"] if kind == "message" else "text", m.get("employee_id") or None,
+                    True if m.get("historical") else None)
     return m["conversation_key"], seen, header
 
 
@@ -88,7 +95,7 @@ def _masked(number: str) -> str:
     return mask_phone(number)
 
 
-def _alerts(fired: list, key: str, packs: dict[str, Pack], header: dict, topics: TopicNames) -> list[Output]:
+def _alerts(fired: list, key: str, packs: dict[str, Pack], header: Header, topics: TopicNames) -> list[Output]:
     outputs = []
     for f in fired:
         alert = conversation_alert(f, key, packs[f.rule.id], header)
@@ -118,10 +125,10 @@ def on_records(messages: list[Any], rules: Rules, read: Callable[[bytes], State]
         try:
             k = key.encode()
             state = states.get(k) or read(k)
-            state.header = {**state.header, **header}
+            state.header = state.header.updated(header)
             outputs += _alerts(engine.on_message(key, state, seen), key, packs, state.header, topics)
             for rule in engine.rate_events(seen):
-                event = {"rule": rule.id, "key": key, "header": state.header, "seen": _evidence_json(seen)}
+                event = {"rule": rule.id, "key": key, "header": state.header.doc(), "seen": _evidence_json(seen)}
                 outputs.append(Output(topics.rates, rate_subject(seen).encode(), json.dumps(event).encode()))
             states[k] = state
         except Exception as exc:  # a bug must not take the batch with it (Faust would skip it)
@@ -166,7 +173,7 @@ def on_rates(messages: list[Any], rules: Rules, read: Callable[[bytes], dict],
             fired = RateCounter.on_event(employee, doc.setdefault("q", {}), doc.setdefault("x", []), rule,
                                          _seen_json(event["seen"]))
             if fired:
-                outputs += _alerts([fired], event["key"], packs, event["header"], topics)
+                outputs += _alerts([fired], event["key"], packs, Header.of_doc(event["header"]), topics)
             docs[msg.key] = doc
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             outputs.append(_dead(Reason.invalid_record, exc, msg, topics))
@@ -275,120 +282,161 @@ def partition_of(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def register(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet], settings: Settings) -> Any:
-    rules = Rules(current_ruleset, settings.conversation_lateness_s)
-    deliver = Delivery(app, STAGE, topics.deadletter)
-    types = {"key_type": bytes, "value_type": bytes}  # the changelog's serializers follow these types
-    table = app.tables.add(StateTable(app, name="conversations", default=None, use_partitioner=True,
-                                      beacon=app.tables.beacon, **types,
-                                      changelog_name=f"{settings.base_group_id}-conversations-changelog"))
-    rate_table = app.tables.add(StateTable(app, name="conversation-rates", default=None, use_partitioner=True,
-                                           beacon=app.tables.beacon, **types,
-                                           changelog_name=f"{settings.base_group_id}-conversation-rates-changelog"))
-    deadlines = Deadlines()
-    offsets = KafkaOffsets(settings)
-    probe = UpstreamProbe([Stage(topics.raw), Stage(topics.messages), Stage(topics.scans, (settings.group_id,))],
-                          offsets.ends, offsets.committed)
-    clock = StreamClock(settings.conversation_idle_grace_s, lateness_s=settings.conversation_lateness_s,
-                        trusted=probe.trusted)
-    lock = asyncio.Lock()  # the agent and the timer never interleave on one state
-    idle_s = settings.conversation_idle_days * 86400
-    owned: dict[str, Any] = {"partitions": None, "swept": 0.0}
+class ConversationWorker:
+    """One worker's conversation role: the state tables, the deadlines of the partitions it owns, their
+    clocks, and the four things Faust runs (the two agents, the upstream probe, the deadline timer).
+    The agent and the timer take `lock`, so they never interleave on one state."""
 
-    def read(key: bytes) -> State:
-        return State.decode(table.get(key))
+    def __init__(self, app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet], settings: Settings,
+                 group_id: str):
+        self.app, self.topics, self.settings = app, topics, settings
+        self.rules = Rules(current_ruleset, settings.conversation_lateness_s)
+        self.deliver = Delivery(app, STAGE, topics.deadletter)
+        types = {"key_type": bytes, "value_type": bytes}  # the changelog's serializers follow these types
+        self.table = app.tables.add(StateTable(app, name="conversations", default=None, use_partitioner=True,
+                                               beacon=app.tables.beacon, **types,
+                                               changelog_name=f"{settings.base_group_id}-conversations-changelog"))
+        self.rate_table = app.tables.add(StateTable(
+            app, name="conversation-rates", default=None, use_partitioner=True, beacon=app.tables.beacon, **types,
+            changelog_name=f"{settings.base_group_id}-conversation-rates-changelog"))
+        self.deadlines = Deadlines()
+        self.offsets = KafkaOffsets(settings)
+        self.probe = UpstreamProbe([Stage(topics.raw), Stage(topics.messages), Stage(topics.scans, (group_id,))],
+                                   self.offsets.ends, self.offsets.committed)
+        self.clock = StreamClock(settings.conversation_idle_grace_s, lateness_s=settings.conversation_lateness_s,
+                                 trusted=self.probe.trusted)
+        self.lock = asyncio.Lock()
+        self.idle_s = settings.conversation_idle_days * 86400
+        self.partitions: set[int] | None = None  # the scans partitions this worker owns, as of the last sweep
+        self.swept_at = 0.0
 
-    def write(states: dict[bytes, State]) -> None:
+    def read(self, key: bytes) -> State:
+        return State.decode(self.table.get(key))
+
+    def write(self, states: dict[bytes, State]) -> None:
         for key, state in states.items():
             raw = state.encode()
-            if table.get(key) is None:
+            if self.table.get(key) is None:
                 metrics.conversation_states.inc()
-            table[key] = raw
+            self.table[key] = raw
             metrics.conversation_state_bytes.observe(len(raw))
-            deadlines.add(key, next_deadline(state))
+            self.deadlines.add(key, next_deadline(state))
+
+    async def on_scans(self, events: list[Any]) -> None:
+        """A batch of scan records: rules run, alerts acknowledged, only then the states written."""
+        async with self.lock, acked_when_done(self.app, events):
+            outputs, states = on_records([e.message for e in events], self.rules, self.read, self.topics, self.clock,
+                                         keep_text=self.settings.alert_snippet != SnippetMode.none)
+            await self.deliver(outputs)  # acknowledged before the states say "fired"
+            self.write(states)
+
+    async def on_rate_events(self, events: list[Any]) -> None:
+        async with acked_when_done(self.app, events):
+            outputs, docs = on_rates([e.message for e in events], self.rules,
+                                     lambda k: json.loads(self.rate_table.get(k) or b"{}"), self.topics)
+            await self.deliver(outputs)
+            for key, doc in docs.items():
+                self.rate_table[key] = json.dumps(doc, separators=(",", ":")).encode()
+
+    async def follow_upstream(self) -> None:
+        await self.offsets.start()
+        try:
+            await self.probe.run()
+        finally:
+            await self.offsets.stop()
+
+    async def sweep(self, active: set[int]) -> None:
+        """Index the deadlines of the partitions this worker owns now; drop idle states."""
+        self.deadlines.clear()
+        live, idle = 0, []
+        partitions = self.app.conf.topic_partitions
+        for n, (key, raw) in enumerate(list(self.table.items())):
+            if n % 5000 == 4999:
+                await asyncio.sleep(0)  # a million states: let the agents run meanwhile
+            if raw is None or (partition := partition_of(key, partitions)) not in active:
+                continue
+            state = State.decode(raw)
+            if is_idle(state, self.clock.now(partition), self.idle_s):
+                idle.append(key)
+                continue
+            live += 1
+            self.deadlines.add(key, next_deadline(state))
+        async with self.lock:
+            for key in idle:
+                state = self.table.get(key)
+                if state is not None and is_idle(State.decode(state), self.clock.now(partition_of(key, partitions)),
+                                                 self.idle_s):
+                    del self.table[key]
+                    metrics.conversation_expired.inc()
+        metrics.conversation_states.set(live)
+        log.info("conversation states: %d in partitions %s, %d deadline(s), %d expired", live, sorted(active),
+                 len(self.deadlines), len(idle))
+
+    async def tick(self) -> None:
+        """Fire the absences whose deadline the partition's clock has passed (re-sweep on a new assignment)."""
+        if self.app.rebalancing:
+            return
+        active = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.scans}
+        if active != self.partitions or time.monotonic() - self.swept_at > SWEEP_EVERY_S:
+            self.clock.assigned(active - (self.partitions or set()))
+            self.partitions, self.swept_at = active, time.monotonic()
+            await self.sweep(active)
+        partitions = self.app.conf.topic_partitions
+        ready = []
+        for due, key in self.deadlines.pop_due(time.time()):
+            judged_at = self.clock.now(partition_of(key, partitions))
+            if judged_at > due:
+                ready.append((key, datetime.fromtimestamp(judged_at, UTC)))
+            else:
+                self.deadlines.add(key, due)  # the partition's messages have not reached that time yet
+        if not ready:
+            return
+        async with self.lock:
+            outputs, states = on_time(ready, self.rules, self.read, self.topics)
+            await self.deliver(outputs)
+            self.write(states)
+            for key, _ in ready:
+                if key not in states:
+                    self.deadlines.add(key, next_deadline(self.read(key)))  # a clock still running (its due moved)
+
+
+def register_agents(app: Any, topics: TopicNames, current_ruleset: Callable[[], RuleSet], settings: Settings,
+                    group_id: str) -> ConversationWorker:
+    worker = ConversationWorker(app, topics, current_ruleset, settings, group_id)
 
     @app.agent(bytes_topic(app, topics.scans), name="chatwatch.conversation")
     async def conversation(stream: Any) -> None:
         async for events in stream.take_events(settings.scan_batch_size, within=settings.scan_batch_wait_s):
             started = time.perf_counter()
-            async with lock, acked_when_done(app, events):
-                outputs, states = on_records([e.message for e in events], rules, read, topics, clock,
-                                            keep_text=settings.alert_snippet != "none")
-                await deliver(outputs)  # acknowledged before the states say "fired"
-                write(states)
+            await worker.on_scans(events)
             metrics.batch_size.labels(STAGE).observe(len(events))
             metrics.batch_seconds.labels(STAGE).observe(time.perf_counter() - started)
 
     @app.agent(bytes_topic(app, topics.rates), name="chatwatch.conversation-rates")
     async def rates(stream: Any) -> None:
         async for events in stream.take_events(500, within=settings.scan_batch_wait_s):
-            async with acked_when_done(app, events):
-                outputs, docs = on_rates([e.message for e in events], rules,
-                                         lambda k: json.loads(rate_table.get(k) or b"{}"), topics)
-                await deliver(outputs)
-                for key, doc in docs.items():
-                    rate_table[key] = json.dumps(doc, separators=(",", ":")).encode()
-
-    async def sweep(active: set[int]) -> None:
-        """Index the deadlines of the partitions this worker owns now; drop idle states."""
-        deadlines.clear()
-        live, idle = 0, []
-        partitions = app.conf.topic_partitions
-        for n, (key, raw) in enumerate(list(table.items())):
-            if n % 5000 == 4999:
-                await asyncio.sleep(0)  # a million states: let the agents run meanwhile
-            if raw is None or (partition := partition_of(key, partitions)) not in active:
-                continue
-            state = State.decode(raw)
-            if is_idle(state, clock.now(partition), idle_s):
-                idle.append(key)
-                continue
-            live += 1
-            deadlines.add(key, next_deadline(state))
-        async with lock:
-            for key in idle:
-                state = table.get(key)
-                if state is not None and is_idle(State.decode(state), clock.now(partition_of(key, partitions)), idle_s):
-                    del table[key]
-                    metrics.conversation_expired.inc()
-        metrics.conversation_states.set(live)
-        log.info("conversation states: %d in partitions %s, %d deadline(s), %d expired", live, sorted(active),
-                 len(deadlines), len(idle))
+            await worker.on_rate_events(events)
 
     @app.task
     async def follow_upstream() -> None:
-        await offsets.start()
-        try:
-            await probe.run()
-        finally:
-            await offsets.stop()
+        await worker.follow_upstream()
 
     @app.timer(settings.conversation_tick_s)
     async def deadlines_due() -> None:
-        if app.rebalancing:
-            return
-        active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.scans}
-        if active != owned["partitions"] or time.monotonic() - owned["swept"] > SWEEP_EVERY_S:
-            clock.assigned(active - (owned["partitions"] or set()))
-            owned["partitions"], owned["swept"] = active, time.monotonic()
-            await sweep(active)
-        partitions = app.conf.topic_partitions
-        ready = []
-        for due, key in deadlines.pop_due(time.time()):
-            judged_at = clock.now(partition_of(key, partitions))
-            if judged_at > due:
-                ready.append((key, datetime.fromtimestamp(judged_at, UTC)))
-            else:
-                deadlines.add(key, due)  # the partition's messages have not reached that time yet
-        if not ready:
-            return
-        async with lock:
-            outputs, states = on_time(ready, rules, read, topics)
-            await deliver(outputs)
-            write(states)
-            for key, _ in ready:
-                if key not in states:
-                    deadlines.add(key, next_deadline(read(key)))  # a clock still running (its due moved)
+        await worker.tick()
 
-    return conversation
+    return worker
 
+
+def register(app: Any, ctx: WorkerContext) -> None:
+    assert ctx.rules is not None, "the conversation role needs rule packs"
+    rules = ctx.rules
+    register_agents(app, ctx.topics, lambda: rules.scanner.ruleset, ctx.settings, ctx.group_id)
+
+
+ROLE = Role(
+    name="conversation", order=30,
+    summary="scan records -> conversation rules (absence, accumulation, sequence, rate) -> alerts",
+    agents=("conversation", "conversation-rates"), reads=("scans", "rates"), writes=("alerts", "rates", "deadletter"),
+    state="rule state per conversation and rate counts per employee (changelog-backed tables)",
+    deployment="scan", register=register, needs_rules=True)

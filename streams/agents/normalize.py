@@ -15,6 +15,7 @@ from chatwatch.records import Origin
 from chatwatch.settings import Settings
 from chatwatch.streams import identities, metrics
 from chatwatch.streams.agents.outputs import Output, batch_agent, dead_letter_output, per_record
+from chatwatch.streams.agents.role import Role, WorkerContext
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.identities import IdentityLinks
 from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
@@ -77,8 +78,8 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
 _STATUSES = {"sent", "delivered", "read", "played", "failed", "deleted", "warning"}
 
 
-def register(app: Any, topics: TopicNames, max_batch: int, within_s: float, settings: Settings,
-             links: IdentityLinks) -> Any:
+def register_agent(app: Any, topics: TopicNames, max_batch: int, within_s: float, settings: Settings,
+                   links: IdentityLinks) -> Any:
     """The normalize agent, and the task that keeps `links` up to date with the other workers' (the caller
     loads them once before the worker starts: `identities.catch_up`)."""
 
@@ -93,3 +94,19 @@ def register(app: Any, topics: TopicNames, max_batch: int, within_s: float, sett
 
     return batch_agent(app, topics.raw, "chatwatch.normalize", STAGE, per_record(step), max_batch, within_s,
                        topics.deadletter)
+
+
+def register(app: Any, ctx: WorkerContext) -> None:
+    """The role: the identity links every normalize worker shares are read to the end before Faust starts."""
+    links = IdentityLinks()
+    settings = ctx.settings
+    ctx.before_start.append(lambda: identities.catch_up(links, settings, ctx.topics.identities))
+    register_agent(app, ctx.topics, settings.normalize_batch_size, settings.normalize_batch_wait_s, settings, links)
+
+
+ROLE = Role(
+    name="normalize", order=10, summary="webhook bodies -> canonical messages, statuses, events, identity links",
+    agents=("normalize",), reads=("raw", "identities"), writes=("messages", "statuses", "events", "identities",
+                                                                 "deadletter"),
+    state="identity links (phone id <-> user id), rebuilt from the compacted identities topic at start",
+    deployment="scan", register=register)

@@ -24,6 +24,7 @@ from chatwatch.sinks.notifications.directory import load_directory
 from chatwatch.sinks.notifications.notifier import Notifier
 from chatwatch.sinks.notifications.render import to_json
 from chatwatch.streams.agents.outputs import Delivery, Output, batch_agent, bytes_topic, dead_letter_output, per_record
+from chatwatch.streams.agents.role import Role, WorkerContext
 from chatwatch.streams.agents.state_table import StateTable
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
@@ -33,7 +34,7 @@ STAGE = "notify"
 HISTORICAL = b'"historical":true'  # as Alert.to_bytes writes it; a JSON string value cannot hold it unescaped
 
 
-def register(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
+def register_agents(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
     config = load_config(settings.notify_config)
     directory_path = config.directory
 
@@ -125,3 +126,24 @@ def _mtime(path) -> float | None:
         return path.stat().st_mtime if path else None
     except OSError:
         return None
+
+
+def register(app: Any, ctx: WorkerContext) -> None:
+    """The role (nothing without a notifications file): on SIGTERM, what is due is sent first."""
+    settings, topics = ctx.settings, ctx.topics
+    if settings.notify_config is None:
+        log.info("notify role: no CHATWATCH_NOTIFY_CONFIG, nothing to run")
+        return
+    notifier = register_agents(app, topics, settings)
+
+    async def flush_notifications() -> None:
+        await flush(app, notifier, topics, settings.shutdown_grace_s)
+
+    app.before_stop.append(flush_notifications)
+
+
+ROLE = Role(
+    name="notify", order=50, summary="alerts -> manager notifications (routing, grouping, escalation; email, chat, webhooks)",
+    agents=("notify-forward", "notify"), reads=("alerts", "notify"), writes=("notify", "notify_deadletter", "deadletter"),
+    state="grouping, escalation and outbox state (a changelog-backed table on the one notify partition)",
+    deployment="archive", register=register)

@@ -20,12 +20,15 @@ from pydantic import ValidationError
 
 from chatwatch.records import Alert, ScanRecord, validation_summary
 from chatwatch.sinks.clickhouse import metrics as archive_metrics
-from chatwatch.sinks.clickhouse.client import ClickHouseError
+from chatwatch.sinks.clickhouse.client import ClickHouseError, ClickHouseTarget
+from chatwatch.sinks.clickhouse.ddl import Renderer
 from chatwatch.sinks.clickhouse.guard import ArchiveGuard
+from chatwatch.sinks.clickhouse.migrate import migrate
 from chatwatch.sinks.clickhouse.rows import Rows, alert_rows, scan_rows
 from chatwatch.sinks.clickhouse.writer import ArchiveWriter
 from chatwatch.streams import metrics
 from chatwatch.streams.agents.outputs import Accumulator, Delivery, Output, bytes_topic, dead_letter_output
+from chatwatch.streams.agents.role import Role, WorkerContext
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -68,8 +71,8 @@ async def consult(step: Any, *args: Any) -> None:
             backoff = min(backoff * 2, 30.0)
 
 
-def register(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: ArchiveGuard, max_batch: int,
-             within_s: float) -> Any:
+def register_agent(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: ArchiveGuard, max_batch: int,
+                   within_s: float) -> Any:
     deliver = Delivery(app, STAGE, topics.deadletter)
 
     async def store(events: list[Any]) -> None:
@@ -122,3 +125,27 @@ def register(app: Any, topics: TopicNames, writer: ArchiveWriter, guard: Archive
             storing.cancel()
 
     return record
+
+
+def register(app: Any, ctx: WorkerContext) -> None:
+    """The role: open ClickHouse, apply pending migrations, start the record agent (nothing when the
+    archive is off). The client stays on `ctx` for what shares it (the console, with embedded chdb)."""
+    settings = ctx.settings
+    if not settings.clickhouse_enabled:
+        log.info("archive role: CHATWATCH_CLICKHOUSE_ENABLED=false, nothing to run")
+        return
+    client = ClickHouseTarget.from_settings(settings).connect()
+    applied = migrate(client, Renderer(settings.clickhouse_database, settings.clickhouse_cluster,
+                                       settings.retention_days))
+    log.info("ClickHouse %s ready (migrations applied now: %s)",
+             settings.clickhouse_url or settings.clickhouse_path, applied or "none")
+    ctx.clickhouse = client
+    register_agent(app, ctx.topics, ArchiveWriter(client), ArchiveGuard(client), settings.record_batch_size,
+                   settings.record_batch_wait_s)
+
+
+ROLE = Role(
+    name="archive", order=40, summary="scan records and alerts -> ClickHouse (batches; offsets commit after the insert)",
+    agents=("record",), reads=("scans", "alerts"), writes=("deadletter",),
+    state="the ClickHouse archive (messages, alerts, PII findings, cases, audit)",
+    deployment="archive", register=register)

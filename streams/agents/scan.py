@@ -19,14 +19,15 @@ from pydantic import ValidationError
 
 from chatwatch.detectors.alerts import to_alert
 from chatwatch.detectors.attachments import AttachmentInfo
-from chatwatch.detectors.pii import Finding, PiiDetector
+from chatwatch.detectors.pii import Finding, PiiConfig, PiiDetector
 from chatwatch.detectors.pii.contact import region_of
 from chatwatch.detectors.pii.detector import PiiInput, add_entities
 from chatwatch.detectors.pii.ner import name_like
 from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.detectors.redaction import merged, redact
 from chatwatch.detectors.scanner import Scanner, Subject
-from chatwatch.records import ContextLine, Message, ScanRecord, validation_summary
+from chatwatch.records import ContextLine, Message, ScanRecord, SnippetMode, validation_summary
+from chatwatch.settings import Settings
 from chatwatch.streams import metrics
 from chatwatch.streams.agents.outputs import (
     Delivery,
@@ -37,6 +38,7 @@ from chatwatch.streams.agents.outputs import (
     dead_letter_output,
     hold,
 )
+from chatwatch.streams.agents.role import Role, WorkerContext
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.topics import TopicNames
 
@@ -47,7 +49,7 @@ STAGE = "scan"
 @dataclass(frozen=True)
 class ScanOptions:
     pii: PiiDetector | None = None  # None: PII detection off
-    snippet_mode: str = "replace"  # replace | mask | hash | keep | none
+    snippet_mode: SnippetMode = SnippetMode.replace
     redaction_key: bytes = b""
     archive_text: str = "redacted"  # what ScanRecords (the archive) keep of the text: redacted | raw | none
     recent: RecentLines | None = None  # context lines for alerts (None: no context)
@@ -169,7 +171,7 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
     # where no PII recognizer saw it.
     masked = [*found, *sensitive]
     snippet = None
-    if options.snippet_mode != "none" and message.text:
+    if options.snippet_mode != SnippetMode.none and message.text:
         snippet = redact(message.text, masked, options.snippet_mode, options.redaction_key)
     alerting = [hit for hit in hits if hit.rule.alert]  # marker rules only label the message
     if alerting:
@@ -202,8 +204,8 @@ def _dead(reason: str, error: str, rec: Record, topics: TopicNames) -> Output:
                               rec.offset)
 
 
-def register(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner], options: ScanOptions,
-             max_batch: int, within_s: float) -> Any:
+def register_agent(app: Any, topics: TopicNames, current_scanner: Callable[[], Scanner], options: ScanOptions,
+                   max_batch: int, within_s: float) -> Any:
     if options.ner_pool is not None:
         return _register_with_ner_pool(app, topics, current_scanner, options, max_batch, within_s)
 
@@ -263,3 +265,38 @@ def _register_with_ner_pool(app: Any, topics: TopicNames, current_scanner: Calla
                 task.cancel()
 
     return agent
+
+
+def options_from(settings: Settings) -> ScanOptions:
+    """PII detector (models load here, once, or in the NER children) and snippet redaction, from settings."""
+    detector, pool = None, None
+    if settings.pii_enabled:
+        config = PiiConfig.from_settings(settings)
+        if config.ner and settings.pii_ner_processes > 0:
+            pool = NerPool(config.models, settings.pii_ner_processes,  # the models load in the children
+                           on_restart=metrics.ner_child_restarts.inc)
+            for lang in pool.missing:
+                metrics.pii_ner_model_missing.labels(lang).set(1)
+            config = config.model_copy(update={"ner": False})
+        detector = PiiDetector(config, on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
+    key = settings.redaction_key.get_secret_value().encode() if settings.redaction_key else b""
+    return ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key,
+                       archive_text=settings.archive_text, recent=RecentLines(), ner_pool=pool)
+
+
+def register(app: Any, ctx: WorkerContext) -> None:
+    """The role: NER children that keep dying make the worker unhealthy (/healthz)."""
+    assert ctx.rules is not None, "the scan role needs rule packs"
+    options, rules = options_from(ctx.settings), ctx.rules
+    if options.ner_pool is not None:
+        pool = options.ner_pool
+        ctx.health["ner"] = lambda: pool.healthy
+    register_agent(app, ctx.topics, lambda: rules.scanner, options, ctx.settings.scan_batch_size,
+                   ctx.settings.scan_batch_wait_s)
+
+
+ROLE = Role(
+    name="scan", order=20, summary="messages -> PII detection, rule packs -> alerts and one scan record each",
+    agents=("scan",), reads=("messages",), writes=("alerts", "scans", "deadletter"),
+    state="recent lines per conversation (alert context, memory only); NER child processes",
+    deployment="scan", register=register, needs_rules=True)

@@ -79,8 +79,9 @@ def subscription_challenge(params: dict[str, str], verify_token: bytes) -> str |
 # --- parsing ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Problem:
-    """One unusable item of a body: its reason code, where it sits, what was wrong, and the item itself."""
+class BadItem:
+    """One unusable item of a body: its reason code, where it sits, what was wrong, and the item itself
+    (it becomes a dead letter). Not `Problem`: that is a rule pack's error at file:line:column."""
 
     reason: str
     where: str  # e.g. entry[0].changes[0].value.messages[7]
@@ -96,7 +97,7 @@ class ParseResult:
     calls: list[CallEvent] = field(default_factory=list)
     errors: list[WebhookError] = field(default_factory=list)  # value-level errors: no message or status
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[BadItem] = field(default_factory=list)
     links: set[tuple[str, str, str]] = field(default_factory=set)  # (business phone id, user id, phone) seen together
 
 
@@ -160,19 +161,19 @@ def parse_notification(body: bytes | str | dict[str, Any], origin: Origin | None
     base = origin or Origin(field="messages")
     for e_idx, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
-            result.problems.append(Problem("invalid_shape", f"entry[{e_idx}]", "no changes list", entry))
+            result.problems.append(BadItem("invalid_shape", f"entry[{e_idx}]", "no changes list", entry))
             continue
         for c_idx, change in enumerate(entry["changes"]):
             where = f"entry[{e_idx}].changes[{c_idx}]"
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
-                result.problems.append(Problem("invalid_shape", where, "no value object", change))
+                result.problems.append(BadItem("invalid_shape", where, "no value object", change))
                 continue
             fld = str(change.get("field", ""))
             change_origin = base.model_copy(update={"field": fld, "waba_id": _str(entry.get("id"))})
             try:
                 _parse_change(fld, change["value"], change_origin, where, result, identities)
             except Exception as exc:  # a change shaped unlike any Meta sends: it alone is dead-lettered
-                result.problems.append(Problem("invalid_shape", where, _describe(exc), change))
+                result.problems.append(BadItem("invalid_shape", where, _describe(exc), change))
     return result
 
 
@@ -198,7 +199,7 @@ def _parse_change(fld: str, value: dict[str, Any], origin: Origin, where: str, o
         out.ignored.append((fld, "not a message field"))
         return
     if not phone_id:
-        out.problems.append(Problem("invalid_shape", f"{where}.value", "metadata.phone_number_id is missing", value))
+        out.problems.append(BadItem("invalid_shape", f"{where}.value", "metadata.phone_number_id is missing", value))
         return
     business = Business(phone_id, display)
     if fld == "history":
@@ -234,7 +235,7 @@ def _keep(into: list, out: ParseResult, where: str, reason: str, raw: Any, parse
     try:
         into.append(parse())
     except Exception as exc:
-        out.problems.append(Problem(reason, where, _describe(exc), raw))
+        out.problems.append(BadItem(reason, where, _describe(exc), raw))
 
 
 @dataclass(frozen=True)

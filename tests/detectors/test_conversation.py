@@ -11,6 +11,7 @@ from chatwatch.detectors.conversation import (
     MAX_STATE_BYTES,
     WINDOW,
     ConversationEngine,
+    Header,
     RateCounter,
     Seen,
     State,
@@ -352,3 +353,15 @@ def test_states_written_before_windows_existed_still_decode():
     assert state.messages == 1 and state.window == [] and state.base is None and state.held == []
     ConversationEngine([OFF_CHANNEL, NOTICE], lateness_s=60).on_message("cv_1", state, Seen("m9", T0, "customer"))
     assert State.decode(state.encode()).window[0][0] == "m9"
+
+
+def test_the_header_is_read_by_name_and_written_with_the_same_short_keys():
+    raw = (b'{"s":1,"l":2,"n":1,"r":[],"f":[],"c":{},"g":{},"p":{},"q":{},"x":[],'
+           b'"h":{"b":"1065","c":"***1","y":"image","e":"ana","h":1}}')
+    state = State.decode(raw)
+    assert state.header == Header(business="1065", customer="***1", message_type="image", employee="ana",
+                                  historical=True)
+    assert state.encode() == raw
+    later = state.header.updated(Header("1065", "***1", "text"))  # says nothing of the employee or history
+    assert later == Header("1065", "***1", "text", "ana", True)
+    assert State(header=Header()).doc()["h"] == {} and Header.of_doc({}) == Header()

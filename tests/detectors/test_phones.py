@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from chatwatch.cli import cli
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
-from chatwatch.detectors.redaction import Mode, redact
+from chatwatch.detectors.redaction import redact
+from chatwatch.records import SnippetMode
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_phone_is_found_and_redacted(detector, lang, text, region, number):
     outside = text[:text.index(number)] + " " + text[text.index(number) + len(number):]
     left = [g for g in re.findall(r"\d+", number) if len(g) >= 2 and g in redacted and g not in outside]
     assert not left, f"{redacted!r} still shows {left}"
-    assert redact(text, found, Mode.mask).count("*") >= sum(c.isdigit() for c in number) - 4  # all but the tail
+    assert redact(text, found, SnippetMode.mask).count("*") >= sum(c.isdigit() for c in number) - 4  # all but the tail
 
 
 NEGATIVE = [

@@ -11,7 +11,8 @@ from chatwatch.cli import cli
 from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.detectors.pii.language import guess_language
 from chatwatch.detectors.pii.ner import may_have_names
-from chatwatch.detectors.redaction import Mode, hash_value, mask_value, redact
+from chatwatch.detectors.redaction import hash_value, mask_value, redact
+from chatwatch.records import SnippetMode
 
 
 @pytest.fixture(scope="module")
@@ -178,12 +179,12 @@ def test_redaction_modes(patterns):
     text = "CPF 529.982.247-25, cartão 4111 1111 1111 1111"
     found = patterns.patterns(text)
     assert redact(text, found) == "CPF [CPF], cartão [CARD]"
-    assert redact(text, found, Mode.mask) == "CPF ***.***.*47-25, cartão **** **** **** 1111"
-    hashed = redact(text, found, Mode.hash, key=b"k")
+    assert redact(text, found, SnippetMode.mask) == "CPF ***.***.*47-25, cartão **** **** **** 1111"
+    hashed = redact(text, found, SnippetMode.hash, key=b"k")
     assert "529" not in hashed and hash_value("br_cpf", "529.982.247-25", b"k") in hashed
     assert redact(text, found, "keep") == text
     with pytest.raises(ValueError):
-        redact(text, found, Mode.hash)
+        redact(text, found, SnippetMode.hash)
 
 
 def test_mask_keeps_the_last_characters():

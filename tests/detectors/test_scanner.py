@@ -230,7 +230,7 @@ def test_redact_match_masks_every_regex_match_and_evidence_never_holds_the_value
     (hit,) = s.scan(Subject(text=text, direction="outbound", timestamp=WED_NOON_UTC))
     assert [text[m.start:m.end] for m in hit.masked] == ["juan99", "Tigre99#"]  # every match, not only the first
     assert redact(text, hit.masked) == "usuario [SECRET], la clave es [SECRET] ok"
-    assert all("Tigre99#" not in (e.label or "") for e in hit.evidence)
+    assert all("Tigre99#" not in (e.term or "") for e in hit.evidence)
 
 
 def test_a_redact_list_masks_its_hits_and_evidence_names_the_list(tmp_path):
@@ -244,7 +244,7 @@ def test_a_redact_list_masks_its_hits_and_evidence_names_the_list(tmp_path):
     text = "el proyecto ALFA-2291 sale mañana"
     (hit,) = s.scan(Subject(text=text, direction="outbound", timestamp=WED_NOON_UTC))
     assert [text[m.start:m.end] for m in hit.masked] == ["ALFA-2291"]
-    assert [e.label for e in hit.evidence] == ["$codes"]
+    assert [e.term for e in hit.evidence] == ["$codes"]
 
 
 def test_redact_match_needs_a_regex(tmp_path):

@@ -342,3 +342,28 @@ def test_retro_scan_over_the_archive_reports_and_writes_historical_alerts(db):
     written = db.insert_json("alerts", alert_rows_of(report, now))
     rows = db.query(f"SELECT historical, has(tags, 'retro') AS retro FROM {db.database}.alerts FINAL")
     assert written == len(report.hits) and rows and all(r["historical"] == 1 and r["retro"] == 1 for r in rows)
+
+
+def test_a_retro_alert_is_the_live_alert_of_the_same_message_tagged_retro():
+    """The retro-scan builds its rows with the live path's `to_alert` + `alert_rows`: for one message and
+    rule, the live row, tagged `retro`, without evidence (a retro hit keeps none: the column's default)."""
+    from chatwatch.detectors.alerts import to_alert
+    from chatwatch.detectors.scanner import Scanner, Subject
+    from chatwatch.rules import SHIPPED_PACKS
+    from chatwatch.rules.loader import load_rules_dir
+    from chatwatch.sinks.clickhouse.retro import alert_rows_of, retro_scan, rows_of_messages
+
+    now = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    m = message("wamid.retro-1", "5511987650001", "outbound", T0, "me chama no meu zap pessoal")
+    m = m.model_copy(update={"employee_id": "emp7", "historical": True})  # an imported chat: historical live too
+    ruleset = load_rules_dir(SHIPPED_PACKS)
+    live_hits = Scanner(ruleset).scan(Subject(text=m.text, direction="outbound", timestamp=m.timestamp,
+                                              numbers=(BIZ, m.business_display_number)))
+    live = {h.rule.id: alert_rows(to_alert(m, h, now, snippet=m.text, pii={}))["alerts"][0]
+            for h in live_hits if h.rule.alert}
+
+    retro = alert_rows_of(retro_scan(rows_of_messages([m], None), ruleset, keep_hits=True), now)
+    assert "off_channel.personal_contact" in live and {r["rule_id"] for r in retro} == set(live)
+    for row in retro:
+        expected = {k: v for k, v in live[row["rule_id"]].items() if k != "evidence"}
+        assert row == {**expected, "tags": [*expected["tags"], "retro"]}
