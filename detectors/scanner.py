@@ -7,19 +7,16 @@ gate (attachment, regex, PII or scope-only rules), are evaluated.
 
 from __future__ import annotations
 
-import itertools
-from collections import Counter as Tally
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chatwatch.detectors.attachments import AttachmentInfo, AttachmentPredicate, compile_regex
+from chatwatch.detectors.attachments import AttachmentInfo
+from chatwatch.detectors.conditions import Condition, Group, Look, RegexMatch, Terms, compile_all
 from chatwatch.detectors.keywords import KeywordIndex, Matches, TermHit, TermSpec
 from chatwatch.detectors.normalize import fold, fold_accents_only
 from chatwatch.records import Evidence, number_digits
 from chatwatch.rules import Pack, Rule, RuleSet
 from chatwatch.rules.model import Term, TermList, TermOptions
-
-Group = frozenset[int]  # the term ids one condition item stands for
 
 
 @dataclass(frozen=True)
@@ -66,20 +63,6 @@ class Verdict:
     masked: tuple[Masked, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Near:
-    groups: tuple[Group, ...]
-    within: int
-    ordered: bool
-
-
-@dataclass(frozen=True)
-class _Count:
-    ids: Group
-    at_least: int
-    distinct: bool
-
-
 @dataclass
 class _Compiled:
     pack: Pack
@@ -87,20 +70,15 @@ class _Compiled:
     direction: str | None = None
     numbers: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
-    any: tuple[Group, ...] = ()
-    all: tuple[Group, ...] = ()
-    none: tuple[Group, ...] = ()
-    near: tuple[_Near, ...] = ()
-    count: tuple[_Count, ...] = ()
-    regex: tuple[object, ...] = ()
-    attachment: tuple[AttachmentPredicate, ...] = ()
+    conditions: tuple[Condition, ...] = ()  # the `match:` conditions, compiled (conditions.py), in checking order
+    on_terms: tuple[Condition, ...] = ()  # those judged on keyword hits (checked first; keyword evidence follows)
+    on_message: tuple[Condition, ...] = ()  # the others (regex, PII, attachments…)
     exception_ids: Group = frozenset()
     gate: Group = frozenset()  # term ids that make this rule worth evaluating
     positive: Group = frozenset()  # term ids whose hits are evidence
     required: tuple[Group, ...] = ()  # each must intersect the hits, or the rule cannot fire
     ungated: bool = False
-    pii_types: frozenset[str] | None = None  # a PII condition's types (empty: any type); None: no PII condition
-    pii_at_least: int = 0
+    needs: frozenset[str] = frozenset()  # what a message must carry for a condition to hold: attachment, pii
     exception_numbers: frozenset[str] = frozenset()
     redact_regex: bool = False  # `redact: match`: every match of every pattern is masked when the rule fires
     redact_label: str = ""
@@ -142,7 +120,7 @@ class Scanner:
         self._ungated_for: dict[tuple[str, bool, bool], frozenset[int]] = {
             (direction, attached, pii): frozenset(
                 i for i in self._ungated if self._rules[i].direction in (None, direction)
-                and (attached or not self._rules[i].attachment) and (pii or self._rules[i].pii_types is None))
+                and (attached or "attachment" not in self._rules[i].needs) and (pii or "pii" not in self._rules[i].needs))
             for direction in ("inbound", "outbound") for attached in (False, True) for pii in (False, True)}
         self.term_count = len(table.specs)
         # Terms of `redact: true` lists are sensitive in any message, whichever rule fires (or none).
@@ -182,34 +160,19 @@ class Scanner:
         c.direction = None if direction == "both" else direction
         c.numbers, c.teams = frozenset(map(number_digits, scope.numbers)), frozenset(scope.teams)
         c.exception_numbers = frozenset(map(number_digits, rule.exceptions.numbers))
-        c.any = tuple(group(i) for i in m.any)
-        c.all = tuple(group(i) for i in m.all)
-        c.none = tuple(group(i) for i in m.none)
-        c.near = tuple(_Near(tuple(group(i) for i in n.items), n.within, n.ordered) for n in m.near)
-        c.count = tuple(_Count(frozenset().union(*(group(i) for i in n.items)), n.at_least, n.distinct)
-                        for n in m.count)
-        c.regex = tuple(compile_regex(p) for p in m.regex)
-        c.attachment = tuple(AttachmentPredicate(
-            mime_globs=tuple(g.lower() for g in a.mime_types), extensions=frozenset(a.extensions),
-            filename_globs=tuple(g.lower() for g in a.filename_globs),
-            filename_regex=compile_regex(a.filename_regex) if a.filename_regex else None,
-            min_size=a.min_size, max_size=a.max_size, sha256=sha_values(a.sha256),
-            double_extension=a.double_extension, extension_mismatch=a.extension_mismatch) for a in m.attachment)
+        c.conditions = compile_all(m, Terms(group, sha_values))
+        c.on_terms = tuple(cond for cond in c.conditions if cond.on_terms)
+        c.on_message = tuple(cond for cond in c.conditions if not cond.on_terms)
+        c.needs = frozenset(cond.needs for cond in c.conditions if cond.needs)
         c.exception_ids = frozenset().union(*(group(p) for p in rule.exceptions.phrases))
-        keyword_groups = [*c.any, *c.all, *(g for n in c.near for g in n.groups)]
-        c.positive = frozenset().union(*keyword_groups, *(n.ids for n in c.count))
+        c.positive = frozenset().union(*(cond.positive() for cond in c.conditions))
         # Groups that must all be hit for the rule to fire; the rule is indexed under ONE of them (the
         # largest: single-word groups tend to be common words like "pago"), so a frequent word in a
-        # near/all rule does not make the rule a candidate on every message that has it.
-        c.required = tuple(g for g in ((frozenset().union(*c.any),) if c.any else ()) + c.all
-                           + tuple(g for n in c.near for g in n.groups) if g)
-        if c.required:
-            c.gate = max(c.required, key=len)
-        elif c.count:
-            c.gate = frozenset().union(*(n.ids for n in c.count))
+        # near/all rule does not make the rule a candidate on every message that has it. A rule with
+        # keyword conditions but none required (count) is indexed under all their terms.
+        c.required = tuple(g for cond in c.conditions for g in cond.required() if g)
+        c.gate = max(c.required, key=len) if c.required else c.positive
         c.ungated = not c.gate
-        if rule.match.pii is not None:
-            c.pii_types, c.pii_at_least = frozenset(rule.match.pii.types), rule.match.pii.at_least
         c.redact_regex, c.redact_label = rule.redact == "match", rule.redact_as or rule.category
         c.sensitive = {i: ref for i, ref in sensitive.items() if i not in c.exception_ids}
         return c
@@ -218,11 +181,8 @@ class Scanner:
         """Cheap necessary conditions, checked before the full evaluation (which explains itself)."""
         if r.direction and s.direction != r.direction:
             return False
-        if r.attachment and not s.attachments:
-            return False
-        if r.pii_types is not None and (len(s.pii) < r.pii_at_least or not s.pii or (
-                r.pii_types and r.pii_types.isdisjoint(s.pii))):
-            return False  # most messages hold no PII: PII rules cost one test there
+        if r.needs and not all(cond.may_hold(s) for cond in r.conditions):
+            return False  # most messages hold no PII and no attachment: such rules cost one test there
         return all(not g.isdisjoint(hit_ids) for g in r.required)
 
     # --- evaluate ------------------------------------------------------------------------------
@@ -287,44 +247,14 @@ class Scanner:
 
         covered = [h for h in matches.hits if h.term_id in r.exception_ids]
         live = [h for h in matches.hits if h.term_id in r.positive and not _inside_any(h, covered)]
-        live_ids = {h.term_id for h in live}
-        if r.any and not any(g & live_ids for g in r.any):
-            return no("any: none of the items occurs" + (" (hits fall inside exception phrases)" if covered else ""))
-        for n, g in enumerate(r.all):
-            if not g & live_ids:
-                return no(f"all: item {r.rule.match.all[n]!r} does not occur")
-        for n, g in enumerate(r.none):
-            if g & hit_ids:
-                return no(f"none: item {r.rule.match.none[n]!r} occurs")
-        for n, near in enumerate(r.near):
-            missing = [r.rule.match.near[n].items[k] for k, g in enumerate(near.groups) if not g & live_ids]
-            if missing:
-                return no(f"near[{n}]: item {missing[0]!r} does not occur")
-            if not _near_holds(near, live):
-                return no(f"near[{n}]: items not within {near.within} words" + (" in order" if near.ordered else ""))
-        for n, cnt in enumerate(r.count):
-            matched = [h for h in live if h.term_id in cnt.ids]
-            got = len({h.term_id for h in matched}) if cnt.distinct else len(matched)
-            if got < cnt.at_least:
-                return no(f"count[{n}]: {got} {'distinct terms' if cnt.distinct else 'hits'}, needs {cnt.at_least}")
+        look = Look(s, matches, hit_ids, live, {h.term_id for h in live}, covered)
+        for condition in r.on_terms:
+            if (failed := condition.check(look, evidence)) is not None:
+                return no(failed)
         evidence.extend(_keyword(r.sensitive.get(h.term_id, h.term), matches.span(h)) for h in live)
-        if r.regex:
-            spans = [(i, m.span()) for i, rx in enumerate(r.regex) if (m := rx.search(s.text))]
-            if not spans:
-                return no("regex: no pattern matches")
-            evidence.extend(Evidence(kind="regex", term=f"regex[{i}]", start=a, end=b) for i, (a, b) in spans)
-        pii = r.rule.match.pii
-        if pii is not None:
-            wanted = [t for t in s.pii if not pii.types or t in pii.types]
-            if len(wanted) < pii.at_least:
-                return no(f"pii: {len(wanted)} finding(s) of {pii.types or 'any type'}, needs {pii.at_least}")
-            evidence.extend(Evidence(kind="pii", term=t) for t, _ in Tally(wanted).items())
-        if r.attachment:
-            found = [(i, why) for i, att in enumerate(s.attachments) for p in r.attachment if (why := p.why(att))]
-            if not found:
-                return no("attachment: no attachment satisfies the condition" if s.attachments
-                          else "attachment: message has no attachment")
-            evidence.extend(Evidence(kind="attachment", term=f"attachment[{i}]:{why}") for i, why in found)
+        for condition in r.on_message:
+            if (failed := condition.check(look, evidence)) is not None:
+                return no(failed)
         reason = "always (scope only)" if r.rule.match.always else "all conditions hold"
         return Verdict(r.pack, r.rule, True, reason, tuple(evidence), _masked(r, s.text, matches, live))
 
@@ -338,7 +268,8 @@ def _masked(r: _Compiled, text: str, matches: Matches, live: list[TermHit]) -> t
     condition needed: in "usuario juan99, clave Tigre99#" the secret is the second match."""
     out: list[Masked] = []
     if r.redact_regex:
-        out.extend(Masked(r.redact_label, *m.span()) for rx in r.regex for m in rx.finditer(text) if m.end() > m.start())
+        patterns = [rx for cond in r.conditions if isinstance(cond, RegexMatch) for rx in cond.patterns]
+        out.extend(Masked(r.redact_label, *m.span()) for rx in patterns for m in rx.finditer(text) if m.end() > m.start())
     if r.sensitive:
         out.extend(Masked(r.redact_label, *matches.span(h)) for h in live if h.term_id in r.sensitive)
     return tuple(out)
@@ -355,15 +286,3 @@ def _term_options(term: str | Term, lst: TermList) -> tuple[str, TermOptions]:
 
 def _inside_any(hit: TermHit, spans: list[TermHit]) -> bool:
     return any(e.fstart <= hit.fstart and hit.fend <= e.fend and e is not hit for e in spans)
-
-
-def _near_holds(near: _Near, hits: list[TermHit]) -> bool:
-    per_item = [[h.word for h in hits if h.term_id in g] for g in near.groups]
-    if not all(per_item):
-        return False
-    for combo in itertools.islice(itertools.product(*per_item), 10_000):
-        if max(combo) - min(combo) > near.within:
-            continue
-        if not near.ordered or all(a < b for a, b in itertools.pairwise(combo)):
-            return True
-    return False

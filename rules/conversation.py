@@ -18,7 +18,7 @@ fired on it, a PII type found in it, or just who sent it.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -73,7 +73,12 @@ class Calendar(StrictModel):
     hours: Hours
 
 
-class Absence(StrictModel):
+class Kind(StrictModel):
+    """A conversation rule's kind: its YAML key is the field of `ConversationRule` that holds it, and
+    `detectors/conversation_kinds.py` has the class that plays it (found by this model's type)."""
+
+
+class Absence(Kind):
     after: Literal["conversation_start"] | Event = Field(description="What starts the clock.")
     expect: Event = Field(description="What must follow.")
     within: Window
@@ -94,7 +99,7 @@ class Absence(StrictModel):
         return self
 
 
-class Accumulation(StrictModel):
+class Accumulation(Kind):
     events: list[Event] = Field(default_factory=list, description="Each must occur (e.g. a card from the customer, "
                                                                  "a code request from the employee).")
     distinct_pii_at_least: int | None = Field(None, ge=2, description="Or: this many distinct PII types.")
@@ -108,13 +113,13 @@ class Accumulation(StrictModel):
         return self
 
 
-class Sequence(StrictModel):
+class Sequence(Kind):
     first: Event
     then: Event
     within: Window
 
 
-class Rate(StrictModel):
+class Rate(Kind):
     event: Event
     more_than: int = Field(ge=1)
     per: Literal["day", "week"]
@@ -158,12 +163,26 @@ class ConversationRule(RuleHeader):
 
     @model_validator(mode="after")
     def _one_kind(self) -> ConversationRule:
-        kinds = [k for k in ("absence", "accumulation", "sequence", "rate") if getattr(self, k) is not None]
+        kinds = [k for k in KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a conversation rule is exactly one of absence, accumulation, sequence, rate"
+            raise ValueError(f"a conversation rule is exactly one of {', '.join(KINDS)}"
                              + (f" (this one: {', '.join(kinds)})" if kinds else ""))
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("absence", "accumulation", "sequence", "rate") if getattr(self, k) is not None)
+        return next(k for k in KINDS if getattr(self, k) is not None)
+
+    @property
+    def spec(self) -> Kind:
+        """The rule's kind (an Absence, Accumulation…): what the detectors dispatch on."""
+        return getattr(self, self.kind)
+
+
+def _kinds_of(model: type[StrictModel]) -> tuple[str, ...]:
+    """The fields of `model` that hold a Kind: the YAML keys of the conversation rule kinds."""
+    return tuple(name for name, f in model.model_fields.items()
+                 if any(isinstance(t, type) and issubclass(t, Kind) for t in get_args(f.annotation)))
+
+
+KINDS = _kinds_of(ConversationRule)  # absence, accumulation, sequence, rate
