@@ -103,7 +103,8 @@ class WhatsAppError(_Wire):
 class Origin(_Wire):
     """Where a record came from, so any alert can be traced back to the raw event."""
 
-    channel: Literal["whatsapp_cloud_api", "chat_export"] = "whatsapp_cloud_api"
+    channel: str = Field("whatsapp_cloud_api", description="The source: a webhook source's name "
+                         "(whatsapp_cloud_api, chatwoot…; streams/ingest/sources/) or chat_export")
     field: str = Field(description="Webhook change field, e.g. 'messages' or 'smb_message_echoes'.")
     waba_id: str | None = None
     raw_topic: str | None = None

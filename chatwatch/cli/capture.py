@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from chatwatch.cli.root import cli, console, err, load_settings
 from chatwatch.cli.run import webhook_cli
+from chatwatch.records import Origin
 from chatwatch.streams.ingest.chat_export import (
     ImportOptions,
     authors,
@@ -22,7 +23,8 @@ from chatwatch.streams.ingest.chat_export import (
     to_messages,
 )
 from chatwatch.streams.ingest.publish import publish_messages
-from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
+from chatwatch.streams.ingest.sources import all_sources
+from chatwatch.streams.ingest.whatsapp_webhook import PayloadError
 from chatwatch.streams.topics import TopicNames, ensure_topics
 
 
@@ -85,13 +87,20 @@ def import_exports(
 
 @webhook_cli.command("parse")
 def webhook_parse(paths: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
-                                                     help="Webhook POST bodies (JSON files).")) -> None:
+                                                     help="Webhook POST bodies (JSON files)."),
+                  source: str = typer.Option("whatsapp_cloud_api", help="The source that sent them: "
+                                             + ", ".join(sorted(all_sources())) + " (docs/sources.md).")) -> None:
     """Print the canonical records each webhook body becomes (JSON lines: messages, history, statuses,
     calls, errors, ignored changes and problems) — nothing is sent anywhere."""
+    parser = all_sources().get(source)
+    if parser is None:
+        err.print(f"[red]unknown source {source!r}; known: {', '.join(sorted(all_sources()))}[/]")
+        raise typer.Exit(2)
+    settings = load_settings()
     failed = False
     for path in paths:
         try:
-            result = parse_notification(path.read_bytes())
+            result = parser.parse(path.read_bytes(), Origin(field="messages"), settings, None)
         except PayloadError as exc:
             print(json.dumps({"file": path.name, "kind": "unreadable", "reason": exc.reason, "detail": str(exc)}))
             failed = True

@@ -21,6 +21,7 @@ from chatwatch.settings.alerts import AlertSettings
 from chatwatch.settings.archive import ArchiveSettings
 from chatwatch.settings.base import SettingsPart, _secret
 from chatwatch.settings.batches import BatchSettings
+from chatwatch.settings.chatwoot import ChatwootSettings
 from chatwatch.settings.console import ConsoleSettings
 from chatwatch.settings.conversation import ConversationSettings
 from chatwatch.settings.kafka import KafkaSettings
@@ -35,7 +36,8 @@ from chatwatch.settings.worker import WorkerSettings
 __all__ = ["FILE_SECRETS", "OWNERS", "Settings", "SettingsPart", "_secret"]
 
 
-class Settings(KafkaSettings, TopicSettings, WorkerSettings, BatchSettings, WebhookSettings, RuleSettings,
+class Settings(KafkaSettings, TopicSettings, WorkerSettings, BatchSettings, WebhookSettings, ChatwootSettings,
+               RuleSettings,
                PiiSettings, AlertSettings, ConversationSettings, ArchiveSettings, NotifySettings, ConsoleSettings,
                LogSettings):
     """Everything a chatwatch process needs to know; unknown CHATWATCH_ variables are rejected."""

@@ -15,6 +15,9 @@ class WebhookSettings(SettingsPart):
 
     FILES = ("app_secret_file", "verify_token_file")
 
+    webhook_sources: str = Field("whatsapp_cloud_api", description="The sources whose webhooks the receiver "
+                                 "takes, one route each: a comma list of `whatsapp_cloud_api`, `chatwoot` "
+                                 "(docs/sources.md).")
     webhook_host: str = Field("127.0.0.1", description="Webhook receiver bind address.")
     webhook_port: int = Field(8080, description="Webhook receiver port.")
     webhook_path: str = Field("/webhooks/whatsapp", description="Callback path configured in the Meta App Dashboard.")
@@ -25,7 +28,8 @@ class WebhookSettings(SettingsPart):
                                                                  "answering 503.")
 
     app_secret: SecretStr | None = Field(None, description="Meta App Secret, which signs "
-                                      "`X-Hub-Signature-256`; `chatwatch webhook` refuses to start without it.")
+                                      "`X-Hub-Signature-256`; `chatwatch webhook` refuses to start without it when `WEBHOOK_SOURCES` names "
+                                      "`whatsapp_cloud_api`.")
     app_secret_file: Path | None = Field(None, description="File holding the App Secret (wins over app_secret).")
     verify_token: SecretStr | None = Field(None, description="Token typed into the App Dashboard "
                                         "for Meta's GET verification.")

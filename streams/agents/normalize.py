@@ -1,11 +1,14 @@
 """normalize: raw webhook bodies -> canonical messages and status updates, and dead letters.
 
-A body nothing can be read from is dead-lettered whole (up to the payload cap); a body with
-some bad items dead-letters each bad item (its JSON and its index), and the good ones flow on.
+Each raw record names its source (header `source`, written by the receiver); its parser reads it
+(streams/ingest/sources/). A body nothing can be read from is dead-lettered whole (up to the payload
+cap); a body with some bad items dead-letters each bad item (its JSON and its index), and the good
+ones flow on.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from datetime import UTC, datetime
@@ -18,7 +21,8 @@ from chatwatch.streams.agents.outputs import Output, batch_agent, dead_letter_ou
 from chatwatch.streams.agents.role import Role, WorkerContext
 from chatwatch.streams.deadletter import Reason
 from chatwatch.streams.identities import IdentityLinks
-from chatwatch.streams.ingest.whatsapp_webhook import PayloadError, parse_notification
+from chatwatch.streams.ingest import sources
+from chatwatch.streams.ingest.whatsapp_webhook import PayloadError
 from chatwatch.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -26,9 +30,11 @@ STAGE = "normalize"
 
 
 def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = None, offset: int | None = None,
-                received_at: datetime | None = None, links: IdentityLinks | None = None) -> list[Output]:
-    """One raw event -> outputs. Never raises: what cannot be parsed becomes a dead letter. With `links`,
-    customers known only by user id are found by the number they were seen with, and new links are shared."""
+                received_at: datetime | None = None, links: IdentityLinks | None = None, source: str | None = None,
+                settings: Settings | None = None) -> list[Output]:
+    """One raw event of `source` (None: the Cloud API's, as records written before sources had names) ->
+    outputs. Never raises: what cannot be parsed becomes a dead letter. With `links`, customers known only
+    by user id are found by the number they were seen with, and new links are shared."""
     metrics.messages_received.inc()
     origin = Origin(field="messages", raw_topic=topics.raw, raw_partition=partition, raw_offset=offset,
                     received_at=received_at)
@@ -37,8 +43,11 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
         return dead_letter_output(STAGE, reason, error, original, topics.deadletter, topics.raw, partition, offset,
                                   item_index=item_index)
 
+    parser = sources.source_of(source)
+    if parser is None:
+        return [dead(Reason.invalid_shape, f"no source named {source!r} (header 'source')")]
     try:
-        result = parse_notification(value, origin, links.lookup if links is not None else None)
+        result = parser.parse(value, origin, settings or _defaults(), links.lookup if links is not None else None)
     except PayloadError as exc:
         return [dead(exc.reason, str(exc))]
     except Exception as exc:
@@ -78,6 +87,20 @@ def process_raw(value: bytes, topics: TopicNames, *, partition: int | None = Non
 _STATUSES = {"sent", "delivered", "read", "played", "failed", "deleted", "warning"}
 
 
+@functools.cache
+def _defaults() -> Settings:
+    return Settings()
+
+
+def source_header(headers: Any) -> str | None:
+    """The `source` header of a raw record (Faust gives a list of pairs or a mapping), None when absent."""
+    pairs = headers.items() if isinstance(headers, dict) else (headers or ())
+    for key, value in pairs:
+        if key == "source":
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
 def register_agent(app: Any, topics: TopicNames, max_batch: int, within_s: float, settings: Settings,
                    links: IdentityLinks) -> Any:
     """The normalize agent, and the task that keeps `links` up to date with the other workers' (the caller
@@ -90,7 +113,8 @@ def register_agent(app: Any, topics: TopicNames, max_batch: int, within_s: float
     def step(record: Any) -> list[Output]:
         received = datetime.fromtimestamp(record.timestamp, UTC) if record.timestamp else None
         return process_raw(record.value or b"", topics, partition=record.partition, offset=record.offset,
-                           received_at=received, links=links)
+                           received_at=received, links=links, source=source_header(record.headers),
+                           settings=settings)
 
     return batch_agent(app, topics.raw, "chatwatch.normalize", STAGE, per_record(step), max_batch, within_s,
                        topics.deadletter)

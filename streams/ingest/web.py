@@ -1,14 +1,16 @@
-"""The WhatsApp webhook receiver: verify, store the raw body on Kafka, answer.
+"""The webhook receiver: authenticate, store the raw body on Kafka, answer — for every enabled source.
 
-It does not parse messages: the body goes to the raw topic byte for byte (so nothing is lost
-and the normalize agent can dead-letter what it cannot read). It answers 200 only once Kafka
-has acknowledged the record (acks=all), 401 on a missing or wrong signature (nothing is
-produced), 413 over the size cap, and 503 when Kafka cannot take the record, so Meta retries.
+It does not parse messages: the body goes to the raw topic byte for byte, with its source's name in
+the record header `source` (so nothing is lost and normalize parses it with that source's parser, or
+dead-letters what it cannot read). It answers 200 only once Kafka has acknowledged the record
+(acks=all), 401 when the source's authentication fails (nothing is produced), 413 over the size
+cap, and 503 when Kafka cannot take the record, so the sender retries.
 
 It starts without Kafka: /ready and POSTs answer 503 until the topics exist and the producer is
 connected (retried with backoff).
 
-Routes: GET/POST <webhook_path>, GET /metrics, GET /healthz, GET /ready.
+Routes: POST (and, for a source with a handshake, GET) on each enabled source's path
+(streams/ingest/sources/, docs/sources.md), GET /metrics, GET /healthz, GET /ready.
 """
 
 from __future__ import annotations
@@ -23,12 +25,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatwatch.settings import Settings
 from chatwatch.streams import metrics
-from chatwatch.streams.ingest.routing import routing_key
-from chatwatch.streams.ingest.whatsapp_webhook import (
-    SIGNATURE_HEADER,
-    signature_is_valid,
-    subscription_challenge,
-)
+from chatwatch.streams.ingest import sources
+from chatwatch.streams.ingest.sources import Incoming, Source
 from chatwatch.streams.kafka_security import aiokafka_options
 from chatwatch.streams.topics import TopicNames, until_kafka_answers, wait_for_topics
 
@@ -37,8 +35,10 @@ PRODUCER = web.AppKey("producer", AIOKafkaProducer)
 
 
 def create_webhook_app(settings: Settings) -> web.Application:
-    if settings.app_secret_bytes is None:
-        raise ValueError("no app secret: set CHATWATCH_APP_SECRET or CHATWATCH_APP_SECRET_FILE")
+    enabled = sources.enabled(settings)
+    for source in enabled:
+        if (missing := source.missing(settings)) is not None:
+            raise ValueError(f"{source.name}: {missing}")
     app = web.Application(client_max_size=settings.webhook_max_body_bytes)
     raw_topic = TopicNames.from_settings(settings).raw
 
@@ -80,38 +80,44 @@ def create_webhook_app(settings: Settings) -> web.Application:
         metrics.webhook_requests.labels(method, str(status)).inc()
         return web.Response(status=status, text=text)
 
-    async def verify(request: web.Request) -> web.Response:
-        token = settings.verify_token_bytes
-        challenge = subscription_challenge(dict(request.query), token) if token else None
-        if challenge is None:
-            log.warning("webhook verification refused (mode=%s)", request.query.get("hub.mode"))
-            return answer("GET", 403, "forbidden")
-        return answer("GET", 200, challenge)
+    def handshake(source: Source):
+        async def verify(request: web.Request) -> web.Response:
+            challenge = source.verify(request.query, settings) if source.verify else None
+            if challenge is None:
+                log.warning("%s webhook verification refused (mode=%s)", source.name, request.query.get("hub.mode"))
+                return answer("GET", 403, "forbidden")
+            return answer("GET", 200, challenge)
 
-    async def notify(request: web.Request) -> web.Response:
-        if request.content_length is not None and request.content_length > settings.webhook_max_body_bytes:
-            return answer("POST", 413, "payload too large")
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return answer("POST", 413, "payload too large")
-        if not signature_is_valid(body, request.headers.get(SIGNATURE_HEADER), settings.app_secret_bytes):
-            log.warning("webhook POST with %s signature from %s", "no" if SIGNATURE_HEADER not in request.headers
-                        else "a wrong", request.remote)
-            return answer("POST", 401, "invalid signature")
-        if not ready.is_set():
-            return answer("POST", 503, "starting: Kafka not reachable yet")
-        headers = [("source", b"whatsapp_cloud_api")]
-        try:
-            await asyncio.wait_for(
-                request.app[PRODUCER].send_and_wait(raw_topic, value=body, key=routing_key(body), headers=headers),
-                timeout=settings.webhook_produce_timeout_s,
-            )
-        except (TimeoutError, KafkaError) as exc:
-            log.error("could not store webhook payload on %s: %s", raw_topic, type(exc).__name__)
-            return answer("POST", 503, "temporarily unavailable")
-        metrics.payloads_received.inc()
-        return answer("POST", 200, "ok")
+        return verify
+
+    def receiver(source: Source):
+        async def notify(request: web.Request) -> web.Response:
+            if request.content_length is not None and request.content_length > settings.webhook_max_body_bytes:
+                return answer("POST", 413, "payload too large")
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                return answer("POST", 413, "payload too large")
+            refused = source.authenticate(Incoming(request.headers, body, str(request.url)), settings)
+            if refused is not None:
+                log.warning("%s webhook POST refused from %s: %s", source.name, request.remote, refused)
+                return answer("POST", 401, "invalid signature")
+            if not ready.is_set():
+                return answer("POST", 503, "starting: Kafka not reachable yet")
+            headers = [("source", source.name.encode())]
+            try:
+                await asyncio.wait_for(
+                    request.app[PRODUCER].send_and_wait(raw_topic, value=body, key=source.routing_key(body, settings),
+                                                        headers=headers),
+                    timeout=settings.webhook_produce_timeout_s,
+                )
+            except (TimeoutError, KafkaError) as exc:
+                log.error("could not store %s webhook payload on %s: %s", source.name, raw_topic, type(exc).__name__)
+                return answer("POST", 503, "temporarily unavailable")
+            metrics.payloads_received.inc()
+            return answer("POST", 200, "ok")
+
+        return notify
 
     async def prometheus(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
@@ -122,8 +128,11 @@ def create_webhook_app(settings: Settings) -> web.Application:
     async def readiness(request: web.Request) -> web.Response:
         return web.json_response({"ready": ready.is_set()}, status=200 if ready.is_set() else 503)
 
-    app.router.add_get(settings.webhook_path, verify)
-    app.router.add_post(settings.webhook_path, notify)
+    for source in enabled:
+        if source.verify is not None:
+            app.router.add_get(source.path(settings), handshake(source))
+        app.router.add_post(source.path(settings), receiver(source))
+        log.info("webhook source %s on %s", source.name, source.path(settings))
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ready", readiness)
