@@ -30,6 +30,7 @@ from chatwatch.settings.notify import NotifySettings
 from chatwatch.settings.pii import PiiSettings
 from chatwatch.settings.rules import RuleSettings
 from chatwatch.settings.topics import TopicSettings
+from chatwatch.settings.twilio import TwilioSettings
 from chatwatch.settings.webhook import WebhookSettings
 from chatwatch.settings.worker import WorkerSettings
 
@@ -37,7 +38,7 @@ __all__ = ["FILE_SECRETS", "OWNERS", "Settings", "SettingsPart", "_secret"]
 
 
 class Settings(KafkaSettings, TopicSettings, WorkerSettings, BatchSettings, WebhookSettings, ChatwootSettings,
-               RuleSettings,
+               TwilioSettings, RuleSettings,
                PiiSettings, AlertSettings, ConversationSettings, ArchiveSettings, NotifySettings, ConsoleSettings,
                LogSettings):
     """Everything a chatwatch process needs to know; unknown CHATWATCH_ variables are rejected."""

@@ -16,8 +16,8 @@ class WebhookSettings(SettingsPart):
     FILES = ("app_secret_file", "verify_token_file")
 
     webhook_sources: str = Field("whatsapp_cloud_api", description="The sources whose webhooks the receiver "
-                                 "takes, one route each: a comma list of `whatsapp_cloud_api`, `chatwoot` "
-                                 "(docs/sources.md).")
+                                 "takes, one route each: a comma list of source names (docs/sources.md; "
+                                 "`chatwatch webhook parse --help` lists them).")
     webhook_host: str = Field("127.0.0.1", description="Webhook receiver bind address.")
     webhook_port: int = Field(8080, description="Webhook receiver port.")
     webhook_path: str = Field("/webhooks/whatsapp", description="Callback path configured in the Meta App Dashboard.")

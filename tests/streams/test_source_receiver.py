@@ -11,16 +11,18 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from chatwatch.streams.demo import envelopes
 from chatwatch.streams.demo.stack import LocalStack
-from chatwatch.streams.ingest.sources import chatwoot
+from chatwatch.streams.ingest.sources import chatwoot, twilio
 from tests.streams.test_source_chatwoot import PHONE_ID, whatsapp_event
 
 SECRET = "chatwoot-e2e-secret"
+TWILIO_TOKEN = "twilio-e2e-token"
 
 
 def post(stack: LocalStack, path: str, body: bytes, headers: dict[str, str]) -> int:
@@ -35,7 +37,8 @@ def post(stack: LocalStack, path: str, body: bytes, headers: dict[str, str]) -> 
 
 @pytest.fixture(scope="module")
 def two_sources(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
-    env = {"CHATWATCH_WEBHOOK_SOURCES": "whatsapp_cloud_api,chatwoot", "CHATWATCH_CHATWOOT_WEBHOOK_SECRET": SECRET,
+    env = {"CHATWATCH_WEBHOOK_SOURCES": "whatsapp_cloud_api,chatwoot,twilio", "CHATWATCH_CHATWOOT_WEBHOOK_SECRET": SECRET,
+           "CHATWATCH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
            "CHATWATCH_CHATWOOT_INBOX_NUMBERS": json.dumps({"3": PHONE_ID}), "CHATWATCH_PII_NER": "false"}
     with LocalStack(kafka_bootstrap=kafka_bootstrap, log_dir=tmp_path_factory.mktemp("sources"),
                     extra_env=env) as stack:
@@ -62,6 +65,21 @@ def test_two_agents_on_one_number_are_told_apart(two_sources: LocalStack):
     by_agent = {a["employee_id"]: a["rule_id"].split(".")[0] for a in alerts}
     assert by_agent == {"chatwoot:7": "credentials", "chatwoot:9": "off_channel"}
     assert all(a["business_phone_number_id"] == PHONE_ID for a in alerts)
+
+
+def test_an_agent_in_a_twilio_conversation_is_named(two_sources: LocalStack):
+    stack, run = two_sources, uuid.uuid4().hex[:8]
+    params = {"EventType": "onMessageAdded", "ConversationSid": f"CH{run}", "ChatServiceSid": "IS77",
+              "MessageSid": f"IM{run}", "Author": "agent.carla", "Source": "SDK", "DateCreated": "2026-11-18T12:01:02Z",
+              "Body": "Me chama no meu número pessoal que resolvo mais rápido"}
+    body = urlencode(params).encode()
+    url = f"http://127.0.0.1:{stack.webhook_port}/webhooks/twilio"
+    sign = twilio.signature(url, list(params.items()), TWILIO_TOKEN.encode())
+    assert post(stack, "/webhooks/twilio", body, {twilio.SIGNATURE_HEADER: "AAAA"}) == 401
+    assert post(stack, "/webhooks/twilio", body, {twilio.SIGNATURE_HEADER: sign,
+                                                  "Content-Type": "application/x-www-form-urlencoded"}) == 200
+    (alert,) = stack.read("alerts", 1, 90, where=lambda a: a["message_id"] == f"twilio:IM{run}")
+    assert alert["employee_id"] == "twilio:agent.carla" and alert["rule_id"].startswith("off_channel.")
 
 
 def test_each_route_takes_only_its_own_sources_signature(two_sources: LocalStack):
