@@ -20,7 +20,7 @@ class Context:
     settings: Settings
     client: Client
     users: Users
-    people: teams.PeopleFile
+    people: teams.PeopleRows
     rules: RuleSet | None
     redactor: Redactor
     ack_key: bytes

@@ -21,17 +21,9 @@ from chatwatch.detectors.pii import PiiConfig, PiiDetector
 from chatwatch.rules import SHIPPED_PACKS, RulePackError, RuleSet, load_rules_dir
 from chatwatch.settings import Settings
 from chatwatch.sinks.clickhouse.client import Client
-from chatwatch.sinks.notifications.config import load_config
+from chatwatch.sinks.notifications.config import people_path
 
 log = logging.getLogger(__name__)
-
-
-def people_file(settings: Settings):
-    if settings.people_file is not None:
-        return settings.people_file
-    if settings.notify_config is not None:
-        return load_config(settings.notify_config).directory
-    return None
 
 
 def rules(settings: Settings) -> RuleSet | None:
@@ -53,7 +45,7 @@ class ConsoleServer:
     """The console on a waitress server; `start()` serves from a thread, `serve()` in the caller's."""
 
     def __init__(self, settings: Settings, client: Client):
-        app = create_app(settings, client, rules(settings), redactor(settings), people_file(settings))
+        app = create_app(settings, client, rules(settings), redactor(settings), people_path(settings))
         self.server = create_server(app, host=settings.console_host, port=settings.console_port, threads=8,
                                     ident="chatwatch-console")
         self.url = public_url(settings)

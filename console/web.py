@@ -26,7 +26,7 @@ from chatwatch.console import access, i18n
 from chatwatch.console.casefile import Redactor, evidence_terms
 from chatwatch.console.context import Context, client_address, ctx, lang, t
 from chatwatch.console.pages import pages
-from chatwatch.console.teams import PeopleFile
+from chatwatch.console.teams import PeopleRows
 from chatwatch.console.users import Users
 from chatwatch.rules import RuleSet
 from chatwatch.settings import Settings
@@ -70,7 +70,7 @@ def create_app(settings: Settings, client: Client, rules: RuleSet | None = None,
         n = settings.console_trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     key = settings.notify_ack_key.get_secret_value().encode() if settings.notify_ack_key else b""
-    app.extensions["chatwatch"] = Context(settings, client, Users(client), PeopleFile(people_file), rules,
+    app.extensions["chatwatch"] = Context(settings, client, Users(client), PeopleRows(people_file), rules,
                                           redactor or Redactor(None), key)
     CSRFProtect(app)
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])

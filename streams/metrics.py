@@ -46,6 +46,8 @@ pii_ner_model_missing = Gauge("chatwatch_pii_ner_model_missing",
 ner_child_restarts = Counter("chatwatch_ner_child_restarts_total", "NER child processes started again after one died.")
 ner_unavailable = Counter("chatwatch_ner_unavailable_total", "Messages scanned without NER because its children kept "
                           "dying (their name-like words were masked instead).")
+unknown_employees = Counter("chatwatch_people_unknown_employees_total", "Messages whose employee id (by source) the "
+                            "people directory does not list: add it to an employee's ids (PEOPLE_FILE).", ["source"])
 
 # every agent (streams/agents/outputs.py)
 dead_letters = Counter("chatwatch_dead_letters_total", "Records sent to the dead-letter topic.", ["stage", "reason"])

@@ -3,7 +3,8 @@
 Layers, bottom to top (a module may import its own layer and the layers below it, never above
 and never beside):
 
-    records   chatwatch (the package itself), chatwatch.records, chatwatch.settings, chatwatch.csv_export
+    records   chatwatch (the package itself), chatwatch.records, chatwatch.settings, chatwatch.csv_export,
+              chatwatch.people
     rules     chatwatch.rules
     detectors chatwatch.detectors
     sinks     chatwatch.sinks
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 LAYERS = ["records", "rules", "detectors", "sinks", "console", "streams", "cli"]
 RANK = {"records": 0, "rules": 1, "detectors": 2, "sinks": 3, "console": 4, "streams": 4, "cli": 5}
 APPS = ("chatwatch.streams.demo",)  # in streams/ for its scripts' sake, but it drives every part: the cli layer
-BOTTOM = {"chatwatch", "chatwatch.records", "chatwatch.settings", "chatwatch.csv_export"}
+BOTTOM = {"chatwatch", "chatwatch.records", "chatwatch.settings", "chatwatch.csv_export", "chatwatch.people"}
 FAUST_ALLOWED = ("chatwatch.streams.app", "chatwatch.streams.agents")
 
 

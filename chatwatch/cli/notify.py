@@ -10,8 +10,8 @@ import typer
 from pydantic import ValidationError
 
 from chatwatch.cli.root import cli, console, load_settings
+from chatwatch.people import load_directory
 from chatwatch.sinks.notifications.config import load_config
-from chatwatch.sinks.notifications.directory import load_directory
 from chatwatch.sinks.notifications.notifier import Notifier
 
 notify_cli = typer.Typer(no_args_is_help=True, help="Manager notifications.")

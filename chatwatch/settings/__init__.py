@@ -27,6 +27,7 @@ from chatwatch.settings.conversation import ConversationSettings
 from chatwatch.settings.kafka import KafkaSettings
 from chatwatch.settings.logs import LogSettings
 from chatwatch.settings.notify import NotifySettings
+from chatwatch.settings.people import PeopleSettings
 from chatwatch.settings.pii import PiiSettings
 from chatwatch.settings.rules import RuleSettings
 from chatwatch.settings.topics import TopicSettings
@@ -39,7 +40,7 @@ __all__ = ["FILE_SECRETS", "OWNERS", "Settings", "SettingsPart", "_secret"]
 
 class Settings(KafkaSettings, TopicSettings, WorkerSettings, BatchSettings, WebhookSettings, ChatwootSettings,
                TwilioSettings, RuleSettings,
-               PiiSettings, AlertSettings, ConversationSettings, ArchiveSettings, NotifySettings, ConsoleSettings,
+               PeopleSettings, PiiSettings, AlertSettings, ConversationSettings, ArchiveSettings, NotifySettings, ConsoleSettings,
                LogSettings):
     """Everything a chatwatch process needs to know; unknown CHATWATCH_ variables are rejected."""
 

@@ -1,4 +1,4 @@
-"""The compliance console: where it listens, its sessions, sign-in limits and the people directory."""
+"""The compliance console: where it listens, its sessions and sign-in limits."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from chatwatch.settings.base import SettingsPart
 
 
 class ConsoleSettings(SettingsPart):
-    """Console: where the compliance console listens, its sessions and sign-in limits, the people directory (`console/`)."""
+    """Console: where the compliance console listens, its sessions and sign-in limits (`console/`)."""
 
     FILE_SECRETS = ("console_secret_key",)
 
@@ -36,6 +36,3 @@ class ConsoleSettings(SettingsPart):
                                          "`X-Forwarded-For`/`-Proto` are trusted (an ingress: 1).")
     console_context_messages: int = Field(10, ge=1, le=200, description="Messages shown before and after the "
                                           "flagged one in a case.")
-    people_file: Path | None = Field(None, description="People directory (teams with their numbers and managers, "
-                                     "employees) for the console's team scopes; unset: the notifications file's "
-                                     "`directory`.")

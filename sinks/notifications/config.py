@@ -26,6 +26,7 @@ import yaml
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chatwatch.records import SEVERITIES, StrictModel
+from chatwatch.settings import Settings
 
 LABELS = ("severity", "category", "rule_id", "tags", "pack", "business_number", "team", "employee")
 TEAM_MANAGERS = "team_managers"  # a receiver name that means: the managers of the alert's team
@@ -198,3 +199,10 @@ def load_config(path: Path) -> NotifyConfig:
     if config.directory is not None and not config.directory.is_absolute():
         config = config.model_copy(update={"directory": path.parent / config.directory})
     return config
+
+
+def people_path(settings: Settings) -> Path | None:
+    """The people directory every part reads: PEOPLE_FILE, else the notifications file's `directory`."""
+    if settings.people_file is not None:
+        return settings.people_file
+    return load_config(settings.notify_config).directory if settings.notify_config is not None else None

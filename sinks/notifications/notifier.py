@@ -21,11 +21,11 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from chatwatch.people import Directory
 from chatwatch.records import Alert
 from chatwatch.sinks.notifications import ack, grouping, metrics, render
 from chatwatch.sinks.notifications.channels import Outcome, deliver
 from chatwatch.sinks.notifications.config import NotifyConfig
-from chatwatch.sinks.notifications.directory import Directory
 from chatwatch.sinks.notifications.router import labels_of, route, silenced
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from chatwatch.people import Directory
 from chatwatch.records import Alert
 from chatwatch.sinks.notifications.config import SEVERITIES, TEAM_MANAGERS, NotifyConfig, Route
-from chatwatch.sinks.notifications.directory import Directory
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
+from chatwatch.people import load_directory
 from chatwatch.records import Alert, validation_summary
 from chatwatch.settings import Settings
 from chatwatch.sinks.notifications.config import load_config
-from chatwatch.sinks.notifications.directory import load_directory
 from chatwatch.sinks.notifications.notifier import Notifier
 from chatwatch.sinks.notifications.render import to_json
 from chatwatch.streams.agents.outputs import Delivery, Output, batch_agent, bytes_topic, dead_letter_output, per_record
@@ -36,7 +36,7 @@ HISTORICAL = b'"historical":true'  # as Alert.to_bytes writes it; a JSON string 
 
 def register_agents(app: Any, topics: TopicNames, settings: Settings) -> Notifier:
     config = load_config(settings.notify_config)
-    directory_path = config.directory
+    directory_path = settings.people_file or config.directory  # one directory for scan, notify and the console
 
     table = app.tables.add(StateTable(app, name="notify-state", default=None, partitions=1, use_partitioner=True,
                                       beacon=app.tables.beacon, changelog_name=f"{settings.base_group_id}-notify-state"

@@ -26,8 +26,10 @@ from chatwatch.detectors.pii.ner import name_like
 from chatwatch.detectors.pii.ner_pool import NerPool
 from chatwatch.detectors.redaction import merged, redact
 from chatwatch.detectors.scanner import Scanner, Subject
+from chatwatch.people import Directory, PeopleFile
 from chatwatch.records import ContextLine, Message, ScanRecord, SnippetMode, validation_summary
 from chatwatch.settings import Settings
+from chatwatch.sinks.notifications.config import people_path
 from chatwatch.streams import metrics
 from chatwatch.streams.agents.outputs import (
     Delivery,
@@ -40,6 +42,7 @@ from chatwatch.streams.agents.outputs import (
 )
 from chatwatch.streams.agents.role import Role, WorkerContext
 from chatwatch.streams.deadletter import Reason
+from chatwatch.streams.ingest.sources import all_sources
 from chatwatch.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class ScanOptions:
     archive_text: str = "redacted"  # what ScanRecords (the archive) keep of the text: redacted | raw | none
     recent: RecentLines | None = None  # context lines for alerts (None: no context)
     ner_pool: NerPool | None = None  # NER in child processes (the worker); None: in `pii`, in this process
+    people: PeopleFile | None = None  # the people directory: employee and team of each message (None: not kept)
 
 
 class RecentLines:
@@ -83,12 +87,30 @@ class Record:
     offset: int | None = None
 
 
-def subject_of(message: Message, pii: tuple[str, ...] = ()) -> Subject:
+def subject_of(message: Message, pii: tuple[str, ...] = (), team: str | None = None) -> Subject:
     """What the detectors see of a canonical message."""
     numbers = tuple(n for n in (message.business_phone_number_id, message.business_display_number) if n)
     attachments = tuple(AttachmentInfo(a.filename, a.mime_type, a.size, a.sha256) for a in message.attachments)
     return Subject(text=message.text or "", direction=message.direction.value, timestamp=message.timestamp,
-                   numbers=numbers, attachments=attachments, pii=pii)
+                   numbers=numbers, team=team, attachments=attachments, pii=pii)
+
+
+def attributed(message: Message, people: Directory | None) -> tuple[Message, str | None]:
+    """The message with its employee as the directory knows them (a source's id such as `chatwoot:7`
+    becomes the directory's `emp-17`; the source's id stays in `details.source_employee_id`), and the
+    team it belongs to (its employee's, else its business number's). An id the directory does not
+    know is kept as it is, and counted, so someone can fix the directory."""
+    if people is None:
+        return message, None
+    employee = message.employee_id
+    known = people.resolve(employee)
+    if employee and known is None:
+        prefix = employee.split(":", 1)[0] if ":" in employee else "other"
+        metrics.unknown_employees.labels(prefix if prefix in all_sources() else "other").inc()
+    elif employee and known != employee:
+        message = message.model_copy(update={"employee_id": known,
+                                             "details": {**message.details, "source_employee_id": employee}})
+    return message, people.team_of(message.employee_id, message.business_phone_number_id)
 
 
 def process_batch(records: list[Record], scanner: Scanner, topics: TopicNames,
@@ -161,7 +183,8 @@ def _alerts(message: Message, found: list[Finding], scanner: Scanner, topics: To
             options: ScanOptions) -> list[Output]:
     """The message's alerts, then its scan record (archive + analytics)."""
     types = tuple(f.type for f in found)
-    hits, sensitive = scanner.scan_masked(subject_of(message, types))
+    message, team = attributed(message, options.people.directory if options.people else None)
+    hits, sensitive = scanner.scan_masked(subject_of(message, types, team))
     metrics.messages_scanned.labels(message.direction.value).inc()
     key = message.conversation_key.encode()
     counts = dict(Counter(types))
@@ -281,7 +304,8 @@ def options_from(settings: Settings) -> ScanOptions:
         detector = PiiDetector(config, on_missing_model=lambda lang: metrics.pii_ner_model_missing.labels(lang).set(1))
     key = settings.redaction_key.get_secret_value().encode() if settings.redaction_key else b""
     return ScanOptions(pii=detector, snippet_mode=settings.alert_snippet, redaction_key=key,
-                       archive_text=settings.archive_text, recent=RecentLines(), ner_pool=pool)
+                       archive_text=settings.archive_text, recent=RecentLines(), ner_pool=pool,
+                       people=PeopleFile(path) if (path := people_path(settings)) else None)
 
 
 def register(app: Any, ctx: WorkerContext) -> None:

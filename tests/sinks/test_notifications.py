@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from chatwatch.people import Directory, load_directory
 from chatwatch.records import Alert, ContextLine, Direction, Evidence, MessageType, Severity
 from chatwatch.sinks.notifications import render
 from chatwatch.sinks.notifications.config import NotifyConfig
-from chatwatch.sinks.notifications.directory import Directory, load_directory
 from chatwatch.sinks.notifications.notifier import Notifier
 from chatwatch.sinks.notifications.router import labels_of, route
 
