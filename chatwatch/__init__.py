@@ -2,7 +2,8 @@
 
 One namespace, layers that depend one way (docs/architecture.md; tests/test_layout.py enforces it):
 
-    chatwatch.records, chatwatch.settings   the canonical records and the configuration (bottom)
+    chatwatch.records, chatwatch.settings   the canonical records, the configuration and the people
+    chatwatch.people                        directory (bottom)
     chatwatch.rules                         rule packs: the policy language, loader, shipped packs
     chatwatch.detectors                     pure functions: matching, PII, redaction, alert building
     chatwatch.sinks                         outputs: ClickHouse archive, manager notifications

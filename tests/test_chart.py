@@ -197,3 +197,22 @@ def test_rendered_objects_are_valid_kubernetes_for_each_topology(helm: str, tmp_
         kubernetes_validate.validate(doc, KUBERNETES, strict=True)
         checked.append(f"{doc['kind']}/{doc['metadata']['name']}")
     assert len(checked) >= 12, checked
+
+
+def test_webhook_sources_their_secrets_and_other_settings_reach_the_pods(helm: str, tmp_path: Path):
+    from chatwatch.settings import FILE_SECRETS, Settings
+
+    keys = [name.replace("_", "-") for name in FILE_SECRETS]  # every secret a setting reads from a file
+    docs = render(helm, tmp_path, {"secrets": {"name": "cw", "optionalKeys": keys},
+                                   "webhook": {"sources": ["whatsapp_cloud_api", "chatwoot"]},
+                                   "settings": {"CHATWOOT_INBOX_NUMBERS": '{"3": "106540352242922"}'}})
+    deployments = by_kind(docs, "Deployment")
+    env = {e["name"]: e.get("value") for e in deployments["t-webhook"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CHATWATCH_WEBHOOK_SOURCES"] == "whatsapp_cloud_api,chatwoot"
+    assert env["CHATWATCH_CHATWOOT_WEBHOOK_SECRET_FILE"] == "/var/run/secrets/chatwatch/chatwoot-webhook-secret"
+    assert env["CHATWATCH_CHATWOOT_INBOX_NUMBERS"] == '{"3": "106540352242922"}'
+    scan = {e["name"] for e in deployments["t-scan"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "CHATWATCH_CHATWOOT_INBOX_NUMBERS" in scan  # normalize keys conversations with it too
+    chatwatch_vars = {name for d in deployments.values() for c in d["spec"]["template"]["spec"]["containers"]
+                      for name in (e["name"] for e in c.get("env", [])) if name.startswith("CHATWATCH_")}
+    assert Settings.unknown_environment(dict.fromkeys(chatwatch_vars, "x")) == []  # every variable is a setting

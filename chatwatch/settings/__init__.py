@@ -24,6 +24,7 @@ from chatwatch.settings.batches import BatchSettings
 from chatwatch.settings.chatwoot import ChatwootSettings
 from chatwatch.settings.console import ConsoleSettings
 from chatwatch.settings.conversation import ConversationSettings
+from chatwatch.settings.evolution import EvolutionSettings
 from chatwatch.settings.kafka import KafkaSettings
 from chatwatch.settings.logs import LogSettings
 from chatwatch.settings.notify import NotifySettings
@@ -39,7 +40,7 @@ __all__ = ["FILE_SECRETS", "OWNERS", "Settings", "SettingsPart", "_secret"]
 
 
 class Settings(KafkaSettings, TopicSettings, WorkerSettings, BatchSettings, WebhookSettings, ChatwootSettings,
-               TwilioSettings, RuleSettings,
+               TwilioSettings, EvolutionSettings, RuleSettings,
                PeopleSettings, PiiSettings, AlertSettings, ConversationSettings, ArchiveSettings, NotifySettings, ConsoleSettings,
                LogSettings):
     """Everything a chatwatch process needs to know; unknown CHATWATCH_ variables are rejected."""

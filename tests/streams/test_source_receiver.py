@@ -28,6 +28,7 @@ from tests.streams.test_source_chatwoot import PHONE_ID, whatsapp_event
 
 SECRET = "chatwoot-e2e-secret"
 TWILIO_TOKEN = "twilio-e2e-token"
+EVOLUTION_TOKEN = "evolution-e2e-token"
 
 
 def post(stack: LocalStack, path: str, body: bytes, headers: dict[str, str]) -> int:
@@ -58,7 +59,8 @@ class Managers(BaseHTTPRequestHandler):
 PEOPLE = {"teams": {"vendas-sp": {"numbers": ["999"], "managers": ["sp-hook"]},
                     "vendas-rj": {"numbers": [PHONE_ID], "managers": ["rj-hook"]}},
           "employees": {"emp-ana": {"name": "Ana Souza", "team": "vendas-sp", "ids": ["chatwoot:7"]},
-                        "emp-bruno": {"name": "Bruno Lima", "team": "vendas-rj", "ids": ["chatwoot:9"]}}}
+                        "emp-bruno": {"name": "Bruno Lima", "team": "vendas-rj", "ids": ["chatwoot:9"]},
+                        "emp-duda": {"name": "Duda Alves", "team": "vendas-rj", "ids": ["evolution:celular-duda"]}}}
 TEAM_PACK = """
 pack: {id: sp, version: "1", title: São Paulo team rules}
 rules:
@@ -85,8 +87,9 @@ def two_sources(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
                   "group_interval_s": 0.2, "repeat_interval_s": 3600}}))
     shutil.copytree(SHIPPED_PACKS, folder / "packs")
     (folder / "packs" / "sp.yaml").write_text(TEAM_PACK)
-    env = {"CHATWATCH_WEBHOOK_SOURCES": "whatsapp_cloud_api,chatwoot,twilio", "CHATWATCH_CHATWOOT_WEBHOOK_SECRET": SECRET,
-           "CHATWATCH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "CHATWATCH_PEOPLE_FILE": str(folder / "people.yaml"),
+    env = {"CHATWATCH_WEBHOOK_SOURCES": "whatsapp_cloud_api,chatwoot,twilio,evolution",
+           "CHATWATCH_CHATWOOT_WEBHOOK_SECRET": SECRET, "CHATWATCH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+           "CHATWATCH_EVOLUTION_TOKEN": EVOLUTION_TOKEN, "CHATWATCH_PEOPLE_FILE": str(folder / "people.yaml"),
            "CHATWATCH_NOTIFY_CONFIG": str(folder / "notify.yaml"), "CHATWATCH_NOTIFY_TICK_S": "0.2",
            "CHATWATCH_CHATWOOT_INBOX_NUMBERS": json.dumps({"3": PHONE_ID}), "CHATWATCH_PII_NER": "false"}
     try:
@@ -149,6 +152,19 @@ def test_an_agent_in_a_twilio_conversation_is_named(two_sources: LocalStack):
                                                   "Content-Type": "application/x-www-form-urlencoded"}) == 200
     (alert,) = stack.read("alerts", 1, 90, where=lambda a: a["message_id"] == f"twilio:IM{run}")
     assert alert["employee_id"] == "twilio:agent.carla" and alert["rule_id"].startswith("off_channel.")  # not listed
+
+
+def test_a_message_from_an_employees_own_phone_through_evolution_names_them(two_sources: LocalStack):
+    stack, run = two_sources, uuid.uuid4().hex[:8]
+    body = json.dumps({"event": "messages.upsert", "instance": "celular-duda", "sender": "5511955550000@s.whatsapp.net",
+                       "data": {"key": {"remoteJid": "5511987654321@s.whatsapp.net", "fromMe": True, "id": f"3EB{run}"},
+                                "message": {"conversation": "Me chama no meu número pessoal que resolvo"},
+                                "messageType": "conversation", "messageTimestamp": 1_763_560_900}}).encode()
+    assert post(stack, "/webhooks/evolution", body, {"Authorization": "Bearer wrong"}) == 401
+    assert post(stack, "/webhooks/evolution", body, {}) == 401
+    assert post(stack, "/webhooks/evolution", body, {"Authorization": f"Bearer {EVOLUTION_TOKEN}"}) == 200
+    (alert,) = stack.read("alerts", 1, 90, where=lambda a: a["message_id"] == f"evolution:celular-duda:3EB{run}")
+    assert alert["employee_id"] == "emp-duda" and alert["rule_id"].startswith("off_channel.")
 
 
 def test_each_route_takes_only_its_own_sources_signature(two_sources: LocalStack):

@@ -42,6 +42,10 @@ imagePullSecrets: {{- toYaml . | nindent 2 }}
 - name: CHATWATCH_KAFKA_SSL_CAFILE
   value: /var/run/secrets/kafka-tls/ca.crt
 {{- end }}
+{{- range $name, $value := .Values.settings }}
+- name: CHATWATCH_{{ $name | upper }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* Secret files mounted in every pod; the Kafka TLS Secret when set; a writable /tmp. */}}
@@ -65,9 +69,8 @@ imagePullSecrets: {{- toYaml . | nindent 2 }}
 {{- end -}}
 
 {{- define "chatwatch.optionalSecretEnv" -}}
-{{- $envs := dict "redaction-key" "CHATWATCH_REDACTION_KEY_FILE" "notify-ack-key" "CHATWATCH_NOTIFY_ACK_KEY_FILE" "clickhouse-password" "CHATWATCH_CLICKHOUSE_PASSWORD_FILE" "console-secret-key" "CHATWATCH_CONSOLE_SECRET_KEY_FILE" }}
 {{- range .Values.secrets.optionalKeys }}
-- name: {{ get $envs . }}
+- name: CHATWATCH_{{ . | upper | replace "-" "_" }}_FILE
   value: /var/run/secrets/chatwatch/{{ . }}
 {{- end }}
 {{- end -}}
