@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from chatwatch.records import Origin
+from pydantic import ValidationError
+
+from chatwatch.records import Origin, validation_summary
 from chatwatch.settings import Settings
 from chatwatch.streams.ingest.whatsapp_webhook import Identities, ParseResult
 
@@ -39,6 +41,19 @@ class Source:
     routing_key: Callable[[bytes, Settings], bytes | None]  # the conversation key, read cheaply
     parse: Callable[[bytes, Origin, Settings, Identities | None], ParseResult]
     verify: Callable[[Mapping[str, str], Settings], str | None] | None = None  # GET handshake: the answer
+
+
+class MissingData(ValueError):
+    """A parser's own reason an item is unusable, naming fields, never values: shown as it is."""
+
+
+def item_reason(exc: Exception, noun: str = "field") -> str:
+    """Why one item of a body is unusable, for its dead letter: fields named, values never shown."""
+    if isinstance(exc, ValidationError):
+        return validation_summary(exc, 300)
+    if isinstance(exc, KeyError):
+        return f"missing {noun} {exc.args[0]!r}"
+    return str(exc) if isinstance(exc, MissingData) else type(exc).__name__
 
 
 @cache

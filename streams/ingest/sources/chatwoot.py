@@ -31,8 +31,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from chatwatch.records import (
     Attachment,
     Direction,
@@ -40,11 +38,10 @@ from chatwatch.records import (
     MessageType,
     Origin,
     conversation_key,
-    validation_summary,
 )
 from chatwatch.settings import Settings
 from chatwatch.streams.deadletter import Reason
-from chatwatch.streams.ingest.sources import Source
+from chatwatch.streams.ingest.sources import MissingData, Source, item_reason
 from chatwatch.streams.ingest.whatsapp_webhook import BadItem, ParseResult, PayloadError
 
 NAME = "chatwoot"
@@ -120,14 +117,14 @@ def parse(body: bytes, origin: Origin, inbox_numbers: Mapping[str, str]) -> Pars
         out.messages.append(_message(doc, event, origin.model_copy(update={"channel": NAME, "field": event}),
                                      inbox_numbers))
     except (KeyError, TypeError, ValueError) as exc:  # the reason names fields, never their values
-        out.problems.append(BadItem(Reason.invalid_message, "message", _why(exc), doc))
+        out.problems.append(BadItem(Reason.invalid_message, "message", item_reason(exc), doc))
     return out
 
 
 def _message(doc: dict[str, Any], event: str, origin: Origin, inbox_numbers: Mapping[str, str]) -> Message:
     business, customer = _parties(doc, inbox_numbers)
     if not customer:
-        raise ValueError("no customer: the conversation's contact has no phone number or id")
+        raise MissingData("no customer: the conversation's contact has no phone number or id")
     inbound = doc["message_type"] == "incoming"
     attributes = doc.get("content_attributes") or {}
     sender = doc.get("sender") or {}
@@ -217,18 +214,7 @@ def _time(value: Any) -> datetime:
             return datetime.fromtimestamp(int(text), UTC)
         parsed = datetime.fromisoformat(text)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ValueError("no created_at")
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return validation_summary(exc, 300)
-    if isinstance(exc, KeyError):
-        return f"missing field {exc.args[0]!r}"
-    return exc.args[0] if isinstance(exc, ValueError) and exc.args and exc.args[0] in _OWN_ERRORS else type(exc).__name__
-
-
-_OWN_ERRORS = {"no created_at", "no customer: the conversation's contact has no phone number or id"}
+    raise MissingData("no created_at")
 
 
 def _id(value: Any) -> str | None:

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
-from pydantic import ValidationError
 
 from chatwatch.records import (
     Attachment,
@@ -35,11 +34,10 @@ from chatwatch.records import (
     MessageType,
     Origin,
     conversation_key,
-    validation_summary,
 )
 from chatwatch.settings import Settings
 from chatwatch.streams.deadletter import Reason
-from chatwatch.streams.ingest.sources import Incoming, Source
+from chatwatch.streams.ingest.sources import Incoming, Source, item_reason
 from chatwatch.streams.ingest.whatsapp_webhook import BadItem, ParseResult, PayloadError
 
 NAME = "evolution"
@@ -93,7 +91,7 @@ def parse(body: bytes, origin: Origin) -> ParseResult:
         try:
             message = _message(doc, data, origin.model_copy(update={"channel": NAME, "field": event}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            out.problems.append(BadItem(Reason.invalid_message, where, _why(exc), data))
+            out.problems.append(BadItem(Reason.invalid_message, where, item_reason(exc), data))
             continue
         if message is None:
             out.ignored.append((event, "a group, status or broadcast message"))
@@ -151,14 +149,6 @@ def _content(content: dict[str, Any]) -> tuple[MessageType, str | None, list[Att
     if "protocolMessage" in content and (content["protocolMessage"] or {}).get("type") == "REVOKE":
         return MessageType.deleted, None, []
     return MessageType.unsupported, None, []
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return validation_summary(exc, 300)
-    if isinstance(exc, KeyError):
-        return f"missing field {exc.args[0]!r}"
-    return type(exc).__name__
 
 
 def _missing(settings: Settings) -> str | None:

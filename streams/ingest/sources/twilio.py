@@ -37,11 +37,10 @@ from chatwatch.records import (
     MessageType,
     Origin,
     conversation_key,
-    validation_summary,
 )
 from chatwatch.settings import Settings
 from chatwatch.streams.deadletter import Reason
-from chatwatch.streams.ingest.sources import Incoming, Source
+from chatwatch.streams.ingest.sources import Incoming, MissingData, Source, item_reason
 from chatwatch.streams.ingest.whatsapp_webhook import BadItem, ParseResult, PayloadError
 
 NAME = "twilio"
@@ -108,7 +107,7 @@ def parse(body: bytes, origin: Origin) -> ParseResult:
     except (KeyError, ValueError, ValidationError) as exc:  # the reason names fields, never their values
         if isinstance(exc, PayloadError):
             raise
-        out.problems.append(BadItem(Reason.invalid_message, event or "messaging", _why(exc),
+        out.problems.append(BadItem(Reason.invalid_message, event or "messaging", item_reason(exc, "parameter"),
                                     {k: v for k, v in params.items() if k.endswith("Sid")}))
     return out
 
@@ -117,7 +116,7 @@ def _messaging_message(params: dict[str, str], origin: Origin) -> Message:
     business = _digits(params["To"])
     customer = params.get("WaId") or _digits(params["From"])
     if origin.received_at is None:
-        raise ValueError("no time: Twilio sends none and the body has no receive time")
+        raise MissingData("no time: Twilio sends none and the body has no receive time")
     attachments = [_attachment(params, i) for i in range(int(params.get("NumMedia") or 0))]
     return Message(
         message_id=f"{NAME}:{params['MessageSid']}", business_phone_number_id=business,
@@ -172,21 +171,12 @@ def _time(value: str | None, origin: Origin) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if origin.received_at is None:
-        raise ValueError("no time: no DateCreated and no receive time")
+        raise MissingData("no time: no DateCreated and no receive time")
     return origin.received_at
 
 
 def _digits(address: str) -> str:
     return "".join(c for c in address.removeprefix("whatsapp:") if c.isdigit())
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return validation_summary(exc, 300)
-    if isinstance(exc, KeyError):
-        return f"missing parameter {exc.args[0]!r}"
-    own = str(exc.args[0]) if exc.args else ""
-    return own if own.startswith("no time") else type(exc).__name__
 
 
 def _missing(settings: Settings) -> str | None:
